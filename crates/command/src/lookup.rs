@@ -1,0 +1,71 @@
+//! Command lookup: name -> [`CommandSpec`], and request -> the spec Redis
+//! would execute ([`resolve`]).
+//!
+//! Invariants: no allocation (input bytes are lowercased one at a time while
+//! comparing); relies on the table being sorted by lowercase name in byte
+//! order, which the generator guarantees and tests check. Because table names
+//! are lowercase ASCII, comparing `to_ascii_lowercase(input byte)` against them
+//! gives the same order the table is sorted in, so binary search is exact.
+
+use core::cmp::Ordering;
+
+use crate::spec::{Args, CommandSpec};
+use crate::table::COMMANDS;
+
+/// Case-insensitive lookup of a top-level command (`b"GET"`, `b"object"`).
+/// A `"container|sub"` name is not found here: use [`resolve`] or
+/// [`CommandSpec::subcommand`].
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    search(COMMANDS, name, |c| c.name)
+}
+
+/// What a request resolves to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolved {
+    /// The spec to execute: the subcommand's for containers, else the command's.
+    Command(&'static CommandSpec),
+    /// `args[0]` is not a command (or the request is empty).
+    UnknownCommand,
+    /// The command is a container and `args[1]` is none of its subcommands.
+    UnknownSubcommand(&'static CommandSpec),
+}
+
+/// Picks the spec for a request: the subcommand's spec when the command has
+/// subcommands (`args[1]`, case-insensitive), else the command's. A container
+/// called with no subcommand resolves to the container itself, whose arity
+/// (`-2`) then fails, exactly as in Redis.
+pub fn resolve<A: Args + ?Sized>(args: &A) -> Resolved {
+    let Some(cmd) = args.get(0).and_then(lookup) else {
+        return Resolved::UnknownCommand;
+    };
+    if !cmd.is_container() {
+        return Resolved::Command(cmd);
+    }
+    match args.get(1) {
+        None => Resolved::Command(cmd),
+        Some(sub) => match cmd.subcommand(sub) {
+            Some(s) => Resolved::Command(s),
+            None => Resolved::UnknownSubcommand(cmd),
+        },
+    }
+}
+
+/// Binary search of a table sorted by `key(entry)` (lowercase, byte order)
+/// for `input`, comparing ASCII case-insensitively.
+pub(crate) fn search(
+    table: &'static [CommandSpec],
+    input: &[u8],
+    key: impl Fn(&'static CommandSpec) -> &'static str,
+) -> Option<&'static CommandSpec> {
+    table
+        .binary_search_by(|c| cmp_lower(key(c).as_bytes(), input))
+        .ok()
+        .and_then(|i| table.get(i))
+}
+
+/// Orders the (already lowercase) `name` against `input` lowercased.
+fn cmp_lower(name: &[u8], input: &[u8]) -> Ordering {
+    name.iter()
+        .copied()
+        .cmp(input.iter().map(u8::to_ascii_lowercase))
+}

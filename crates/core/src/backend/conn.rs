@@ -1,0 +1,343 @@
+//! One shared, pipelined connection to a Redis node, run as one task.
+//!
+//! Many clients' requests arrive on an unbounded channel; the task copies as
+//! many as are queued into one write buffer (one `write` for many requests),
+//! remembers the order in a FIFO, and matches each reply frame from the node
+//! to the oldest request still waiting — Redis answers a connection strictly
+//! in order. Out-of-band RESP3 push frames do not consume a request.
+//!
+//! Invariants:
+//! - Every request taken off the channel gets exactly one delivery on its
+//!   sink: the node's reply, or a [`Failure`] saying whether any of its bytes
+//!   were written (only then may the node have executed it).
+//! - The connection is opened lazily, on the first request, and re-opened the
+//!   same way after it breaks; after a failed connect, requests fail fast for
+//!   a short back-off instead of each waiting for a connect timeout.
+//! - No per-request timer and no per-request allocation beyond the FIFO slot.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use slotway_resp::{Protocol, ReplyScanner};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use super::sink::{Failure, FailureKind, Reply, ReplySink};
+
+/// Stop taking requests off the channel while this much is waiting to be
+/// written: the node is slower than the clients, let the channel hold them.
+const WRITE_HIGH_WATER: usize = 1 << 20;
+/// Smallest free space offered to each read; replies larger than this grow
+/// the buffer geometrically.
+const READ_CHUNK: usize = 16 * 1024;
+/// `ASKING` as it goes on the wire before a request redirected by `-ASK`.
+const ASKING: &[u8] = b"*1\r\n$6\r\nASKING\r\n";
+/// RESP3 handshake of connections that carry RESP3 clients' requests.
+const HELLO3: &[u8] = b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n";
+
+/// One request for a node.
+#[derive(Debug)]
+pub struct BackendRequest {
+    /// The request exactly as it goes on the wire (RESP2 multibulk).
+    pub payload: Bytes,
+    /// Send `ASKING` right before it, on the same connection (ASK redirect).
+    pub asking: bool,
+    /// Where the reply goes.
+    pub sink: Arc<ReplySink>,
+    /// The session's sequence number of this request.
+    pub seq: u64,
+}
+
+/// The sending side of a connection task; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct ConnHandle {
+    tx: mpsc::UnboundedSender<BackendRequest>,
+}
+
+impl ConnHandle {
+    /// Queues a request. Gives it back when the task has ended.
+    ///
+    /// # Errors
+    /// The connection task is gone; the request was not sent.
+    #[allow(clippy::result_large_err)]
+    pub fn send(&self, req: BackendRequest) -> Result<(), BackendRequest> {
+        self.tx.send(req).map_err(|e| e.0)
+    }
+}
+
+/// What a connection task needs to know.
+#[derive(Clone, Debug)]
+pub struct ConnParams {
+    /// `host:port` of the node.
+    pub addr: Arc<str>,
+    /// Protocol of the clients this connection serves (RESP3 connections
+    /// send `HELLO 3` first so replies reach RESP3 clients in RESP3).
+    pub protocol: Protocol,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Woken when this connection fails, so the topology gets refreshed.
+    pub on_failure: Arc<Notify>,
+}
+
+/// Starts a connection task on the current runtime.
+#[must_use]
+pub fn spawn(params: ConnParams) -> ConnHandle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(run(params, rx));
+    ConnHandle { tx }
+}
+
+/// Failed connects make later requests fail fast for a while, doubling up
+/// to a cap, so a dead node costs clients one timeout, not one each.
+struct Backoff {
+    failures: u32,
+    until: Option<Instant>,
+}
+
+impl Backoff {
+    const BASE: Duration = Duration::from_millis(50);
+    const CAP: Duration = Duration::from_millis(1_000);
+
+    fn failed(&mut self) {
+        self.failures = self.failures.saturating_add(1);
+        let exp = self.failures.min(6).saturating_sub(1);
+        let delay = Self::BASE.saturating_mul(1 << exp).min(Self::CAP);
+        self.until = Some(Instant::now() + delay);
+    }
+
+    fn active(&self) -> bool {
+        self.until.is_some_and(|t| Instant::now() < t)
+    }
+
+    fn reset(&mut self) {
+        self.failures = 0;
+        self.until = None;
+    }
+}
+
+async fn run(params: ConnParams, mut rx: mpsc::UnboundedReceiver<BackendRequest>) {
+    let mut backoff = Backoff {
+        failures: 0,
+        until: None,
+    };
+    while let Some(first) = rx.recv().await {
+        if backoff.active() {
+            fail_queued(&params, first, &mut rx, "recently failed to connect");
+            continue;
+        }
+        match connect(&params).await {
+            Ok(stream) => {
+                backoff.reset();
+                match serve(&params, stream, first, &mut rx).await {
+                    Ok(()) => return,
+                    Err(reason) => {
+                        warn!(node = %params.addr, %reason, "backend connection lost");
+                        params.on_failure.notify_one();
+                    }
+                }
+            }
+            Err(reason) => {
+                warn!(node = %params.addr, %reason, "backend connect failed");
+                backoff.failed();
+                params.on_failure.notify_one();
+                fail_queued(&params, first, &mut rx, &reason);
+            }
+        }
+    }
+}
+
+async fn connect(params: &ConnParams) -> Result<TcpStream, String> {
+    match tokio::time::timeout(params.connect_timeout, TcpStream::connect(&*params.addr)).await {
+        Err(_) => Err(format!("timed out after {:?}", params.connect_timeout)),
+        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Ok(stream)) => {
+            // Requests are coalesced by the task itself; Nagle would only add latency.
+            stream.set_nodelay(true).map_err(|e| e.to_string())?;
+            Ok(stream)
+        }
+    }
+}
+
+/// Fails `first` and everything already queued behind it without sending.
+fn fail_queued(
+    params: &ConnParams,
+    first: BackendRequest,
+    rx: &mut mpsc::UnboundedReceiver<BackendRequest>,
+    reason: &str,
+) {
+    let kind = FailureKind::Connect(reason.to_owned());
+    let mut next = Some(first);
+    while let Some(req) = next {
+        req.sink.deliver(
+            req.seq,
+            Reply::Failed(Failure {
+                addr: params.addr.clone(),
+                kind: kind.clone(),
+            }),
+        );
+        next = rx.try_recv().ok();
+    }
+}
+
+/// A request written (or being written) and not yet answered.
+struct Pending {
+    /// `None` for the connection's own handshake.
+    to: Option<(Arc<ReplySink>, u64)>,
+    /// Replies to drop before the one that is delivered (`ASKING`'s `+OK`).
+    skip: u8,
+    /// Offset of its first byte in the connection's output stream.
+    start: u64,
+}
+
+/// The connection's buffers and bookkeeping while it is up.
+struct Wire {
+    pending: VecDeque<Pending>,
+    out: BytesMut,
+    /// Bytes ever queued into `out`, and ever written to the socket.
+    queued: u64,
+    written: u64,
+}
+
+impl Wire {
+    fn push(&mut self, req: BackendRequest) {
+        let start = self.queued;
+        let before = self.out.len();
+        let mut skip = 0;
+        if req.asking {
+            self.out.extend_from_slice(ASKING);
+            skip = 1;
+        }
+        self.out.extend_from_slice(&req.payload);
+        self.queued += (self.out.len() - before) as u64;
+        self.pending.push_back(Pending {
+            to: Some((req.sink, req.seq)),
+            skip,
+            start,
+        });
+    }
+}
+
+async fn serve(
+    params: &ConnParams,
+    mut stream: TcpStream,
+    first: BackendRequest,
+    rx: &mut mpsc::UnboundedReceiver<BackendRequest>,
+) -> Result<(), String> {
+    let (mut rd, mut wr) = stream.split();
+    let mut wire = Wire {
+        pending: VecDeque::new(),
+        out: BytesMut::with_capacity(READ_CHUNK),
+        queued: 0,
+        written: 0,
+    };
+    if params.protocol == Protocol::Resp3 {
+        wire.out.extend_from_slice(HELLO3);
+        wire.queued = HELLO3.len() as u64;
+        wire.pending.push_back(Pending {
+            to: None,
+            skip: 0,
+            start: 0,
+        });
+    }
+    wire.push(first);
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let mut scanner = ReplyScanner::new();
+    let mut accepting = true;
+
+    let result = loop {
+        if !accepting && wire.pending.is_empty() {
+            break Ok(());
+        }
+        if input.capacity() - input.len() < READ_CHUNK / 2 {
+            input.reserve(input.len().max(READ_CHUNK));
+        }
+        tokio::select! {
+            biased;
+            read = rd.read_buf(&mut input) => match read {
+                Ok(0) => break Err("closed by the node".to_owned()),
+                Ok(_) => {
+                    if let Err(e) = dispatch_replies(params, &mut input, &mut scanner, &mut wire) {
+                        break Err(e);
+                    }
+                }
+                Err(e) => break Err(format!("read: {e}")),
+            },
+            wrote = wr.write_buf(&mut wire.out), if !wire.out.is_empty() => match wrote {
+                Ok(n) => wire.written += n as u64,
+                Err(e) => break Err(format!("write: {e}")),
+            },
+            req = rx.recv(), if accepting && wire.out.len() < WRITE_HIGH_WATER => match req {
+                Some(req) => {
+                    wire.push(req);
+                    while wire.out.len() < WRITE_HIGH_WATER {
+                        match rx.try_recv() {
+                            Ok(req) => wire.push(req),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                // Every handle dropped: the node left the topology. Finish
+                // what is in flight, then end.
+                None => accepting = false,
+            },
+        }
+    };
+    if let Err(reason) = &result {
+        debug!(node = %params.addr, %reason, in_flight = wire.pending.len(), "failing in-flight requests");
+        for p in wire.pending.drain(..) {
+            if let Some((sink, seq)) = p.to {
+                let written = p.start < wire.written;
+                sink.deliver(
+                    seq,
+                    Reply::Failed(Failure {
+                        addr: params.addr.clone(),
+                        kind: FailureKind::Lost { written },
+                    }),
+                );
+            }
+        }
+    }
+    result
+}
+
+/// Splits every complete reply frame off `input` and delivers it.
+fn dispatch_replies(
+    params: &ConnParams,
+    input: &mut BytesMut,
+    scanner: &mut ReplyScanner,
+    wire: &mut Wire,
+) -> Result<(), String> {
+    loop {
+        let info = match scanner.scan(input) {
+            Ok(Some(info)) => info,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(format!("malformed reply: {e}")),
+        };
+        let frame = input.split_to(info.len).freeze();
+        if info.is_push() {
+            continue;
+        }
+        let Some(front) = wire.pending.front_mut() else {
+            return Err("reply without a request".to_owned());
+        };
+        if front.skip > 0 {
+            front.skip -= 1;
+            continue;
+        }
+        if let Some(p) = wire.pending.pop_front() {
+            match p.to {
+                Some((sink, seq)) => sink.deliver(seq, Reply::Frame(frame)),
+                None if info.is_error() => {
+                    warn!(node = %params.addr, reply = %String::from_utf8_lossy(&frame).trim_end(),
+                        "node refused HELLO 3; RESP3 clients will get RESP2 replies");
+                }
+                None => {}
+            }
+        }
+    }
+}

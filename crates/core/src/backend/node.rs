@@ -1,0 +1,72 @@
+//! [`Node`]: the shared connections of one Redis node address.
+//!
+//! A node has `connections_per_node` connections for RESP2 clients and as
+//! many for RESP3 clients (their replies differ in form, so they cannot share
+//! a connection). A client always uses the same connection of a node
+//! (`client id mod n`), so its pipeline to that node is never reordered.
+//! Dropping the last `Arc<Node>` closes its connections once their in-flight
+//! requests are answered.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use slotway_resp::Protocol;
+use tokio::sync::Notify;
+
+use super::conn::{self, ConnHandle, ConnParams};
+
+/// Connections to one node.
+#[derive(Debug)]
+pub struct Node {
+    addr: Arc<str>,
+    resp2: Box<[ConnHandle]>,
+    resp3: Box<[ConnHandle]>,
+}
+
+impl Node {
+    /// Starts (lazily connecting) connection tasks for `addr`. Must run inside
+    /// a tokio runtime.
+    #[must_use]
+    pub fn new(
+        addr: Arc<str>,
+        per_protocol: usize,
+        connect_timeout: Duration,
+        on_failure: &Arc<Notify>,
+    ) -> Self {
+        let make = |protocol| {
+            (0..per_protocol.max(1))
+                .map(|_| {
+                    conn::spawn(ConnParams {
+                        addr: addr.clone(),
+                        protocol,
+                        connect_timeout,
+                        on_failure: on_failure.clone(),
+                    })
+                })
+                .collect::<Box<[_]>>()
+        };
+        let resp2 = make(Protocol::Resp2);
+        let resp3 = make(Protocol::Resp3);
+        Self { addr, resp2, resp3 }
+    }
+
+    /// `host:port`.
+    #[must_use]
+    pub fn addr(&self) -> &Arc<str> {
+        &self.addr
+    }
+
+    /// The connection client `client_id` uses for this node.
+    #[must_use]
+    pub fn conn(&self, protocol: Protocol, client_id: u64) -> Option<&ConnHandle> {
+        let set = match protocol {
+            Protocol::Resp2 => &self.resp2,
+            Protocol::Resp3 => &self.resp3,
+        };
+        let n = set.len() as u64;
+        if n == 0 {
+            return None;
+        }
+        set.get(usize::try_from(client_id % n).ok()?)
+    }
+}

@@ -1,0 +1,124 @@
+//! A minimal request/response client for the control plane (topology
+//! queries). One command at a time, every step bounded by a timeout. Not
+//! used on the data path.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use slotway_resp::{Value, encode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::error::BackendError;
+
+/// Replies larger than this are refused (a topology reply of a 1000-node
+/// cluster is well under 1 MiB).
+const MAX_REPLY: usize = 64 << 20;
+
+/// A control connection to one node.
+#[derive(Debug)]
+pub struct ControlConn {
+    addr: String,
+    stream: TcpStream,
+    input: BytesMut,
+    timeout: Duration,
+}
+
+impl ControlConn {
+    /// Connects to `addr`.
+    ///
+    /// # Errors
+    /// The connection could not be made in time.
+    pub async fn connect(
+        addr: &str,
+        connect_timeout: Duration,
+        timeout: Duration,
+    ) -> Result<Self, BackendError> {
+        let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                return Err(BackendError::Connect {
+                    addr: addr.to_owned(),
+                    reason: e.to_string(),
+                });
+            }
+            Err(_) => {
+                return Err(BackendError::Connect {
+                    addr: addr.to_owned(),
+                    reason: "timed out".to_owned(),
+                });
+            }
+        };
+        Ok(Self {
+            addr: addr.to_owned(),
+            stream,
+            input: BytesMut::with_capacity(16 * 1024),
+            timeout,
+        })
+    }
+
+    /// The address connected to.
+    #[must_use]
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Sends one command and waits for its reply (an error reply is `Ok`).
+    ///
+    /// # Errors
+    /// I/O failure, timeout, or a malformed reply.
+    pub async fn query(&mut self, args: &[&[u8]]) -> Result<Value, BackendError> {
+        match tokio::time::timeout(self.timeout, self.exchange(args)).await {
+            Ok(r) => r,
+            Err(_) => Err(BackendError::Timeout {
+                addr: self.addr.clone(),
+            }),
+        }
+    }
+
+    async fn exchange(&mut self, args: &[&[u8]]) -> Result<Value, BackendError> {
+        let io = |e: std::io::Error, addr: &str| BackendError::Io {
+            addr: addr.to_owned(),
+            reason: e.to_string(),
+        };
+        let mut out = BytesMut::new();
+        encode::command(&mut out, args);
+        self.stream
+            .write_all(&out)
+            .await
+            .map_err(|e| io(e, &self.addr))?;
+        loop {
+            match Value::decode(&self.input) {
+                Ok(Some((value, used))) => {
+                    let _ = self.input.split_to(used);
+                    return Ok(value);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(BackendError::Reply {
+                        addr: self.addr.clone(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
+            if self.input.len() > MAX_REPLY {
+                return Err(BackendError::Reply {
+                    addr: self.addr.clone(),
+                    reason: "reply too large".to_owned(),
+                });
+            }
+            self.input.reserve(16 * 1024);
+            let n = self
+                .stream
+                .read_buf(&mut self.input)
+                .await
+                .map_err(|e| io(e, &self.addr))?;
+            if n == 0 {
+                return Err(BackendError::Io {
+                    addr: self.addr.clone(),
+                    reason: "connection closed by the node".to_owned(),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The Redis Cluster behind the proxy: who owns which slot, and keeping that
+//! knowledge current.
+//!
+//! - [`table`]: the versioned slot table every session reads lock-free, and
+//!   the [`Topology`] that swaps it atomically (full refreshes, MOVED patches).
+//! - [`view`]: parsing `CLUSTER SHARDS` / `CLUSTER SLOTS` replies (pure).
+//! - [`control`]: a small request/response client for control-plane queries.
+//! - [`refresh`]: the task that discovers and refreshes the topology.
+
+pub mod control;
+pub mod refresh;
+pub mod table;
+pub mod view;
+
+pub use table::{SlotTable, Topology};
+pub use view::{ClusterView, ShardView};

@@ -1,0 +1,144 @@
+//! The topology refresher: one task per proxy that discovers the cluster and
+//! keeps the slot table current.
+//!
+//! It refreshes on start, on a timer, and whenever asked (a MOVED reply, a
+//! failed backend connection); asks are coalesced over a debounce window so a
+//! burst costs one refresh. It asks the nodes of the last view first, then the
+//! seeds, and takes the first node that knows a slot map. While no node
+//! answers it retries with capped exponential back-off: the proxy keeps
+//! serving what it knows (or answers `-CLUSTERDOWN` if it knows nothing) and
+//! never stops trying.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use slotway_resp::Value;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::control::ControlConn;
+use super::table::Topology;
+use super::view::{self, ClusterView};
+use crate::error::BackendError;
+
+/// Timing of the refresher.
+#[derive(Clone, Copy, Debug)]
+pub struct RefreshTiming {
+    /// Periodic refresh.
+    pub interval: Duration,
+    /// Coalescing window of requested refreshes.
+    pub debounce: Duration,
+    /// Connect timeout to a node.
+    pub connect_timeout: Duration,
+    /// Timeout of one query.
+    pub query_timeout: Duration,
+}
+
+/// Runs until `shutdown` is cancelled.
+pub async fn run(topology: Arc<Topology>, timing: RefreshTiming, shutdown: CancellationToken) {
+    let mut failures: u32 = 0;
+    loop {
+        let ok = refresh_once(&topology, timing).await;
+        let wait = if ok {
+            failures = 0;
+            None
+        } else {
+            failures = failures.saturating_add(1);
+            let exp = failures.min(5);
+            Some(
+                Duration::from_millis(100)
+                    .saturating_mul(1 << exp)
+                    .min(Duration::from_secs(2)),
+            )
+        };
+        match wait {
+            // Nothing answered: retry after the back-off, whatever is asked.
+            Some(delay) => {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(delay) => {}
+                }
+            }
+            None => {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(timing.interval) => {}
+                    () = topology.refresh_signal().notified() => {
+                        tokio::select! {
+                            () = shutdown.cancelled() => return,
+                            () = tokio::time::sleep(timing.debounce) => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One refresh: the first candidate that knows a slot map wins.
+/// Returns whether a view was installed.
+pub async fn refresh_once(topology: &Topology, timing: RefreshTiming) -> bool {
+    let want_version = topology.backend_version().is_none();
+    for addr in topology.candidates() {
+        match fetch(&addr, timing, want_version).await {
+            Ok((view, version)) if view.covered_slots() > 0 => {
+                if let Some(v) = version {
+                    topology.set_backend_version(v);
+                }
+                topology.install(&view);
+                debug!(node = %addr, "topology refreshed");
+                return true;
+            }
+            Ok(_) => debug!(node = %addr, "node knows no slots; asking another"),
+            Err(e) => debug!(error = %e, "topology query failed"),
+        }
+    }
+    if topology.load().is_known() {
+        warn!("no cluster node answered the topology query; keeping the last slot table");
+    } else {
+        warn!("no cluster node reachable yet; retrying");
+    }
+    false
+}
+
+/// Asks one node for its view (and, if wanted, its `redis_version`).
+async fn fetch(
+    addr: &str,
+    timing: RefreshTiming,
+    want_version: bool,
+) -> Result<(ClusterView, Option<String>), BackendError> {
+    let mut conn = ControlConn::connect(addr, timing.connect_timeout, timing.query_timeout).await?;
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let bad = |reason: String| BackendError::Reply {
+        addr: addr.to_owned(),
+        reason,
+    };
+    let reply = conn.query(&[b"CLUSTER", b"SHARDS"]).await?;
+    let view = match reply {
+        // Older than 7.0 (unknown subcommand): CLUSTER SLOTS has the same facts.
+        Value::Error(_) => {
+            let reply = conn.query(&[b"CLUSTER", b"SLOTS"]).await?;
+            if let Value::Error(e) = &reply {
+                return Err(bad(String::from_utf8_lossy(e).into_owned()));
+            }
+            view::parse_slots(&reply, host).map_err(bad)?
+        }
+        reply => view::parse_shards(&reply, host).map_err(bad)?,
+    };
+    let version = if want_version {
+        let info = conn.query(&[b"INFO", b"server"]).await?;
+        info.as_bytes().and_then(|b| {
+            String::from_utf8_lossy(b)
+                .lines()
+                .find_map(|l| l.strip_prefix("redis_version:"))
+                .map(|v| v.trim().to_owned())
+        })
+    } else {
+        None
+    };
+    if let Some(v) = &version {
+        info!(node = %addr, redis_version = %v, "connected to the cluster");
+    }
+    Ok((view, version))
+}

@@ -1,0 +1,288 @@
+//! [`SlotTable`] and [`Topology`].
+//!
+//! The slot table maps each of the 16384 slots to the master that serves it.
+//! It is immutable once published: readers take a snapshot through
+//! `ArcSwap` without locking, writers build a new table and swap it in under
+//! one mutex, bumping the version. `Node`s are kept in a registry by address
+//! and reused from one table to the next, so a refresh never drops healthy
+//! connections.
+//!
+//! Invariants: `slots[s]` is either [`NO_NODE`] or an index into `nodes`;
+//! versions only grow; the registry holds exactly the nodes of the current
+//! view plus ASK/MOVED targets learned since the last full refresh.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::{ArcSwap, ArcSwapOption, Guard};
+use parking_lot::Mutex;
+use slotway_hashkit::SLOT_COUNT;
+use tokio::sync::Notify;
+use tracing::info;
+
+use super::view::ClusterView;
+use crate::backend::Node;
+
+/// Marks a slot no known master serves.
+pub const NO_NODE: u16 = u16::MAX;
+
+/// Immutable map from slot to master.
+#[derive(Debug)]
+pub struct SlotTable {
+    version: u64,
+    slots: Box<[u16]>,
+    nodes: Vec<Arc<Node>>,
+}
+
+impl SlotTable {
+    fn empty() -> Self {
+        Self {
+            version: 0,
+            slots: vec![NO_NODE; usize::from(SLOT_COUNT)].into_boxed_slice(),
+            nodes: Vec::new(),
+        }
+    }
+
+    /// Grows with every change.
+    #[must_use]
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// True once any slot has an owner: the cluster was reached at least once.
+    #[must_use]
+    pub fn is_known(&self) -> bool {
+        !self.nodes.is_empty()
+    }
+
+    /// The master serving `slot`.
+    #[must_use]
+    pub fn master(&self, slot: u16) -> Option<&Arc<Node>> {
+        let idx = *self.slots.get(usize::from(slot))?;
+        self.nodes.get(usize::from(idx))
+    }
+
+    /// Masters of this table (each once).
+    #[must_use]
+    pub fn masters(&self) -> &[Arc<Node>] {
+        &self.nodes
+    }
+
+    /// Some master, chosen by `pick` (e.g. a client id) so that keyless
+    /// commands spread over the cluster yet stay on one node per client.
+    #[must_use]
+    pub fn any_master(&self, pick: u64) -> Option<&Arc<Node>> {
+        let n = self.nodes.len() as u64;
+        if n == 0 {
+            return None;
+        }
+        self.nodes.get(usize::try_from(pick % n).ok()?)
+    }
+
+    /// Number of slots with an owner.
+    #[must_use]
+    pub fn covered_slots(&self) -> usize {
+        self.slots.iter().filter(|&&i| i != NO_NODE).count()
+    }
+}
+
+/// Parameters for the connections of nodes the topology creates.
+#[derive(Clone, Debug)]
+pub struct NodeParams {
+    /// Shared connections per node and protocol.
+    pub connections_per_node: usize,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+}
+
+/// The live topology: the current slot table plus what is needed to change it.
+#[derive(Debug)]
+pub struct Topology {
+    table: ArcSwap<SlotTable>,
+    registry: Mutex<Registry>,
+    refresh: Arc<Notify>,
+    params: NodeParams,
+    seeds: Vec<String>,
+    backend_version: ArcSwapOption<String>,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    nodes: HashMap<Arc<str>, Arc<Node>>,
+    /// Every node address of the last full view (masters first): where the
+    /// next refresh asks before falling back to the seeds.
+    known: Vec<String>,
+}
+
+impl Registry {
+    fn node(&mut self, addr: &str, params: &NodeParams, refresh: &Arc<Notify>) -> Arc<Node> {
+        if let Some(node) = self.nodes.get(addr) {
+            return node.clone();
+        }
+        let addr: Arc<str> = Arc::from(addr);
+        let node = Arc::new(Node::new(
+            addr.clone(),
+            params.connections_per_node,
+            params.connect_timeout,
+            refresh,
+        ));
+        self.nodes.insert(addr, node.clone());
+        node
+    }
+}
+
+impl Topology {
+    /// An empty topology (no slot known yet) for the cluster behind `seeds`.
+    #[must_use]
+    pub fn new(seeds: Vec<String>, params: NodeParams) -> Self {
+        Self {
+            table: ArcSwap::from_pointee(SlotTable::empty()),
+            registry: Mutex::new(Registry::default()),
+            refresh: Arc::new(Notify::new()),
+            params,
+            seeds,
+            backend_version: ArcSwapOption::empty(),
+        }
+    }
+
+    /// The current table; cheap, lock-free.
+    #[must_use]
+    pub fn load(&self) -> Guard<Arc<SlotTable>> {
+        self.table.load()
+    }
+
+    /// The node at `addr`, creating its connections if it is new (ASK and
+    /// MOVED targets the proxy has not seen yet). Must run inside a runtime.
+    #[must_use]
+    pub fn node(&self, addr: &str) -> Arc<Node> {
+        self.registry.lock().node(addr, &self.params, &self.refresh)
+    }
+
+    /// Applies a MOVED redirect at once: `slot` is now served by `addr`.
+    /// A full refresh is requested too, since one MOVED usually means more
+    /// slots moved.
+    pub fn patch_slot(&self, slot: u16, addr: &str) {
+        {
+            let mut reg = self.registry.lock();
+            let current = self.table.load_full();
+            if current.master(slot).is_some_and(|n| &**n.addr() == addr) {
+                return;
+            }
+            let node = reg.node(addr, &self.params, &self.refresh);
+            let mut nodes = current.nodes.clone();
+            let idx = match nodes.iter().position(|n| Arc::ptr_eq(n, &node)) {
+                Some(i) => i,
+                None => {
+                    nodes.push(node);
+                    nodes.len() - 1
+                }
+            };
+            let mut slots = current.slots.clone();
+            if let (Some(entry), Ok(idx)) = (slots.get_mut(usize::from(slot)), u16::try_from(idx)) {
+                *entry = idx;
+            }
+            self.table.store(Arc::new(SlotTable {
+                version: current.version + 1,
+                slots,
+                nodes,
+            }));
+        }
+        self.request_refresh();
+    }
+
+    /// Installs a full view from a refresh; returns whether anything changed.
+    pub fn install(&self, view: &ClusterView) -> bool {
+        let mut reg = self.registry.lock();
+        let current = self.table.load_full();
+        let mut nodes: Vec<Arc<Node>> = Vec::new();
+        let mut slots = vec![NO_NODE; usize::from(SLOT_COUNT)].into_boxed_slice();
+        for shard in &view.shards {
+            if shard.ranges.is_empty() {
+                continue;
+            }
+            let node = reg.node(&shard.master, &self.params, &self.refresh);
+            let idx = match nodes.iter().position(|n| Arc::ptr_eq(n, &node)) {
+                Some(i) => i,
+                None => {
+                    nodes.push(node);
+                    nodes.len() - 1
+                }
+            };
+            let Ok(idx) = u16::try_from(idx) else {
+                continue;
+            };
+            for &(lo, hi) in &shard.ranges {
+                for s in lo..=hi.min(SLOT_COUNT - 1) {
+                    if let Some(entry) = slots.get_mut(usize::from(s)) {
+                        *entry = idx;
+                    }
+                }
+            }
+        }
+        // Forget nodes that are no longer masters of this view; their
+        // connections close once the last in-flight request is answered.
+        reg.nodes
+            .retain(|addr, _| view.shards.iter().any(|s| *s.master == **addr));
+        reg.known = view.all_addrs();
+        let same = current.slots == slots
+            && current.nodes.len() == nodes.len()
+            && current
+                .nodes
+                .iter()
+                .zip(&nodes)
+                .all(|(a, b)| Arc::ptr_eq(a, b));
+        if same {
+            return false;
+        }
+        let version = current.version + 1;
+        let covered = slots.iter().filter(|&&i| i != NO_NODE).count();
+        self.table.store(Arc::new(SlotTable {
+            version,
+            slots,
+            nodes,
+        }));
+        info!(
+            version,
+            masters = view.shards.iter().filter(|s| !s.ranges.is_empty()).count(),
+            covered_slots = covered,
+            "cluster topology updated"
+        );
+        true
+    }
+
+    /// Asks the refresher for a full refresh soon (coalesced).
+    pub fn request_refresh(&self) {
+        self.refresh.notify_one();
+    }
+
+    /// The signal the refresher waits on (also woken by failing connections).
+    #[must_use]
+    pub fn refresh_signal(&self) -> &Arc<Notify> {
+        &self.refresh
+    }
+
+    /// Where a refresh should ask: the nodes of the last view, then the seeds.
+    #[must_use]
+    pub fn candidates(&self) -> Vec<String> {
+        let reg = self.registry.lock();
+        let mut out: Vec<String> = reg.known.clone();
+        for seed in &self.seeds {
+            if !out.contains(seed) {
+                out.push(seed.clone());
+            }
+        }
+        out
+    }
+
+    /// `redis_version` of the backends, once a node has told it.
+    #[must_use]
+    pub fn backend_version(&self) -> Option<Arc<String>> {
+        self.backend_version.load_full()
+    }
+
+    /// Records the backends' `redis_version`.
+    pub fn set_backend_version(&self, version: String) {
+        self.backend_version.store(Some(Arc::new(version)));
+    }
+}

@@ -1,0 +1,290 @@
+//! [`ClusterView`]: what one node says the cluster looks like, parsed from
+//! `CLUSTER SHARDS` (Redis ≥ 7.0) or `CLUSTER SLOTS` (older nodes). Pure.
+//!
+//! Node addresses: the `endpoint` a node announces when it has one, else its
+//! `ip`; an empty or `?` address means "the node you asked" (what Redis
+//! answers when it does not know its own address), so the queried host is
+//! used.
+
+use slotway_resp::Value;
+
+/// One shard: a master, its replicas, the slot ranges it serves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardView {
+    /// `host:port` of the master.
+    pub master: String,
+    /// `host:port` of each replica.
+    pub replicas: Vec<String>,
+    /// Inclusive slot ranges.
+    pub ranges: Vec<(u16, u16)>,
+}
+
+/// The cluster as one node sees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClusterView {
+    /// Shards, including ones that serve no slot.
+    pub shards: Vec<ShardView>,
+}
+
+impl ClusterView {
+    /// Slots served by some master in this view.
+    #[must_use]
+    pub fn covered_slots(&self) -> usize {
+        self.shards
+            .iter()
+            .flat_map(|s| &s.ranges)
+            .map(|&(lo, hi)| usize::from(hi.saturating_sub(lo)) + 1)
+            .sum()
+    }
+
+    /// Every node address, masters first.
+    #[must_use]
+    pub fn all_addrs(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.shards.iter().map(|s| s.master.clone()).collect();
+        for s in &self.shards {
+            for r in &s.replicas {
+                if !out.contains(r) {
+                    out.push(r.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+fn text(v: &Value) -> Option<String> {
+    v.as_bytes()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+}
+
+fn join_addr(host: Option<String>, port: i64, queried_host: &str) -> Option<String> {
+    let port = u16::try_from(port).ok().filter(|&p| p != 0)?;
+    let host = match host {
+        Some(h) if !h.is_empty() && h != "?" => h,
+        _ => queried_host.to_owned(),
+    };
+    if host.contains(':') && !host.starts_with('[') {
+        Some(format!("[{host}]:{port}"))
+    } else {
+        Some(format!("{host}:{port}"))
+    }
+}
+
+fn slot(v: i64) -> Option<u16> {
+    u16::try_from(v)
+        .ok()
+        .filter(|&s| s < slotway_hashkit::SLOT_COUNT)
+}
+
+/// Parses a `CLUSTER SHARDS` reply.
+///
+/// # Errors
+/// The reply does not have the documented shape.
+pub fn parse_shards(reply: &Value, queried_host: &str) -> Result<ClusterView, String> {
+    let shards = reply.as_array().ok_or("CLUSTER SHARDS: not an array")?;
+    let mut view = ClusterView::default();
+    for shard in shards {
+        let slots = shard
+            .map_get("slots")
+            .and_then(Value::as_array)
+            .ok_or("CLUSTER SHARDS: shard without slots")?;
+        let mut ranges = Vec::new();
+        for pair in slots.chunks(2) {
+            if let [lo, hi] = pair {
+                let lo = lo
+                    .as_int()
+                    .and_then(slot)
+                    .ok_or("CLUSTER SHARDS: bad slot")?;
+                let hi = hi
+                    .as_int()
+                    .and_then(slot)
+                    .ok_or("CLUSTER SHARDS: bad slot")?;
+                if lo <= hi {
+                    ranges.push((lo, hi));
+                }
+            }
+        }
+        let nodes = shard
+            .map_get("nodes")
+            .and_then(Value::as_array)
+            .ok_or("CLUSTER SHARDS: shard without nodes")?;
+        let mut master = None;
+        let mut replicas = Vec::new();
+        for node in nodes {
+            let port = node
+                .map_get("port")
+                .or_else(|| node.map_get("tls-port"))
+                .and_then(Value::as_int)
+                .unwrap_or(0);
+            let host = node
+                .map_get("endpoint")
+                .and_then(text)
+                .filter(|h| !h.is_empty() && h != "?")
+                .or_else(|| node.map_get("ip").and_then(text));
+            let Some(addr) = join_addr(host, port, queried_host) else {
+                continue;
+            };
+            let role = node.map_get("role").and_then(text).unwrap_or_default();
+            let healthy = node
+                .map_get("health")
+                .and_then(text)
+                .is_none_or(|h| h != "fail");
+            if role == "master" && (master.is_none() || healthy) {
+                master = Some(addr);
+            } else {
+                replicas.push(addr);
+            }
+        }
+        if let Some(master) = master {
+            view.shards.push(ShardView {
+                master,
+                replicas,
+                ranges,
+            });
+        }
+    }
+    Ok(view)
+}
+
+/// Parses a `CLUSTER SLOTS` reply.
+///
+/// # Errors
+/// The reply does not have the documented shape.
+pub fn parse_slots(reply: &Value, queried_host: &str) -> Result<ClusterView, String> {
+    let entries = reply.as_array().ok_or("CLUSTER SLOTS: not an array")?;
+    let mut view = ClusterView::default();
+    for entry in entries {
+        let fields = entry
+            .as_array()
+            .ok_or("CLUSTER SLOTS: entry not an array")?;
+        let (Some(lo), Some(hi)) = (
+            fields.first().and_then(Value::as_int).and_then(slot),
+            fields.get(1).and_then(Value::as_int).and_then(slot),
+        ) else {
+            return Err("CLUSTER SLOTS: bad slot range".to_owned());
+        };
+        let mut addrs = fields.iter().skip(2).filter_map(|n| {
+            let n = n.as_array()?;
+            let host = n.first().and_then(text);
+            let port = n.get(1).and_then(Value::as_int)?;
+            join_addr(host, port, queried_host)
+        });
+        let Some(master) = addrs.next() else {
+            continue;
+        };
+        let replicas: Vec<String> = addrs.collect();
+        match view.shards.iter_mut().find(|s| s.master == master) {
+            Some(s) => s.ranges.push((lo, hi)),
+            None => view.shards.push(ShardView {
+                master,
+                replicas,
+                ranges: vec![(lo, hi)],
+            }),
+        }
+    }
+    Ok(view)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn bulk(s: &str) -> Value {
+        Value::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    fn node(ip: &str, port: i64, role: &str, endpoint: &str) -> Value {
+        Value::Array(vec![
+            bulk("id"),
+            bulk("abc"),
+            bulk("port"),
+            Value::Integer(port),
+            bulk("ip"),
+            bulk(ip),
+            bulk("endpoint"),
+            bulk(endpoint),
+            bulk("role"),
+            bulk(role),
+            bulk("replication-offset"),
+            Value::Integer(1),
+            bulk("health"),
+            bulk("online"),
+        ])
+    }
+
+    #[test]
+    fn shards_resp2() {
+        let reply = Value::Array(vec![
+            Value::Array(vec![
+                bulk("slots"),
+                Value::Array(vec![Value::Integer(0), Value::Integer(5460)]),
+                bulk("nodes"),
+                Value::Array(vec![
+                    node("127.0.0.1", 7001, "master", "127.0.0.1"),
+                    node("127.0.0.1", 7004, "replica", "127.0.0.1"),
+                ]),
+            ]),
+            Value::Array(vec![
+                bulk("slots"),
+                Value::Array(vec![
+                    Value::Integer(5461),
+                    Value::Integer(10922),
+                    Value::Integer(10923),
+                    Value::Integer(16383),
+                ]),
+                bulk("nodes"),
+                Value::Array(vec![node("", 7002, "master", "?")]),
+            ]),
+        ]);
+        let view = parse_shards(&reply, "10.1.1.1").unwrap();
+        assert_eq!(view.shards.len(), 2);
+        assert_eq!(view.shards[0].master, "127.0.0.1:7001");
+        assert_eq!(view.shards[0].replicas, vec!["127.0.0.1:7004"]);
+        assert_eq!(view.shards[1].master, "10.1.1.1:7002");
+        assert_eq!(view.shards[1].ranges, vec![(5461, 10922), (10923, 16383)]);
+        assert_eq!(view.covered_slots(), 16384);
+        assert_eq!(
+            view.all_addrs(),
+            vec!["127.0.0.1:7001", "10.1.1.1:7002", "127.0.0.1:7004"]
+        );
+    }
+
+    #[test]
+    fn slots_reply() {
+        let n = |ip: &str, port| Value::Array(vec![bulk(ip), Value::Integer(port), bulk("id")]);
+        let reply = Value::Array(vec![
+            Value::Array(vec![
+                Value::Integer(0),
+                Value::Integer(100),
+                n("127.0.0.1", 7001),
+                n("127.0.0.1", 7004),
+            ]),
+            Value::Array(vec![
+                Value::Integer(101),
+                Value::Integer(16383),
+                n("", 7002),
+            ]),
+            Value::Array(vec![
+                Value::Integer(200),
+                Value::Integer(300),
+                n("127.0.0.1", 7001),
+            ]),
+        ]);
+        let view = parse_slots(&reply, "h").unwrap();
+        assert_eq!(view.shards.len(), 2);
+        assert_eq!(view.shards[0].ranges, vec![(0, 100), (200, 300)]);
+        assert_eq!(view.shards[1].master, "h:7002");
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(parse_shards(&Value::Integer(1), "h").is_err());
+        assert!(parse_slots(&Value::Array(vec![Value::Integer(1)]), "h").is_err());
+        let bad = Value::Array(vec![Value::Array(vec![
+            Value::Integer(0),
+            Value::Integer(99_999),
+        ])]);
+        assert!(parse_slots(&bad, "h").is_err());
+    }
+}

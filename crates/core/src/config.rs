@@ -1,0 +1,349 @@
+//! Configuration as data: the TOML file format (`Config`, serde with
+//! `deny_unknown_fields`) and its one-time validation into typed [`Settings`].
+//!
+//! Invariants: every key has a documented default (docs/configuration.md lists
+//! them); `Settings` only ever holds validated values, so the engine never
+//! re-checks them; command-line flags are applied on top of the file by the
+//! binary before validation.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use slotway_resp::Limits;
+
+use crate::error::ConfigError;
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The client-facing side.
+    pub proxy: ProxyConfig,
+    /// The Redis Cluster behind the proxy.
+    pub cluster: ClusterConfig,
+    /// Limits on client input (Redis's own defaults).
+    pub limits: LimitsConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[proxy]`: where and how clients are served.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxyConfig {
+    /// Address to listen on for Redis clients.
+    pub listen: String,
+    /// Worker threads; 0 means one per CPU core.
+    pub threads: usize,
+    /// After SIGINT/SIGTERM, how long in-flight requests may take to finish.
+    pub shutdown_grace_ms: u64,
+    /// Requests of one client in flight at once; beyond it the proxy stops
+    /// reading that client (back-pressure, no error).
+    pub max_inflight_per_client: usize,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:7777".to_owned(),
+            threads: 0,
+            shutdown_grace_ms: 10_000,
+            max_inflight_per_client: 4096,
+        }
+    }
+}
+
+/// `[cluster]`: the Redis Cluster behind the proxy.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// `host:port` of cluster nodes to discover the topology from; any one
+    /// reachable node is enough.
+    pub seeds: Vec<String>,
+    /// Shared pipelined connections per node and per protocol (RESP2/RESP3).
+    pub connections_per_node: usize,
+    /// Full topology refresh period.
+    pub refresh_interval_ms: u64,
+    /// Refreshes asked for (MOVED, connection failure) are coalesced over
+    /// this window so a burst of redirects costs one refresh.
+    pub refresh_debounce_ms: u64,
+    /// Timeout for connecting to a node.
+    pub connect_timeout_ms: u64,
+    /// Timeout for one topology query (`CLUSTER SHARDS`/`SLOTS`).
+    pub query_timeout_ms: u64,
+    /// Redirects (MOVED/ASK/TRYAGAIN) and retries one request may take
+    /// before the client gets the last error.
+    pub max_redirects: u8,
+    /// Delay before retrying after TRYAGAIN or a failed connection.
+    pub retry_delay_ms: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            seeds: Vec::new(),
+            connections_per_node: 2,
+            refresh_interval_ms: 10_000,
+            refresh_debounce_ms: 100,
+            connect_timeout_ms: 1_000,
+            query_timeout_ms: 2_000,
+            max_redirects: 5,
+            retry_delay_ms: 50,
+        }
+    }
+}
+
+/// `[limits]`: client input limits, defaults equal to Redis 7.0's.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest bulk string accepted (Redis `proto-max-bulk-len`).
+    pub max_bulk_len: u64,
+    /// Most elements in one request.
+    pub max_multibulk_len: u64,
+    /// Longest inline command line.
+    pub max_inline_len: usize,
+}
+
+/// Default element limit of one request. Redis 7.0 itself accepts up to
+/// `INT_MAX`; 1M (Redis 6's limit) keeps one request from making the proxy
+/// hold millions of argument offsets, and no real command needs more.
+pub const DEFAULT_MAX_MULTIBULK_LEN: u64 = 1024 * 1024;
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let l = Limits::default();
+        Self {
+            max_bulk_len: l.max_bulk_len,
+            max_multibulk_len: DEFAULT_MAX_MULTIBULK_LEN,
+            max_inline_len: l.max_inline_len,
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `error`, `warn`, `info`, `debug` or `trace`, or a `RUST_LOG`-style filter.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".to_owned(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and parses a TOML file.
+    ///
+    /// # Errors
+    /// The file cannot be read or is not valid configuration.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text)
+    }
+
+    /// Parses TOML text.
+    ///
+    /// # Errors
+    /// The text is not valid TOML or has unknown keys or wrong types.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))
+    }
+
+    /// Validates once into the typed settings the engine runs on.
+    ///
+    /// # Errors
+    /// A value is out of range or an address does not parse.
+    pub fn validate(&self) -> Result<Settings, ConfigError> {
+        let listen: SocketAddr = self
+            .proxy
+            .listen
+            .parse()
+            .map_err(|_| ConfigError::invalid("proxy.listen", "expected ip:port"))?;
+        if self.cluster.seeds.is_empty() {
+            return Err(ConfigError::invalid(
+                "cluster.seeds",
+                "at least one host:port of a cluster node is needed",
+            ));
+        }
+        let mut seeds = Vec::with_capacity(self.cluster.seeds.len());
+        for seed in &self.cluster.seeds {
+            seeds.push(parse_host_port(seed).ok_or_else(|| {
+                ConfigError::invalid("cluster.seeds", format!("{seed:?} is not host:port"))
+            })?);
+        }
+        let c = &self.cluster;
+        if c.connections_per_node == 0 || c.connections_per_node > 64 {
+            return Err(ConfigError::invalid(
+                "cluster.connections_per_node",
+                "must be 1..=64",
+            ));
+        }
+        if self.proxy.max_inflight_per_client == 0 {
+            return Err(ConfigError::invalid(
+                "proxy.max_inflight_per_client",
+                "must be at least 1",
+            ));
+        }
+        let l = &self.limits;
+        if l.max_bulk_len == 0 || l.max_multibulk_len == 0 || l.max_inline_len < 16 {
+            return Err(ConfigError::invalid(
+                "limits",
+                "max_bulk_len and max_multibulk_len must be positive, max_inline_len at least 16",
+            ));
+        }
+        let threads = if self.proxy.threads == 0 {
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        } else {
+            self.proxy.threads
+        };
+        Ok(Settings {
+            listen,
+            threads,
+            shutdown_grace: Duration::from_millis(self.proxy.shutdown_grace_ms),
+            max_inflight_per_client: self.proxy.max_inflight_per_client,
+            seeds,
+            connections_per_node: c.connections_per_node,
+            refresh_interval: Duration::from_millis(c.refresh_interval_ms.max(100)),
+            refresh_debounce: Duration::from_millis(c.refresh_debounce_ms),
+            connect_timeout: Duration::from_millis(c.connect_timeout_ms.max(1)),
+            query_timeout: Duration::from_millis(c.query_timeout_ms.max(1)),
+            max_redirects: c.max_redirects,
+            retry_delay: Duration::from_millis(c.retry_delay_ms),
+            limits: Limits {
+                max_bulk_len: l.max_bulk_len,
+                max_multibulk_len: l.max_multibulk_len,
+                max_inline_len: l.max_inline_len,
+            },
+        })
+    }
+}
+
+/// Validated settings; see [`Config`] for the meaning of each field.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Client listen address (the binary binds it; `run` takes a bound listener).
+    pub listen: SocketAddr,
+    /// Worker threads of the runtime.
+    pub threads: usize,
+    /// Grace period for in-flight requests at shutdown.
+    pub shutdown_grace: Duration,
+    /// Client requests in flight at once before back-pressure.
+    pub max_inflight_per_client: usize,
+    /// Seed nodes, `host:port`.
+    pub seeds: Vec<String>,
+    /// Shared connections per node and protocol.
+    pub connections_per_node: usize,
+    /// Periodic full refresh.
+    pub refresh_interval: Duration,
+    /// Coalescing window of requested refreshes.
+    pub refresh_debounce: Duration,
+    /// Connect timeout to nodes.
+    pub connect_timeout: Duration,
+    /// Timeout of one topology query.
+    pub query_timeout: Duration,
+    /// Redirects and retries per request.
+    pub max_redirects: u8,
+    /// Delay before a retry after TRYAGAIN or a failed connect.
+    pub retry_delay: Duration,
+    /// Client input limits.
+    pub limits: Limits,
+}
+
+impl Settings {
+    /// Settings for a cluster reachable through `seeds`, every other value at
+    /// its default. Handy for tests and embedding.
+    ///
+    /// # Errors
+    /// A seed is not `host:port`.
+    pub fn for_seeds<S: AsRef<str>>(seeds: &[S]) -> Result<Self, ConfigError> {
+        let mut config = Config::default();
+        config.cluster.seeds = seeds.iter().map(|s| s.as_ref().to_owned()).collect();
+        config.validate()
+    }
+}
+
+/// Accepts `host:port` with a non-empty host and a numeric port; IPv6 hosts in
+/// brackets. Returns the normalised string.
+fn parse_host_port(s: &str) -> Option<String> {
+    let (host, port) = s.trim().rsplit_once(':')?;
+    if host.is_empty() || port.parse::<u16>().ok()? == 0 {
+        return None;
+    }
+    Some(format!("{host}:{port}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_with_a_seed() {
+        let s = Settings::for_seeds(&["127.0.0.1:7001"]).unwrap();
+        assert_eq!(s.connections_per_node, 2);
+        assert_eq!(s.limits.max_bulk_len, 512 * 1024 * 1024);
+        assert_eq!(s.limits.max_multibulk_len, 1024 * 1024);
+        assert_eq!(s.limits.max_inline_len, 64 * 1024);
+        assert!(s.threads >= 1);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = Config::from_toml("[proxy]\nlisten = \"127.0.0.1:1\"\nbogus = 1\n").unwrap_err();
+        assert!(err.to_string().contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn full_file_parses() {
+        let c = Config::from_toml(
+            r#"
+            [proxy]
+            listen = "0.0.0.0:7777"
+            threads = 3
+            [cluster]
+            seeds = ["10.0.0.1:7001", "redis-a:7002"]
+            connections_per_node = 4
+            [limits]
+            max_bulk_len = 1024
+            [log]
+            level = "debug"
+            "#,
+        )
+        .unwrap();
+        let s = c.validate().unwrap();
+        assert_eq!(s.threads, 3);
+        assert_eq!(s.seeds, vec!["10.0.0.1:7001", "redis-a:7002"]);
+        assert_eq!(s.limits.max_bulk_len, 1024);
+    }
+
+    #[test]
+    fn bad_values_say_which_key() {
+        let mut c = Config::default();
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("cluster.seeds")
+        );
+        c.cluster.seeds = vec!["nohost".into()];
+        assert!(c.validate().unwrap_err().to_string().contains("nohost"));
+        c.cluster.seeds = vec!["h:1".into()];
+        c.cluster.connections_per_node = 0;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("connections_per_node")
+        );
+    }
+}

@@ -1,0 +1,30 @@
+//! Slotway's proxy engine: any plain Redis client in front of a Redis Cluster.
+//!
+//! Request flow (see docs/architecture.md):
+//!
+//! ```text
+//! client ─▶ session (parse, route) ─▶ backend conn (shared, pipelined) ─▶ node
+//!   ▲            │ local answers                                          │
+//!   └── ordered queue ◀── ReplySink (seq-tagged) ◀────────────────────────┘
+//! ```
+//!
+//! - [`server`]: accept loop and graceful shutdown; [`run`] is the entry point.
+//! - [`session`]: one task per client: parse, route, dispatch, ordered replies.
+//! - [`route`]: pure per-request decisions (local, forward to a slot, refuse).
+//! - [`backend`]: shared pipelined connections per node, reply delivery.
+//! - [`cluster`]: slot table, topology discovery and refresh.
+//! - [`config`]: the TOML file and its validated [`Settings`].
+
+#![forbid(unsafe_code)]
+
+pub mod backend;
+pub mod cluster;
+pub mod config;
+pub mod error;
+pub mod route;
+pub mod server;
+pub mod session;
+
+pub use config::{Config, Settings};
+pub use error::{ConfigError, RunError};
+pub use server::run;

@@ -1,0 +1,110 @@
+//! The accept loop and graceful shutdown: [`run`] is the proxy's entry point.
+//!
+//! `run` takes an already-bound listener (tests bind port 0) and a shutdown
+//! future. On shutdown it stops accepting, lets every session finish the
+//! requests it has in flight (reading nothing new) for up to the grace
+//! period, stops the topology refresher, and returns.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::cluster::Topology;
+use crate::cluster::refresh::{self, RefreshTiming};
+use crate::cluster::table::NodeParams;
+use crate::config::Settings;
+use crate::error::RunError;
+use crate::session::{self, SessionSettings, Shared};
+
+/// Serves clients on `listener` in front of the cluster of `settings` until
+/// `shutdown` completes.
+///
+/// # Errors
+/// Only if the listener fails for good; a cluster that cannot be reached is
+/// not an error (clients get `-CLUSTERDOWN` until it can).
+pub async fn run(
+    listener: TcpListener,
+    settings: Settings,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    let topology = Arc::new(Topology::new(
+        settings.seeds.clone(),
+        NodeParams {
+            connections_per_node: settings.connections_per_node,
+            connect_timeout: settings.connect_timeout,
+        },
+    ));
+    let stop = CancellationToken::new();
+    let refresher = tokio::spawn(refresh::run(
+        topology.clone(),
+        RefreshTiming {
+            interval: settings.refresh_interval,
+            debounce: settings.refresh_debounce,
+            connect_timeout: settings.connect_timeout,
+            query_timeout: settings.query_timeout,
+        },
+        stop.child_token(),
+    ));
+    let shared = Arc::new(Shared {
+        topology,
+        settings: SessionSettings {
+            limits: settings.limits,
+            max_inflight: settings.max_inflight_per_client,
+            max_redirects: settings.max_redirects,
+            retry_delay: settings.retry_delay,
+        },
+    });
+    let sessions = TaskTracker::new();
+    if let Ok(addr) = listener.local_addr() {
+        info!(%addr, seeds = ?settings.seeds, "slotway listening");
+    }
+    tokio::pin!(shutdown);
+    let result = loop {
+        tokio::select! {
+            () = &mut shutdown => break Ok(()),
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    sessions.spawn(session::run(stream, shared.clone(), stop.clone()));
+                }
+                Err(e) if is_transient(&e) => {
+                    // Out of descriptors or a connection reset before accept:
+                    // keep serving the clients we have, try again shortly.
+                    warn!(error = %e, "accept failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => break Err(RunError::Listener(e)),
+            },
+        }
+    };
+    drop(listener);
+    info!(
+        clients = sessions.len(),
+        "shutting down: finishing in-flight requests"
+    );
+    stop.cancel();
+    sessions.close();
+    if tokio::time::timeout(settings.shutdown_grace, sessions.wait())
+        .await
+        .is_err()
+    {
+        warn!(
+            clients = sessions.len(),
+            "grace period over; closing the remaining connections"
+        );
+    }
+    refresher.abort();
+    result
+}
+
+fn is_transient(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionReset, Interrupted, WouldBlock};
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionReset | Interrupted | WouldBlock
+    ) || matches!(e.raw_os_error(), Some(23 | 24 | 12 | 105))
+}

@@ -1,0 +1,366 @@
+//! Commands the proxy answers itself, with Redis's exact replies and errors:
+//! PING, ECHO, QUIT, HELLO, SELECT, RESET, AUTH, CLIENT SETNAME/GETNAME/ID/
+//! SETINFO and CLUSTER KEYSLOT.
+//!
+//! The proxy looks like one standalone Redis to its clients (HELLO says
+//! `mode: standalone`), with the version of the Redis nodes behind it.
+
+use bytes::{Bytes, BytesMut};
+use slotway_resp::num::string2ll;
+use slotway_resp::{Protocol, Request, encode};
+
+use crate::route::Local;
+
+/// Version reported before any node has told its own.
+const FALLBACK_VERSION: &str = "7.0.0";
+
+/// Per-client state the local commands read and change.
+#[derive(Debug, Default)]
+pub struct ClientState {
+    /// Proxy-wide unique client id (CLIENT ID, HELLO).
+    pub id: u64,
+    /// Reply protocol negotiated with HELLO.
+    pub protocol: Protocol,
+    /// CLIENT SETNAME.
+    pub name: Option<Bytes>,
+    /// CLIENT SETINFO LIB-NAME.
+    pub lib_name: Option<Bytes>,
+    /// CLIENT SETINFO LIB-VER.
+    pub lib_ver: Option<Bytes>,
+}
+
+/// What the session must do after a local command besides sending `reply`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum After {
+    /// Nothing.
+    Continue,
+    /// Close the connection once the reply is written (QUIT).
+    Close,
+}
+
+/// Answers a local command into `out`.
+pub fn answer(
+    cmd: Local,
+    req: &Request,
+    state: &mut ClientState,
+    backend_version: Option<&str>,
+    out: &mut BytesMut,
+) -> After {
+    let arg = |i| req.arg(i).unwrap_or_default();
+    match cmd {
+        Local::Ping => match req.arg(1) {
+            None => encode::simple(out, b"PONG"),
+            Some(msg) => encode::bulk(out, msg),
+        },
+        Local::Echo => encode::bulk(out, arg(1)),
+        Local::Quit => {
+            encode::simple(out, b"OK");
+            return After::Close;
+        }
+        Local::Hello => hello(req, state, backend_version, out),
+        Local::Select => select(arg(1), out),
+        Local::Reset => {
+            let id = state.id;
+            *state = ClientState {
+                id,
+                ..ClientState::default()
+            };
+            encode::simple(out, b"RESET");
+        }
+        Local::Auth => {
+            let result = match req.argc() {
+                2 => Err(b"ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?".as_slice()),
+                _ => check_credentials(arg(1)),
+            };
+            match result {
+                Ok(()) => encode::simple(out, b"OK"),
+                Err(e) => encode::error(out, e),
+            }
+        }
+        Local::ClientSetName => match valid_name(arg(2)) {
+            true if arg(2).is_empty() => {
+                state.name = None;
+                encode::simple(out, b"OK");
+            }
+            true => {
+                state.name = req.arg_bytes(2);
+                encode::simple(out, b"OK");
+            }
+            false => encode::error(
+                out,
+                b"ERR Client names cannot contain spaces, newlines or special characters.",
+            ),
+        },
+        Local::ClientGetName => match &state.name {
+            Some(name) => encode::bulk(out, name),
+            None => encode::null(out, state.protocol),
+        },
+        Local::ClientId => encode::integer(out, i64::try_from(state.id).unwrap_or(i64::MAX)),
+        Local::ClientSetInfo => client_setinfo(req, state, out),
+        Local::ClusterKeyslot => encode::integer(out, i64::from(slotway_hashkit::key_slot(arg(2)))),
+    }
+    After::Continue
+}
+
+/// No client authentication is configured yet: like a Redis whose default
+/// user has `nopass`, any password of `default` is accepted and other users
+/// do not exist.
+fn check_credentials(user: &[u8]) -> Result<(), &'static [u8]> {
+    if user == b"default" {
+        Ok(())
+    } else {
+        Err(b"WRONGPASS invalid username-password pair or user is disabled.")
+    }
+}
+
+fn hello(req: &Request, state: &mut ClientState, version: Option<&str>, out: &mut BytesMut) {
+    let mut protocol = state.protocol;
+    let mut i = 1;
+    if let Some(v) = req.arg(1) {
+        match string2ll(v) {
+            Some(2) => protocol = Protocol::Resp2,
+            Some(3) => protocol = Protocol::Resp3,
+            Some(_) => {
+                encode::error(out, b"NOPROTO unsupported protocol version");
+                return;
+            }
+            None => {
+                encode::error(
+                    out,
+                    b"ERR Protocol version is not an integer or out of range",
+                );
+                return;
+            }
+        }
+        i = 2;
+    }
+    let mut name = None;
+    while let Some(opt) = req.arg(i) {
+        let more = req.argc() - i - 1;
+        if opt.eq_ignore_ascii_case(b"AUTH") && more >= 2 {
+            if let Err(e) = check_credentials(req.arg(i + 1).unwrap_or_default()) {
+                encode::error(out, e);
+                return;
+            }
+            i += 3;
+        } else if opt.eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
+            let n = req.arg(i + 1).unwrap_or_default();
+            if !valid_name(n) {
+                encode::error(
+                    out,
+                    b"ERR Client names cannot contain spaces, newlines or special characters.",
+                );
+                return;
+            }
+            name = Some(req.arg_bytes(i + 1));
+            i += 2;
+        } else {
+            let mut msg = b"ERR Syntax error in HELLO option '".to_vec();
+            msg.extend_from_slice(opt);
+            msg.push(b'\'');
+            encode::error(out, &msg);
+            return;
+        }
+    }
+    if let Some(name) = name {
+        state.name = name.filter(|n| !n.is_empty());
+    }
+    state.protocol = protocol;
+    encode::map_header(out, 7, protocol);
+    encode::bulk(out, b"server");
+    encode::bulk(out, b"redis");
+    encode::bulk(out, b"version");
+    encode::bulk(out, version.unwrap_or(FALLBACK_VERSION).as_bytes());
+    encode::bulk(out, b"proto");
+    encode::integer(out, if protocol == Protocol::Resp3 { 3 } else { 2 });
+    encode::bulk(out, b"id");
+    encode::integer(out, i64::try_from(state.id).unwrap_or(i64::MAX));
+    encode::bulk(out, b"mode");
+    encode::bulk(out, b"standalone");
+    encode::bulk(out, b"role");
+    encode::bulk(out, b"master");
+    encode::bulk(out, b"modules");
+    encode::array_header(out, 0);
+}
+
+fn select(db: &[u8], out: &mut BytesMut) {
+    match string2ll(db) {
+        None => encode::error(out, b"ERR value is not an integer or out of range"),
+        Some(0) => encode::simple(out, b"OK"),
+        Some(_) => encode::error(out, b"ERR SELECT is not allowed in cluster mode"),
+    }
+}
+
+fn client_setinfo(req: &Request, state: &mut ClientState, out: &mut BytesMut) {
+    let attr = req.arg(2).unwrap_or_default();
+    let value = req.arg(3).unwrap_or_default();
+    let lib_name = attr.eq_ignore_ascii_case(b"lib-name");
+    if !lib_name && !attr.eq_ignore_ascii_case(b"lib-ver") {
+        let mut msg = b"ERR Unrecognized option '".to_vec();
+        msg.extend_from_slice(attr);
+        msg.push(b'\'');
+        encode::error(out, &msg);
+        return;
+    }
+    if !valid_name(value) {
+        let which: &[u8] = if lib_name { b"lib-name" } else { b"lib-ver" };
+        let mut msg = b"ERR ".to_vec();
+        msg.extend_from_slice(which);
+        msg.extend_from_slice(b" cannot contain spaces, newlines or special characters.");
+        encode::error(out, &msg);
+        return;
+    }
+    let value = req.arg_bytes(3).filter(|v| !v.is_empty());
+    if lib_name {
+        state.lib_name = value;
+    } else {
+        state.lib_ver = value;
+    }
+    encode::simple(out, b"OK");
+}
+
+/// Redis accepts client names of printable ASCII without spaces.
+fn valid_name(name: &[u8]) -> bool {
+    name.iter().all(|&b| (b'!'..=b'~').contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(state: &mut ClientState, cmd: Local, args: &[&str]) -> (String, After) {
+        let req = Request::from_args(args.iter().map(|a| a.as_bytes()));
+        let mut out = BytesMut::new();
+        let after = answer(cmd, &req, state, Some("7.0.15"), &mut out);
+        (String::from_utf8_lossy(&out).into_owned(), after)
+    }
+
+    #[test]
+    fn ping_echo_quit() {
+        let mut s = ClientState::default();
+        assert_eq!(run(&mut s, Local::Ping, &["PING"]).0, "+PONG\r\n");
+        assert_eq!(run(&mut s, Local::Ping, &["PING", "hi"]).0, "$2\r\nhi\r\n");
+        assert_eq!(run(&mut s, Local::Echo, &["ECHO", ""]).0, "$0\r\n\r\n");
+        assert_eq!(
+            run(&mut s, Local::Quit, &["QUIT"]),
+            ("+OK\r\n".into(), After::Close)
+        );
+    }
+
+    #[test]
+    fn hello_switches_protocol_and_sets_name() {
+        let mut s = ClientState {
+            id: 7,
+            ..Default::default()
+        };
+        let (r, _) = run(&mut s, Local::Hello, &["HELLO", "3", "SETNAME", "app"]);
+        assert!(
+            r.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n"),
+            "{r}"
+        );
+        assert!(r.contains("$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:7\r\n"), "{r}");
+        assert_eq!(s.protocol, Protocol::Resp3);
+        assert_eq!(s.name.as_deref(), Some(&b"app"[..]));
+        let (r, _) = run(&mut s, Local::Hello, &["HELLO", "2"]);
+        assert!(r.starts_with("*14\r\n"), "{r}");
+        assert_eq!(
+            run(&mut s, Local::Hello, &["HELLO", "4"]).0,
+            "-NOPROTO unsupported protocol version\r\n"
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                Local::Hello,
+                &["HELLO", "3", "AUTH", "default", "x"]
+            )
+            .0
+            .get(..2),
+            Some("%7")
+        );
+        assert!(
+            run(&mut s, Local::Hello, &["HELLO", "3", "AUTH", "bob", "x"])
+                .0
+                .starts_with("-WRONGPASS")
+        );
+        assert_eq!(
+            run(&mut s, Local::Hello, &["HELLO", "3", "BOGUS"]).0,
+            "-ERR Syntax error in HELLO option 'BOGUS'\r\n"
+        );
+    }
+
+    #[test]
+    fn select_and_client() {
+        let mut s = ClientState {
+            id: 3,
+            ..Default::default()
+        };
+        assert_eq!(run(&mut s, Local::Select, &["SELECT", "0"]).0, "+OK\r\n");
+        assert_eq!(
+            run(&mut s, Local::Select, &["SELECT", "1"]).0,
+            "-ERR SELECT is not allowed in cluster mode\r\n"
+        );
+        assert_eq!(
+            run(&mut s, Local::Select, &["SELECT", "x"]).0,
+            "-ERR value is not an integer or out of range\r\n"
+        );
+        assert!(
+            run(&mut s, Local::Select, &["SELECT", "+0"])
+                .0
+                .starts_with("-ERR value is not an integer")
+        );
+        assert_eq!(
+            run(&mut s, Local::ClientGetName, &["CLIENT", "GETNAME"]).0,
+            "$-1\r\n"
+        );
+        assert_eq!(
+            run(&mut s, Local::ClientSetName, &["CLIENT", "SETNAME", "a b"])
+                .0
+                .get(..4),
+            Some("-ERR")
+        );
+        assert_eq!(
+            run(&mut s, Local::ClientSetName, &["CLIENT", "SETNAME", "ab"]).0,
+            "+OK\r\n"
+        );
+        assert_eq!(
+            run(&mut s, Local::ClientGetName, &["CLIENT", "GETNAME"]).0,
+            "$2\r\nab\r\n"
+        );
+        assert_eq!(run(&mut s, Local::ClientId, &["CLIENT", "ID"]).0, ":3\r\n");
+        assert_eq!(
+            run(
+                &mut s,
+                Local::ClientSetInfo,
+                &["CLIENT", "SETINFO", "LIB-NAME", "redis-py"]
+            )
+            .0,
+            "+OK\r\n"
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                Local::ClientSetInfo,
+                &["CLIENT", "SETINFO", "x", "y"]
+            )
+            .0,
+            "-ERR Unrecognized option 'x'\r\n"
+        );
+        assert_eq!(run(&mut s, Local::Reset, &["RESET"]).0, "+RESET\r\n");
+        assert_eq!(s.name, None);
+        assert_eq!(s.id, 3);
+        assert_eq!(
+            run(
+                &mut s,
+                Local::ClusterKeyslot,
+                &["CLUSTER", "KEYSLOT", "foo"]
+            )
+            .0,
+            ":12182\r\n"
+        );
+        assert!(
+            run(&mut s, Local::Auth, &["AUTH", "pw"])
+                .0
+                .starts_with("-ERR AUTH <password> called without")
+        );
+    }
+}

@@ -1,0 +1,146 @@
+//! One client connection: read → parse → route → dispatch → ordered write.
+//!
+//! A session is one task. Each read is parsed into as many requests as it
+//! holds; each request is answered locally, refused, or sent to the shared
+//! connection of the node owning its slot, tagged with a sequence number.
+//! Replies come back through the session's [`ReplySink`] in any order and are
+//! written to the client strictly in request order (see [`queue`]).
+//!
+//! Invariants:
+//! - Replies reach the client in exactly the order of its requests, whatever
+//!   the nodes involved and however replies interleave.
+//! - A client never sees MOVED or ASK: redirects are followed here (MOVED
+//!   also patches the shared slot table), at most `max_redirects` times.
+//! - Back-pressure, not errors: with `max_inflight` requests outstanding or a
+//!   large unwritten output, the session stops reading its client.
+//! - After a protocol error or QUIT the session reads nothing more, writes
+//!   every reply owed (the error last) and closes, as Redis does.
+
+pub mod local;
+mod queue;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use slotway_resp::{Limits, RequestParser};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+use crate::backend::ReplySink;
+use crate::cluster::Topology;
+use local::ClientState;
+use queue::Queue;
+
+/// Stop reading a client whose unwritten replies exceed this.
+const OUT_HIGH_WATER: usize = 4 << 20;
+/// Free space offered to each read of the client socket.
+const READ_CHUNK: usize = 16 * 1024;
+/// Most a single read may pre-reserve for a large bulk whose length is known.
+const MAX_RESERVE: usize = 64 << 20;
+
+/// What every session needs from its proxy.
+#[derive(Clone, Debug)]
+pub struct SessionSettings {
+    /// Client input limits.
+    pub limits: Limits,
+    /// Requests in flight per client before back-pressure.
+    pub max_inflight: usize,
+    /// Redirects/retries per request.
+    pub max_redirects: u8,
+    /// Delay before a retry.
+    pub retry_delay: Duration,
+}
+
+/// State shared by all sessions of a proxy.
+#[derive(Debug)]
+pub struct Shared {
+    /// The cluster topology.
+    pub topology: Arc<Topology>,
+    /// Session settings.
+    pub settings: SessionSettings,
+}
+
+static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
+
+enum Event {
+    Replies,
+    Wrote(std::io::Result<usize>),
+    RetryDue,
+    Read(std::io::Result<usize>),
+    Shutdown,
+}
+
+/// Serves one client until it disconnects, or, after `shutdown`, until its
+/// in-flight requests are answered.
+pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: CancellationToken) {
+    let _ = stream.set_nodelay(true);
+    let id = NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed);
+    let sink = Arc::new(ReplySink::new());
+    let mut parser = RequestParser::new(shared.settings.limits);
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let mut queue = Queue::new(
+        shared.clone(),
+        sink.clone(),
+        ClientState {
+            id,
+            ..ClientState::default()
+        },
+    );
+    let (mut rd, mut wr) = stream.split();
+    debug!(client = id, "client connected");
+    loop {
+        if queue.finished() {
+            break;
+        }
+        let can_read = queue.accepts_more(OUT_HIGH_WATER);
+        if can_read && input.capacity() - input.len() < READ_CHUNK / 2 {
+            let want = parser.needed().saturating_sub(input.len()).min(MAX_RESERVE);
+            input.reserve(want.max(READ_CHUNK));
+        }
+        let retry_at = queue.retry_at();
+        let event = tokio::select! {
+            biased;
+            () = sink.notified() => Event::Replies,
+            w = wr.write_buf(queue.out_mut()), if queue.has_output() => Event::Wrote(w),
+            () = sleep_until(retry_at), if retry_at.is_some() => Event::RetryDue,
+            r = rd.read_buf(&mut input), if can_read => Event::Read(r),
+            () = shutdown.cancelled(), if !queue.is_closing() => Event::Shutdown,
+        };
+        match event {
+            Event::Replies => {
+                queue.on_replies();
+                queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);
+            }
+            Event::Wrote(Ok(_)) => {}
+            Event::Wrote(Err(e)) => {
+                debug!(client = id, error = %e, "client write failed");
+                break;
+            }
+            Event::RetryDue => queue.on_retry_due(),
+            // End of the client's input: like Redis, answer what was read
+            // before it (a half-closed client still reads), then close.
+            Event::Read(Ok(0)) => queue.close(),
+            Event::Read(Ok(_)) => queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER),
+            Event::Read(Err(e)) => {
+                debug!(client = id, error = %e, "client read failed");
+                break;
+            }
+            Event::Shutdown => queue.close(),
+        }
+    }
+    let _ = wr.shutdown().await;
+    debug!(client = id, "client disconnected");
+}
+
+/// Lazily built, so a session without pending retries creates no timer.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}

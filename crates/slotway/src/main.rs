@@ -1,0 +1,113 @@
+//! The `slotway` binary: parse flags, load and validate the configuration
+//! once, start logging and the runtime, bind the listener, and run the engine
+//! until SIGINT or SIGTERM. `slotway demo` does the same in front of a local
+//! cluster it starts and removes itself.
+
+mod cli;
+mod demo;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use slotway_core::{Config, Settings};
+use tracing_subscriber::EnvFilter;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("slotway: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> Result<()> {
+    let mut config = match &cli.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    apply_flags(&cli, &mut config);
+    match cli.command {
+        Some(Command::Demo { masters, replicas }) => {
+            init_logging(&config.log.level)?;
+            demo::run(config, masters, replicas)
+        }
+        Some(Command::CheckConfig) => {
+            let settings = config.validate()?;
+            println!("configuration is valid:\n{settings:#?}");
+            Ok(())
+        }
+        None => {
+            let settings = config.validate()?;
+            init_logging(&config.log.level)?;
+            serve(settings)
+        }
+    }
+}
+
+fn apply_flags(cli: &Cli, config: &mut Config) {
+    if let Some(listen) = &cli.listen {
+        config.proxy.listen.clone_from(listen);
+    }
+    if !cli.cluster.is_empty() {
+        config.cluster.seeds.clone_from(&cli.cluster);
+    }
+    if let Some(threads) = cli.threads {
+        config.proxy.threads = threads;
+    }
+    if let Some(level) = &cli.log_level {
+        config.log.level.clone_from(level);
+    }
+}
+
+fn init_logging(level: &str) -> Result<()> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(env) if !env.is_empty() => EnvFilter::try_new(env),
+        _ => EnvFilter::try_new(level),
+    }
+    .with_context(|| format!("invalid log level {level:?}"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init()
+        .map_err(|e| anyhow::anyhow!("logging: {e}"))
+}
+
+/// Builds the runtime and serves until a signal; returns after the grace period.
+pub(crate) fn serve(settings: Settings) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(settings.threads)
+        .thread_name("slotway-worker")
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        slotway_core::run(listener, settings, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the proxy");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+    }
+}

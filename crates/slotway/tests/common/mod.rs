@@ -1,0 +1,210 @@
+//! Shared support for the integration tests: a proxy running in-process on
+//! its own runtime thread (bound to port 0), and a raw RESP client that sees
+//! replies byte for byte. Clusters come from `slotway-fixture` (real
+//! redis-server processes, stopped by PID on drop).
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use slotway_core::{Config, Settings};
+use slotway_resp::Value;
+
+/// A proxy serving on 127.0.0.1:<random port> until dropped.
+pub struct Proxy {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Proxy {
+    /// Starts a proxy in front of `seeds` with default settings.
+    pub fn start(seeds: &[String]) -> Proxy {
+        Self::start_with(seeds, |_| {})
+    }
+
+    /// Starts a proxy after letting `tweak` change the configuration.
+    pub fn start_with(seeds: &[String], tweak: impl FnOnce(&mut Config)) -> Proxy {
+        let mut config = Config::default();
+        config.cluster.seeds = seeds.to_vec();
+        config.proxy.threads = 2;
+        tweak(&mut config);
+        let settings: Settings = config.validate().expect("valid test config");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(settings.threads)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                slotway_core::run(listener, settings, async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+            });
+        });
+        let addr = addr_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        Proxy {
+            addr,
+            stop: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn client(&self) -> Raw {
+        Raw::connect(self.addr)
+    }
+
+    /// Waits until the proxy serves keys on every master (topology known).
+    pub fn wait_ready(&self) {
+        let mut c = self.client();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let ok = (0..16).all(|i| {
+                matches!(
+                    c.cmd(&["GET", &format!("ready:{i}")]),
+                    Value::Null | Value::Bulk(_)
+                )
+            });
+            if ok {
+                return;
+            }
+            assert!(Instant::now() < deadline, "proxy never became ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the proxy (graceful shutdown) and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A blocking RESP client that returns decoded replies and raw bytes.
+pub struct Raw {
+    pub stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl Raw {
+    pub fn connect(addr: impl std::net::ToSocketAddrs) -> Raw {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        stream.set_nodelay(true).unwrap();
+        Raw {
+            stream,
+            buf: BytesMut::new(),
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    pub fn send_cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+        let mut out = BytesMut::new();
+        slotway_resp::encode::command(&mut out, args);
+        self.send(&out);
+    }
+
+    /// Reads one reply; panics on timeout or EOF.
+    pub fn read(&mut self) -> Value {
+        self.try_read().expect("connection closed before a reply")
+    }
+
+    /// Reads one reply, `None` on EOF.
+    pub fn try_read(&mut self) -> Option<Value> {
+        loop {
+            if let Some((v, n)) = Value::decode(&self.buf).unwrap() {
+                let _ = self.buf.split_to(n);
+                return Some(v);
+            }
+            let mut chunk = vec![0u8; 256 * 1024];
+            let n = self.stream.read(&mut chunk).expect("read reply");
+            if n == 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Reads exactly `n` raw bytes of reply.
+    pub fn read_raw(&mut self, n: usize) -> Vec<u8> {
+        while self.buf.len() < n {
+            let mut chunk = vec![0u8; 64 * 1024];
+            let k = self.stream.read(&mut chunk).expect("read raw");
+            assert!(k > 0, "EOF after {} of {n} bytes", self.buf.len());
+            self.buf.extend_from_slice(&chunk[..k]);
+        }
+        self.buf.split_to(n).to_vec()
+    }
+
+    /// True once the server closed the connection (waits up to 5 s).
+    pub fn closed(&mut self) -> bool {
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut b = [0u8; 1];
+        matches!(self.stream.read(&mut b), Ok(0))
+    }
+
+    pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Value {
+        self.send_cmd(args);
+        self.read()
+    }
+}
+
+pub fn bulk(v: &Value) -> Vec<u8> {
+    match v {
+        Value::Bulk(b) => b.to_vec(),
+        other => panic!("expected a bulk string, got {other:?}"),
+    }
+}
+
+pub fn text(v: &Value) -> String {
+    match v {
+        Value::Bulk(b) | Value::Simple(b) | Value::Error(b) | Value::Verbatim(b) => {
+            String::from_utf8_lossy(b).into_owned()
+        }
+        Value::Integer(i) => i.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+pub fn is_ok(v: &Value) -> bool {
+    matches!(v, Value::Simple(s) if &s[..] == b"OK")
+}
+
+/// A key that lands on the master serving `slot_range`, with a readable prefix.
+pub fn key_in_range(prefix: &str, lo: u16, hi: u16) -> String {
+    (0u32..)
+        .map(|i| format!("{prefix}:{i}"))
+        .find(|k| (lo..=hi).contains(&slotway_hashkit::key_slot(k.as_bytes())))
+        .unwrap()
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what Slotway's demo and tests run against, when missing:
+# redis-server, redis-cli/redis-benchmark (redis-tools), and for the tests
+# redis-py 8 (a plain client library the tests drive the proxy with).
+# Usage: scripts/deps.sh [--tests]
+set -euo pipefail
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        echo "deps: need root (or sudo) to run: $*" >&2; exit 1; fi
+}
+
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v redis-cli >/dev/null || missing+=(redis-tools)
+command -v redis-benchmark >/dev/null || missing+=(redis-tools)
+if [ "${1:-}" = "--tests" ]; then
+    command -v python3 >/dev/null || missing+=(python3 python3-pip)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "deps: installing ${missing[*]}" >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ "${1:-}" = "--tests" ]; then
+    if ! python3 -c 'import redis, sys; sys.exit(0 if redis.__version__.startswith("8.") else 1)' 2>/dev/null; then
+        echo "deps: installing redis-py 8 (pip)" >&2
+        python3 -m pip install --quiet 'redis>=8,<9' 2>/dev/null \
+            || python3 -m pip install --quiet --break-system-packages 'redis>=8,<9' \
+            || { as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null \
+                 && python3 -m pip install --quiet --break-system-packages 'redis>=8,<9'; }
+    fi
+fi

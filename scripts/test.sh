@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: formatting, lints, and the whole test suite
+# (unit tests plus integration tests against real redis-server processes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh --tests
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked

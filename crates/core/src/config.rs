@@ -42,6 +42,9 @@ pub struct ProxyConfig {
     /// Requests of one client in flight at once; beyond it the proxy stops
     /// reading that client (back-pressure, no error).
     pub max_inflight_per_client: usize,
+    /// `ip:port` that CLUSTER SLOTS/SHARDS/NODES name as the one node; empty:
+    /// the address each client connected to.
+    pub announce: String,
 }
 
 impl Default for ProxyConfig {
@@ -51,6 +54,7 @@ impl Default for ProxyConfig {
             threads: 0,
             shutdown_grace_ms: 10_000,
             max_inflight_per_client: 4096,
+            announce: String::new(),
         }
     }
 }
@@ -78,6 +82,12 @@ pub struct ClusterConfig {
     pub max_redirects: u8,
     /// Delay before retrying after TRYAGAIN or a failed connection.
     pub retry_delay_ms: u64,
+    /// Split MGET/MSET/DEL/UNLINK/EXISTS/TOUCH whose keys span slots into one
+    /// sub-request per slot (else `-CROSSSLOT`, as Redis Cluster answers).
+    pub cross_slot_split: bool,
+    /// Let CONFIG SET/RESETSTAT and SAVE/BGSAVE/BGREWRITEAOF reach every node
+    /// (replies merged); refused otherwise.
+    pub fanout_admin: bool,
 }
 
 impl Default for ClusterConfig {
@@ -91,6 +101,8 @@ impl Default for ClusterConfig {
             query_timeout_ms: 2_000,
             max_redirects: 5,
             retry_delay_ms: 50,
+            cross_slot_split: true,
+            fanout_admin: false,
         }
     }
 }
@@ -202,6 +214,16 @@ impl Config {
                 "max_bulk_len and max_multibulk_len must be positive, max_inline_len at least 16",
             ));
         }
+        let announce = if self.proxy.announce.is_empty() {
+            None
+        } else {
+            Some(
+                self.proxy
+                    .announce
+                    .parse()
+                    .map_err(|_| ConfigError::invalid("proxy.announce", "expected ip:port"))?,
+            )
+        };
         let threads = if self.proxy.threads == 0 {
             std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
         } else {
@@ -220,6 +242,11 @@ impl Config {
             query_timeout: Duration::from_millis(c.query_timeout_ms.max(1)),
             max_redirects: c.max_redirects,
             retry_delay: Duration::from_millis(c.retry_delay_ms),
+            policy: crate::route::Policy {
+                split_multi_key: c.cross_slot_split,
+                fanout_admin: c.fanout_admin,
+            },
+            announce,
             limits: Limits {
                 max_bulk_len: l.max_bulk_len,
                 max_multibulk_len: l.max_multibulk_len,
@@ -256,6 +283,10 @@ pub struct Settings {
     pub max_redirects: u8,
     /// Delay before a retry after TRYAGAIN or a failed connect.
     pub retry_delay: Duration,
+    /// Routing choices (cross-slot splitting, admin fan-out).
+    pub policy: crate::route::Policy,
+    /// Address announced to cluster-aware clients.
+    pub announce: Option<SocketAddr>,
     /// Client input limits.
     pub limits: Limits,
 }

@@ -21,6 +21,7 @@ pub mod backend;
 pub mod cluster;
 pub mod config;
 pub mod error;
+pub mod merge;
 pub mod route;
 pub mod server;
 pub mod session;

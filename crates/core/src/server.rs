@@ -57,6 +57,8 @@ pub async fn run(
             max_inflight: settings.max_inflight_per_client,
             max_redirects: settings.max_redirects,
             retry_delay: settings.retry_delay,
+            policy: settings.policy,
+            announce: settings.announce,
         },
     });
     let sessions = TaskTracker::new();

@@ -211,7 +211,7 @@ fn errors_keep_the_connection_like_redis() {
         "ERR wrong number of arguments for 'get' command"
     );
     assert_eq!(
-        text(&c.cmd(&["MSET", "a", "1", "b", "2"])),
+        text(&c.cmd(&["MSETNX", "a", "1", "b", "2"])),
         "CROSSSLOT Keys in request don't hash to the same slot"
     );
     assert!(is_ok(&c.cmd(&["MSET", "{t}a", "1", "{t}b", "2"])));

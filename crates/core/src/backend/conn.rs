@@ -6,6 +6,13 @@
 //! to the oldest request still waiting — Redis answers a connection strictly
 //! in order. Out-of-band RESP3 push frames do not consume a request.
 //!
+//! Two more shapes serve dedicated connections: a request may expect several
+//! consecutive reply frames delivered as one (a whole `MULTI … EXEC` block),
+//! and a *stream* connection (pub/sub) delivers every frame it receives to
+//! one sink as it comes, since subscriptions answer with any number of
+//! messages. A dedicated connection can be aborted: the socket is closed at
+//! once, which is how Redis learns a blocked client went away.
+//!
 //! Invariants:
 //! - Every request taken off the channel gets exactly one delivery on its
 //!   sink: the node's reply, or a [`Failure`] saying whether any of its bytes
@@ -25,6 +32,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::sink::{Failure, FailureKind, Reply, ReplySink};
@@ -51,6 +59,9 @@ pub struct BackendRequest {
     pub sink: Arc<ReplySink>,
     /// The session's sequence number of this request.
     pub seq: u64,
+    /// Reply frames this request produces, delivered together as one
+    /// (1 for a command; `n + 2` for `MULTI`, n commands, `EXEC`).
+    pub frames: u32,
 }
 
 /// The sending side of a connection task; cheap to clone.
@@ -82,6 +93,10 @@ pub struct ConnParams {
     pub connect_timeout: Duration,
     /// Woken when this connection fails, so the topology gets refreshed.
     pub on_failure: Arc<Notify>,
+    /// Dedicated connections: cancelling closes the socket at once.
+    pub abort: Option<CancellationToken>,
+    /// Stream connections (pub/sub): every frame goes to this sink, tagged.
+    pub stream: Option<(Arc<ReplySink>, u64)>,
 }
 
 /// Starts a connection task on the current runtime.
@@ -125,7 +140,17 @@ async fn run(params: ConnParams, mut rx: mpsc::UnboundedReceiver<BackendRequest>
         failures: 0,
         until: None,
     };
-    while let Some(first) = rx.recv().await {
+    loop {
+        let first = match &params.abort {
+            Some(abort) => tokio::select! {
+                () = abort.cancelled() => return,
+                req = rx.recv() => req,
+            },
+            None => rx.recv().await,
+        };
+        let Some(first) = first else {
+            return;
+        };
         if backoff.active() {
             fail_queued(&params, first, &mut rx, "recently failed to connect");
             continue;
@@ -135,6 +160,14 @@ async fn run(params: ConnParams, mut rx: mpsc::UnboundedReceiver<BackendRequest>
                 backoff.reset();
                 match serve(&params, stream, first, &mut rx).await {
                     Ok(()) => return,
+                    Err(_)
+                        if params
+                            .abort
+                            .as_ref()
+                            .is_some_and(CancellationToken::is_cancelled) =>
+                    {
+                        return;
+                    }
                     Err(reason) => {
                         warn!(node = %params.addr, %reason, "backend connection lost");
                         params.on_failure.notify_one();
@@ -190,6 +223,8 @@ struct Pending {
     to: Option<(Arc<ReplySink>, u64)>,
     /// Replies to drop before the one that is delivered (`ASKING`'s `+OK`).
     skip: u8,
+    /// Frames delivered together as this request's reply.
+    frames: u32,
     /// Offset of its first byte in the connection's output stream.
     start: u64,
 }
@@ -204,7 +239,7 @@ struct Wire {
 }
 
 impl Wire {
-    fn push(&mut self, req: BackendRequest) {
+    fn push(&mut self, req: BackendRequest, stream: bool) {
         let start = self.queued;
         let before = self.out.len();
         let mut skip = 0;
@@ -214,11 +249,15 @@ impl Wire {
         }
         self.out.extend_from_slice(&req.payload);
         self.queued += (self.out.len() - before) as u64;
-        self.pending.push_back(Pending {
-            to: Some((req.sink, req.seq)),
-            skip,
-            start,
-        });
+        // A stream connection's replies all go to its stream sink.
+        if !stream {
+            self.pending.push_back(Pending {
+                to: Some((req.sink, req.seq)),
+                skip,
+                frames: req.frames.max(1),
+                start,
+            });
+        }
     }
 }
 
@@ -241,16 +280,24 @@ async fn serve(
         wire.pending.push_back(Pending {
             to: None,
             skip: 0,
+            frames: 1,
             start: 0,
         });
     }
-    wire.push(first);
+    let stream = params.stream.is_some();
+    wire.push(first, stream);
     let mut input = BytesMut::with_capacity(READ_CHUNK);
-    let mut scanner = ReplyScanner::new();
+    let mut reader = Reader {
+        scanner: ReplyScanner::new(),
+        combined: 0,
+        frames: 0,
+    };
     let mut accepting = true;
+    let never = CancellationToken::new();
+    let abort = params.abort.as_ref().unwrap_or(&never);
 
     let result = loop {
-        if !accepting && wire.pending.is_empty() {
+        if !accepting && (wire.pending.is_empty() || stream) {
             break Ok(());
         }
         if input.capacity() - input.len() < READ_CHUNK / 2 {
@@ -258,10 +305,11 @@ async fn serve(
         }
         tokio::select! {
             biased;
+            () = abort.cancelled() => break Err("aborted".to_owned()),
             read = rd.read_buf(&mut input) => match read {
                 Ok(0) => break Err("closed by the node".to_owned()),
                 Ok(_) => {
-                    if let Err(e) = dispatch_replies(params, &mut input, &mut scanner, &mut wire) {
+                    if let Err(e) = dispatch_replies(params, &mut input, &mut reader, &mut wire) {
                         break Err(e);
                     }
                 }
@@ -273,10 +321,10 @@ async fn serve(
             },
             req = rx.recv(), if accepting && wire.out.len() < WRITE_HIGH_WATER => match req {
                 Some(req) => {
-                    wire.push(req);
+                    wire.push(req, stream);
                     while wire.out.len() < WRITE_HIGH_WATER {
                         match rx.try_recv() {
-                            Ok(req) => wire.push(req),
+                            Ok(req) => wire.push(req, stream),
                             Err(_) => break,
                         }
                     }
@@ -305,21 +353,41 @@ async fn serve(
     result
 }
 
-/// Splits every complete reply frame off `input` and delivers it.
+/// Where reading the node's replies stands.
+struct Reader {
+    scanner: ReplyScanner,
+    /// Bytes at the front of the input that belong to the front request's
+    /// reply already (it expects several frames).
+    combined: usize,
+    /// Frames of the front request's reply found so far.
+    frames: u32,
+}
+
+/// Splits every complete reply off `input` and delivers it.
 fn dispatch_replies(
     params: &ConnParams,
     input: &mut BytesMut,
-    scanner: &mut ReplyScanner,
+    reader: &mut Reader,
     wire: &mut Wire,
 ) -> Result<(), String> {
     loop {
-        let info = match scanner.scan(input) {
+        let rest = input.get(reader.combined..).unwrap_or_default();
+        let info = match reader.scanner.scan(rest) {
             Ok(Some(info)) => info,
             Ok(None) => return Ok(()),
             Err(e) => return Err(format!("malformed reply: {e}")),
         };
-        let frame = input.split_to(info.len).freeze();
-        if info.is_push() {
+        // Stream connections: everything after the handshake is for the
+        // subscriber, pushes included.
+        if wire.pending.is_empty()
+            && let Some((sink, tag)) = &params.stream
+        {
+            let frame = input.split_to(info.len).freeze();
+            sink.deliver(*tag, Reply::Frame(frame));
+            continue;
+        }
+        if info.is_push() && reader.combined == 0 {
+            let _ = input.split_to(info.len);
             continue;
         }
         let Some(front) = wire.pending.front_mut() else {
@@ -327,8 +395,17 @@ fn dispatch_replies(
         };
         if front.skip > 0 {
             front.skip -= 1;
+            let _ = input.split_to(info.len);
             continue;
         }
+        reader.combined += info.len;
+        reader.frames += 1;
+        if reader.frames < front.frames {
+            continue;
+        }
+        let frame = input.split_to(reader.combined).freeze();
+        reader.combined = 0;
+        reader.frames = 0;
         if let Some(p) = wire.pending.pop_front() {
             match p.to {
                 Some((sink, seq)) => sink.deliver(seq, Reply::Frame(frame)),

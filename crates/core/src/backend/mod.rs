@@ -3,15 +3,18 @@
 //! - [`sink`]: how replies travel back to the session that asked (seq-tagged).
 //! - [`conn`]: one connection task: coalesced writes, FIFO reply matching.
 //! - [`node`]: the set of shared connections of one node address.
+//! - [`dedicated`]: connections lent to one client (blocking, WATCH, pub/sub).
 //!
 //! Backend connections are dumb transports: they never interpret a reply.
 //! Redirects, retries and ordering are the session's business, because only
 //! the session holds the request and knows its client's order.
 
 pub mod conn;
+pub mod dedicated;
 pub mod node;
 pub mod sink;
 
 pub use conn::{BackendRequest, ConnHandle};
+pub use dedicated::{Lease, LeasePool, StreamConn};
 pub use node::Node;
 pub use sink::{Failure, FailureKind, Reply, ReplySink};

@@ -14,6 +14,7 @@ use slotway_resp::Protocol;
 use tokio::sync::Notify;
 
 use super::conn::{self, ConnHandle, ConnParams};
+use super::dedicated::LeasePool;
 
 /// Connections to one node.
 #[derive(Debug)]
@@ -21,6 +22,7 @@ pub struct Node {
     addr: Arc<str>,
     resp2: Box<[ConnHandle]>,
     resp3: Box<[ConnHandle]>,
+    dedicated: LeasePool,
 }
 
 impl Node {
@@ -41,19 +43,34 @@ impl Node {
                         protocol,
                         connect_timeout,
                         on_failure: on_failure.clone(),
+                        abort: None,
+                        stream: None,
                     })
                 })
                 .collect::<Box<[_]>>()
         };
         let resp2 = make(Protocol::Resp2);
         let resp3 = make(Protocol::Resp3);
-        Self { addr, resp2, resp3 }
+        let dedicated = LeasePool::new(addr.clone(), connect_timeout, on_failure.clone());
+        Self {
+            addr,
+            resp2,
+            resp3,
+            dedicated,
+        }
     }
 
     /// `host:port`.
     #[must_use]
     pub fn addr(&self) -> &Arc<str> {
         &self.addr
+    }
+
+    /// Dedicated connections of this node (blocking commands, WATCH,
+    /// subscribers).
+    #[must_use]
+    pub fn dedicated(&self) -> &LeasePool {
+        &self.dedicated
     }
 
     /// The connection client `client_id` uses for this node.

@@ -36,7 +36,7 @@ pub struct SlotTable {
 }
 
 impl SlotTable {
-    fn empty() -> Self {
+    pub(crate) fn empty() -> Self {
         Self {
             version: 0,
             slots: vec![NO_NODE; usize::from(SLOT_COUNT)].into_boxed_slice(),
@@ -78,6 +78,26 @@ impl SlotTable {
             return None;
         }
         self.nodes.get(usize::try_from(pick % n).ok()?)
+    }
+
+    /// Masters ordered by the first slot each serves: a stable order for
+    /// fan-outs and SCAN, whatever order the nodes described the cluster in.
+    #[must_use]
+    pub fn masters_in_slot_order(&self) -> Vec<&Arc<Node>> {
+        let mut seen = vec![false; self.nodes.len()];
+        let mut order = Vec::with_capacity(self.nodes.len());
+        for &idx in self.slots.iter() {
+            let i = usize::from(idx);
+            if let Some(flag) = seen.get_mut(i)
+                && !*flag
+            {
+                *flag = true;
+                if let Some(n) = self.nodes.get(i) {
+                    order.push(n);
+                }
+            }
+        }
+        order
     }
 
     /// Number of slots with an owner.
@@ -273,6 +293,12 @@ impl Topology {
             }
         }
         out
+    }
+
+    /// Every node of the last full view (masters first, then replicas).
+    #[must_use]
+    pub fn all_addrs(&self) -> Vec<String> {
+        self.registry.lock().known.clone()
     }
 
     /// `redis_version` of the backends, once a node has told it.

@@ -9,6 +9,7 @@ use bytes::{Bytes, BytesMut};
 use slotway_resp::num::string2ll;
 use slotway_resp::{Protocol, Request, encode};
 
+use crate::cluster::SlotTable;
 use crate::route::Local;
 
 /// Version reported before any node has told its own.
@@ -19,6 +20,9 @@ const FALLBACK_VERSION: &str = "7.0.0";
 pub struct ClientState {
     /// Proxy-wide unique client id (CLIENT ID, HELLO).
     pub id: u64,
+    /// The proxy address this client connected to (announced to
+    /// cluster-aware clients unless one is configured).
+    pub local_addr: Option<std::net::SocketAddr>,
     /// Reply protocol negotiated with HELLO.
     pub protocol: Protocol,
     /// CLIENT SETNAME.
@@ -27,6 +31,16 @@ pub struct ClientState {
     pub lib_name: Option<Bytes>,
     /// CLIENT SETINFO LIB-VER.
     pub lib_ver: Option<Bytes>,
+}
+
+/// What local answers may need to know beyond the client's own state.
+pub struct Context<'a> {
+    /// `redis_version` of the nodes, once known.
+    pub backend_version: Option<&'a str>,
+    /// Address cluster-aware clients are told to use.
+    pub announce: Option<std::net::SocketAddr>,
+    /// The current slot table.
+    pub table: &'a SlotTable,
 }
 
 /// What the session must do after a local command besides sending `reply`.
@@ -43,7 +57,7 @@ pub fn answer(
     cmd: Local,
     req: &Request,
     state: &mut ClientState,
-    backend_version: Option<&str>,
+    ctx: &Context<'_>,
     out: &mut BytesMut,
 ) -> After {
     let arg = |i| req.arg(i).unwrap_or_default();
@@ -57,12 +71,12 @@ pub fn answer(
             encode::simple(out, b"OK");
             return After::Close;
         }
-        Local::Hello => hello(req, state, backend_version, out),
+        Local::Hello => hello(req, state, ctx.backend_version, out),
         Local::Select => select(arg(1), out),
         Local::Reset => {
-            let id = state.id;
             *state = ClientState {
-                id,
+                id: state.id,
+                local_addr: state.local_addr,
                 ..ClientState::default()
             };
             encode::simple(out, b"RESET");
@@ -98,6 +112,9 @@ pub fn answer(
         Local::ClientId => encode::integer(out, i64::try_from(state.id).unwrap_or(i64::MAX)),
         Local::ClientSetInfo => client_setinfo(req, state, out),
         Local::ClusterKeyslot => encode::integer(out, i64::from(slotway_hashkit::key_slot(arg(2)))),
+        Local::ClusterView(view) => {
+            super::cluster_view::answer(view, ctx.announce, ctx.table, state.protocol, out);
+        }
     }
     After::Continue
 }
@@ -231,7 +248,13 @@ mod tests {
     fn run(state: &mut ClientState, cmd: Local, args: &[&str]) -> (String, After) {
         let req = Request::from_args(args.iter().map(|a| a.as_bytes()));
         let mut out = BytesMut::new();
-        let after = answer(cmd, &req, state, Some("7.0.15"), &mut out);
+        let table = SlotTable::empty();
+        let ctx = Context {
+            backend_version: Some("7.0.15"),
+            announce: None,
+            table: &table,
+        };
+        let after = answer(cmd, &req, state, &ctx, &mut out);
         (String::from_utf8_lossy(&out).into_owned(), after)
     }
 

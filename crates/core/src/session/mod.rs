@@ -16,8 +16,13 @@
 //! - After a protocol error or QUIT the session reads nothing more, writes
 //!   every reply owed (the error last) and closes, as Redis does.
 
+mod cluster_view;
+mod dispatch;
 pub mod local;
+mod multi;
+mod pubsub;
 mod queue;
+mod txn;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,6 +59,11 @@ pub struct SessionSettings {
     pub max_redirects: u8,
     /// Delay before a retry.
     pub retry_delay: Duration,
+    /// Operator routing choices.
+    pub policy: crate::route::Policy,
+    /// Address announced to cluster-aware clients (CLUSTER SLOTS …); `None`:
+    /// the address each client connected to.
+    pub announce: Option<std::net::SocketAddr>,
 }
 
 /// State shared by all sessions of a proxy.
@@ -79,6 +89,7 @@ enum Event {
 /// in-flight requests are answered.
 pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: CancellationToken) {
     let _ = stream.set_nodelay(true);
+    let local_addr = stream.local_addr().ok();
     let id = NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed);
     let sink = Arc::new(ReplySink::new());
     let mut parser = RequestParser::new(shared.settings.limits);
@@ -88,6 +99,7 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
         sink.clone(),
         ClientState {
             id,
+            local_addr,
             ..ClientState::default()
         },
     );

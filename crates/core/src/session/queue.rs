@@ -2,77 +2,161 @@
 //! are written.
 //!
 //! Entries are indexed by sequence number (`head_seq` is the front). An entry
-//! is either a ready reply (local answers, errors) or a forwarded request
-//! waiting for its node. Replies are matched by sequence number as they
-//! arrive, redirects and retries are handled at once (not only at the front,
-//! so a slow head does not delay them), and the ready prefix of the queue is
-//! moved to the output buffer.
+//! is a ready reply (local answers, errors), one forwarded request, a SCAN
+//! step, or a multi-part request (split by slot or fanned out to every
+//! master) whose parts are merged once all have answered. Each part is a
+//! [`Unit`]: the thing that is dispatched, redirected and retried. Units are
+//! addressed by a *tag*: the entry's sequence number, plus the part number
+//! in the high bits for multi-part entries.
 //!
-//! Invariant: exactly one dispatch of an entry is outstanding at a time, so
-//! every delivery found for a waiting entry belongs to its latest dispatch.
+//! Invariants: exactly one dispatch of a unit is outstanding at a time, so a
+//! delivery for a unit always belongs to its latest dispatch; the ready
+//! prefix of the queue is moved to the output buffer at once, so replies
+//! leave in request order.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use slotway_resp::{Request, RequestParser, encode};
+use slotway_resp::{Protocol, Request, RequestParser, encode};
 use tokio::time::Instant;
 
 use super::Shared;
 use super::local::{self, After, ClientState};
-use crate::backend::{BackendRequest, Failure, FailureKind, Node, Reply, ReplySink};
+use crate::backend::{Lease, Reply, ReplySink};
 use crate::cluster::SlotTable;
-use crate::route::{self, Redirect, Route};
+use crate::route::{self, Merge, Route};
 
-/// Where a forwarded request goes next.
+/// Part numbers live above this bit of a tag; the sequence number below it.
+pub(super) const PART_SHIFT: u32 = 40;
+/// The sequence-number bits of a tag.
+pub(super) const SEQ_MASK: u64 = (1 << PART_SHIFT) - 1;
+
+/// Where a unit goes next.
 #[derive(Debug)]
-enum Target {
+pub(super) enum Target {
     /// The master of a slot.
     Slot(u16),
     /// Any master (keyless command).
     Any,
     /// This node, after ASKING (one attempt).
     Ask { slot: u16, addr: Arc<str> },
+    /// A given node (fan-out parts, SCAN steps).
+    Node(Arc<str>),
 }
 
+/// Which connection a unit travels on.
 #[derive(Debug)]
-struct InFlight {
-    req: Request,
-    target: Target,
-    readonly: bool,
-    attempts: u8,
+pub(super) enum Via {
+    /// The node's shared, pipelined connections.
+    Shared,
+    /// A dedicated connection leased for this unit alone (blocking
+    /// commands), returned to the pool when the unit is answered.
+    Lease(Option<Lease>),
+    /// The session's WATCH connection.
+    Watch,
+}
+
+/// What to do once a unit is answered.
+#[derive(Debug, Default)]
+pub(super) struct Then {
+    /// Reply this instead of the node's reply (EXECABORT/OK after the
+    /// UNWATCH that cleans a WATCH connection).
+    pub replace: Option<Bytes>,
+    /// Give the WATCH connection back to the pool.
+    pub release_watch: bool,
+}
+
+/// One request to one node: what is dispatched, redirected and retried.
+#[derive(Debug)]
+pub(super) struct Unit {
+    pub req: Request,
+    /// The bytes sent instead of `req` (a whole MULTI … EXEC block).
+    pub blob: Option<Bytes>,
+    /// Reply frames expected (`queued + 2` for a MULTI … EXEC block).
+    pub frames: u32,
+    pub via: Via,
+    pub target: Target,
+    pub readonly: bool,
+    pub attempts: u8,
     /// Node of the latest dispatch (resolves `MOVED slot :port`).
-    node: Option<Arc<str>>,
+    pub node: Option<Arc<str>>,
     /// The final reply, once known.
-    reply: Option<Bytes>,
+    pub reply: Option<Bytes>,
+    pub then: Then,
+}
+
+impl Unit {
+    pub fn new(req: Request, target: Target, readonly: bool) -> Self {
+        Self {
+            req,
+            blob: None,
+            frames: 1,
+            via: Via::Shared,
+            target,
+            readonly,
+            attempts: 0,
+            node: None,
+            reply: None,
+            then: Then::default(),
+        }
+    }
+
+    /// The bytes that go on the wire.
+    pub fn payload(&self) -> &Bytes {
+        self.blob.as_ref().unwrap_or_else(|| self.req.raw())
+    }
+}
+
+/// SCAN: which master (in slot order) this step asked, of how many.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ScanStep {
+    pub index: usize,
+    pub masters: usize,
+}
+
+/// A request split by slot or fanned out, and how to merge it.
+#[derive(Debug)]
+pub(super) struct Multi {
+    pub units: Vec<Unit>,
+    pub merge: Merge,
+    /// MGET: the key positions each unit answers for.
+    pub positions: Vec<Vec<u32>>,
+    /// MGET: number of keys.
+    pub total: usize,
+    /// The client's request (INFO needs its sections).
+    pub req: Request,
+    pub protocol: Protocol,
 }
 
 #[derive(Debug)]
-enum Entry {
+pub(super) enum Entry {
     Ready(Bytes),
-    Waiting(InFlight),
-}
-
-/// What a delivery asks the queue to do for its entry.
-enum Next {
-    Done,
-    Dispatch,
-    Retry,
+    One(Unit),
+    Scan(Unit, ScanStep),
+    Multi(Box<Multi>),
+    Sub(super::pubsub::SubEntry),
 }
 
 /// A client's in-order requests and its output buffer.
 #[derive(Debug)]
 pub struct Queue {
-    shared: Arc<Shared>,
-    sink: Arc<ReplySink>,
-    client: ClientState,
-    entries: VecDeque<Entry>,
-    head_seq: u64,
-    out: BytesMut,
-    arrivals: Vec<(u64, Reply)>,
-    retries: Vec<u64>,
-    retry_at: Option<Instant>,
-    closing: bool,
+    pub(super) shared: Arc<Shared>,
+    pub(super) sink: Arc<ReplySink>,
+    pub(super) client: ClientState,
+    pub(super) entries: VecDeque<Entry>,
+    pub(super) head_seq: u64,
+    pub(super) out: BytesMut,
+    pub(super) arrivals: Vec<(u64, Reply)>,
+    pub(super) retries: Vec<u64>,
+    pub(super) retry_at: Option<Instant>,
+    pub(super) closing: bool,
+    /// MULTI … (commands queued here until EXEC).
+    pub(super) txn: Option<super::txn::Txn>,
+    /// The dedicated connection WATCH ran on, until EXEC/DISCARD/UNWATCH.
+    pub(super) watch: Option<Lease>,
+    /// Subscriber connections.
+    pub(super) subs: super::pubsub::Subscriptions,
 }
 
 impl Queue {
@@ -88,6 +172,9 @@ impl Queue {
             retries: Vec::new(),
             retry_at: None,
             closing: false,
+            txn: None,
+            watch: None,
+            subs: super::pubsub::Subscriptions::default(),
         }
     }
 
@@ -124,6 +211,11 @@ impl Queue {
         self.retry_at
     }
 
+    /// The sequence number the next entry gets.
+    pub(super) fn next_seq(&self) -> u64 {
+        self.head_seq + self.entries.len() as u64
+    }
+
     /// Parses and handles every complete request in `input`, as far as
     /// back-pressure allows.
     pub fn on_input(&mut self, parser: &mut RequestParser, input: &mut BytesMut, high: usize) {
@@ -148,40 +240,94 @@ impl Queue {
     }
 
     fn on_request(&mut self, req: Request, table: &SlotTable) {
-        match route::route(&req) {
-            Route::Local(cmd) => {
-                let version = self.shared.topology.backend_version();
-                let version = version.as_deref().map(String::as_str);
-                let after = if self.entries.is_empty() {
-                    local::answer(cmd, &req, &mut self.client, version, &mut self.out)
-                } else {
-                    let mut buf = BytesMut::new();
-                    let after = local::answer(cmd, &req, &mut self.client, version, &mut buf);
-                    self.entries.push_back(Entry::Ready(buf.freeze()));
-                    after
-                };
-                if after == After::Close {
-                    self.closing = true;
-                }
+        let route = route::route(&req, self.shared.settings.policy);
+        if self.txn.is_some() {
+            return self.in_multi(req, route, table);
+        }
+        if self.subs.restricts(self.client.protocol) {
+            if route == Route::Local(route::Local::Ping) {
+                return self.subscribed_ping(&req);
             }
+            if !super::pubsub::allowed_when_subscribed(&route) {
+                let msg = super::pubsub::not_allowed_message(&req);
+                return self.push_error(&msg);
+            }
+        }
+        match route {
+            Route::Local(cmd) => self.answer_locally(cmd, &req, table),
             Route::Reject(reject) => self.push_error(&reject.message(&req)),
             Route::Forward(fwd) => {
-                let seq = self.head_seq + self.entries.len() as u64;
-                self.entries.push_back(Entry::Waiting(InFlight {
-                    req,
-                    target: fwd.slot.map_or(Target::Any, Target::Slot),
-                    readonly: fwd.readonly,
-                    attempts: 0,
-                    node: None,
-                    reply: None,
-                }));
-                self.dispatch(seq, table);
+                let target = fwd.slot.map_or(Target::Any, Target::Slot);
+                self.push_unit(Entry::One(Unit::new(req, target, fwd.readonly)), table);
+            }
+            Route::Split { merge, readonly } => self.split(req, merge, readonly, table),
+            Route::Fanout {
+                merge,
+                scope,
+                readonly,
+            } => self.fanout(req, merge, scope, readonly, table),
+            Route::Scan => self.scan(req, table),
+            Route::Blocking(fwd) => {
+                let target = fwd.slot.map_or(Target::Any, Target::Slot);
+                let mut unit = Unit::new(req, target, fwd.readonly);
+                unit.via = Via::Lease(None);
+                self.push_unit(Entry::One(unit), table);
+            }
+            Route::Txn(cmd) => self.txn_command(cmd, req, table),
+            Route::PubSub(cmd) => self.pubsub_command(cmd, &req, table),
+        }
+    }
+
+    fn answer_locally(&mut self, cmd: route::Local, req: &Request, table: &SlotTable) {
+        let version = self.shared.topology.backend_version();
+        let ctx = local::Context {
+            backend_version: version.as_deref().map(String::as_str),
+            announce: self.announce(),
+            table,
+        };
+        let after = if self.entries.is_empty() {
+            local::answer(cmd, req, &mut self.client, &ctx, &mut self.out)
+        } else {
+            let mut buf = BytesMut::new();
+            let after = local::answer(cmd, req, &mut self.client, &ctx, &mut buf);
+            self.entries.push_back(Entry::Ready(buf.freeze()));
+            after
+        };
+        if after == After::Close {
+            self.closing = true;
+        }
+        if cmd == route::Local::Reset {
+            self.txn = None;
+            self.watch = None;
+            self.subs = super::pubsub::Subscriptions::default();
+        }
+    }
+
+    /// The address cluster-aware clients are told to use: the configured
+    /// one, else the address this client reached the proxy on.
+    fn announce(&self) -> Option<std::net::SocketAddr> {
+        self.shared.settings.announce.or(self.client.local_addr)
+    }
+
+    /// Queues a forwarded entry and dispatches all its units.
+    pub(super) fn push_unit(&mut self, entry: Entry, table: &SlotTable) {
+        let seq = self.next_seq();
+        let parts = match &entry {
+            Entry::Multi(m) => m.units.len(),
+            _ => 0,
+        };
+        self.entries.push_back(entry);
+        if parts == 0 {
+            self.dispatch(seq, table);
+        } else {
+            for part in 0..parts {
+                self.dispatch(seq | ((part as u64 + 1) << PART_SHIFT), table);
             }
         }
     }
 
     /// Queues a complete reply behind whatever is pending.
-    fn push_ready(&mut self, reply: Bytes) {
+    pub(super) fn push_ready(&mut self, reply: Bytes) {
         if self.entries.is_empty() {
             self.out.extend_from_slice(&reply);
         } else {
@@ -190,242 +336,62 @@ impl Queue {
     }
 
     /// Queues an error reply behind whatever is pending.
-    fn push_error(&mut self, msg: &[u8]) {
+    pub(super) fn push_error(&mut self, msg: &[u8]) {
         if self.entries.is_empty() {
             encode::error(&mut self.out, msg);
         } else {
-            let mut buf = BytesMut::with_capacity(msg.len() + 3);
-            encode::error(&mut buf, msg);
-            self.entries.push_back(Entry::Ready(buf.freeze()));
+            self.entries.push_back(Entry::Ready(error_bytes(msg)));
         }
     }
 
-    fn waiting(&mut self, seq: u64) -> Option<&mut InFlight> {
+    /// The unit a tag names, if it is still waiting.
+    pub(super) fn unit(&mut self, tag: u64) -> Option<&mut Unit> {
+        let seq = tag & SEQ_MASK;
+        let part = tag >> PART_SHIFT;
         let idx = usize::try_from(seq.checked_sub(self.head_seq)?).ok()?;
         match self.entries.get_mut(idx)? {
-            Entry::Waiting(f) => Some(f),
-            Entry::Ready(_) => None,
+            Entry::One(u) | Entry::Scan(u, _) if part == 0 => Some(u),
+            Entry::Multi(m) if part > 0 => m.units.get_mut(usize::try_from(part - 1).ok()?),
+            _ => None,
         }
-    }
-
-    /// Sends entry `seq` to the node its target names.
-    fn dispatch(&mut self, seq: u64, table: &SlotTable) {
-        let topology = self.shared.topology.clone();
-        let max = self.shared.settings.max_redirects;
-        let (client_id, protocol) = (self.client.id, self.client.protocol);
-        let sink = self.sink.clone();
-        let Some(f) = self.waiting(seq) else {
-            return;
-        };
-        let (node, asking): (Option<Arc<Node>>, bool) = match &f.target {
-            Target::Slot(s) => (table.master(*s).cloned(), false),
-            Target::Any => (table.any_master(client_id).cloned(), false),
-            Target::Ask { addr, .. } => (Some(topology.node(addr)), true),
-        };
-        let Some(node) = node else {
-            // No owner known (cluster not reached yet, or slot uncovered):
-            // worth a short wait for the refresher.
-            topology.request_refresh();
-            if f.attempts < max {
-                f.attempts += 1;
-                self.schedule_retry(seq);
-            } else {
-                let msg: &[u8] = if table.is_known() {
-                    b"CLUSTERDOWN Hash slot not served"
-                } else {
-                    b"CLUSTERDOWN slotway: no cluster node reachable yet"
-                };
-                f.reply = Some(error_bytes(msg));
-            }
-            return;
-        };
-        if f.node.as_ref().is_none_or(|n| !Arc::ptr_eq(n, node.addr())) {
-            f.node = Some(node.addr().clone());
-        }
-        let req = BackendRequest {
-            payload: f.req.raw().clone(),
-            asking,
-            sink,
-            seq,
-        };
-        let sent = node
-            .conn(protocol, client_id)
-            .is_some_and(|c| c.send(req).is_ok());
-        if !sent {
-            // The node's connections are gone (it left the topology): the
-            // request was not sent, so it is safe to route it again.
-            self.on_reply(
-                seq,
-                Reply::Failed(Failure {
-                    addr: node.addr().clone(),
-                    kind: FailureKind::Closed,
-                }),
-            );
-        }
-    }
-
-    /// Takes every delivered reply, follows redirects, writes what is ready.
-    pub fn on_replies(&mut self) {
-        self.sink.take(&mut self.arrivals);
-        let mut arrivals = std::mem::take(&mut self.arrivals);
-        for (seq, reply) in arrivals.drain(..) {
-            self.on_reply(seq, reply);
-        }
-        self.arrivals = arrivals;
-        self.flush_ready();
-    }
-
-    fn on_reply(&mut self, seq: u64, reply: Reply) {
-        let max = self.shared.settings.max_redirects;
-        let topology = self.shared.topology.clone();
-        let Some(f) = self.waiting(seq) else {
-            return;
-        };
-        let next = match reply {
-            Reply::Frame(frame) => match route::redirect(&frame) {
-                Some(redirect) if f.attempts < max => {
-                    f.attempts += 1;
-                    match redirect {
-                        Redirect::Moved { slot, addr } => {
-                            let addr = full_addr(addr, f.node.as_deref());
-                            topology.patch_slot(slot, &addr);
-                            f.target = Target::Slot(slot);
-                            Next::Dispatch
-                        }
-                        Redirect::Ask { slot, addr } => {
-                            f.target = Target::Ask {
-                                slot,
-                                addr: Arc::from(full_addr(addr, f.node.as_deref())),
-                            };
-                            Next::Dispatch
-                        }
-                        Redirect::Retry => {
-                            // Start over at the slot's owner: it redirects
-                            // again if the migration is still under way.
-                            if let Target::Ask { slot, .. } = f.target {
-                                f.target = Target::Slot(slot);
-                            }
-                            topology.request_refresh();
-                            Next::Retry
-                        }
-                    }
-                }
-                Some(Redirect::Moved { slot, .. } | Redirect::Ask { slot, .. }) => {
-                    let msg = format!("TRYAGAIN slotway: too many redirections for slot {slot}");
-                    f.reply = Some(error_bytes(msg.as_bytes()));
-                    Next::Done
-                }
-                _ => {
-                    f.reply = Some(frame);
-                    Next::Done
-                }
-            },
-            Reply::Failed(failure) => {
-                if let Target::Ask { slot, .. } = f.target {
-                    f.target = Target::Slot(slot);
-                }
-                let safe = !failure.kind.maybe_executed() || f.readonly;
-                if safe && f.attempts < max {
-                    f.attempts += 1;
-                    topology.request_refresh();
-                    if failure.kind == FailureKind::Closed {
-                        Next::Dispatch
-                    } else {
-                        Next::Retry
-                    }
-                } else {
-                    f.reply = Some(error_bytes(failure_message(&failure).as_bytes()));
-                    Next::Done
-                }
-            }
-        };
-        match next {
-            Next::Done => {}
-            Next::Dispatch => {
-                let table = topology.load();
-                self.dispatch(seq, &table);
-            }
-            Next::Retry => self.schedule_retry(seq),
-        }
-    }
-
-    fn schedule_retry(&mut self, seq: u64) {
-        self.retries.push(seq);
-        if self.retry_at.is_none() {
-            self.retry_at = Some(Instant::now() + self.shared.settings.retry_delay);
-        }
-    }
-
-    /// The retry delay is over: route the waiting entries again, in order.
-    pub fn on_retry_due(&mut self) {
-        self.retry_at = None;
-        let mut due = std::mem::take(&mut self.retries);
-        due.sort_unstable();
-        let topology = self.shared.topology.clone();
-        let table = topology.load();
-        for seq in due {
-            self.dispatch(seq, &table);
-        }
-        self.flush_ready();
     }
 
     /// Moves the ready prefix of the queue to the output buffer.
-    fn flush_ready(&mut self) {
-        while let Some(front) = self.entries.front() {
-            match front {
-                Entry::Ready(b) => self.out.extend_from_slice(b),
-                Entry::Waiting(InFlight { reply: Some(b), .. }) => self.out.extend_from_slice(b),
-                Entry::Waiting(_) => break,
-            }
+    pub(super) fn flush_ready(&mut self) {
+        loop {
+            let done = match self.entries.front_mut() {
+                None => break,
+                Some(Entry::Ready(b)) => Some(std::mem::take(b)),
+                Some(Entry::One(u)) => u.reply.take(),
+                Some(Entry::Scan(u, step)) => {
+                    let step = *step;
+                    u.reply.take().map(|r| super::multi::finish_scan(&r, step))
+                }
+                Some(Entry::Sub(sub)) if sub.remaining == 0 => {
+                    Some(std::mem::take(&mut sub.frames).freeze())
+                }
+                Some(Entry::Sub(_)) => None,
+                Some(Entry::Multi(m)) => {
+                    if m.units.iter().all(|u| u.reply.is_some()) {
+                        Some(super::multi::finish(m, &self.shared, self.head_seq))
+                    } else {
+                        None
+                    }
+                }
+            };
+            let Some(reply) = done else {
+                break;
+            };
+            self.out.extend_from_slice(&reply);
             self.entries.pop_front();
             self.head_seq += 1;
         }
     }
 }
 
-/// `MOVED 12 :7002` names a port on the host the request went to.
-fn full_addr(addr: &str, last: Option<&str>) -> String {
-    match (addr.strip_prefix(':'), last) {
-        (Some(port), Some(last)) => {
-            let host = last.rsplit_once(':').map_or(last, |(h, _)| h);
-            format!("{host}:{port}")
-        }
-        _ => addr.to_owned(),
-    }
-}
-
-fn failure_message(f: &Failure) -> String {
-    match &f.kind {
-        FailureKind::Connect(reason) => {
-            format!(
-                "CLUSTERDOWN slotway: node {} is unreachable ({reason})",
-                f.addr
-            )
-        }
-        FailureKind::Lost { written: true } => format!(
-            "ERR slotway: connection to {} lost, write outcome unknown",
-            f.addr
-        ),
-        FailureKind::Lost { written: false } | FailureKind::Closed => {
-            format!("ERR slotway: connection to {} lost", f.addr)
-        }
-    }
-}
-
-fn error_bytes(msg: &[u8]) -> Bytes {
+/// A complete error reply frame.
+pub(super) fn error_bytes(msg: &[u8]) -> Bytes {
     let mut buf = BytesMut::with_capacity(msg.len() + 3);
     encode::error(&mut buf, msg);
     buf.freeze()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn moved_with_empty_host_uses_last_node() {
-        assert_eq!(full_addr(":7002", Some("10.0.0.1:7001")), "10.0.0.1:7002");
-        assert_eq!(full_addr("h:1", Some("x:2")), "h:1");
-        assert_eq!(full_addr(":7002", None), ":7002");
-    }
 }

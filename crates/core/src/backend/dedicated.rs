@@ -1,0 +1,174 @@
+//! Dedicated connections: ones a single client uses alone, because what it
+//! sends changes the connection's state or holds it (blocking commands,
+//! WATCH … EXEC, pub/sub subscriptions).
+//!
+//! A [`Lease`] lends a pooled connection of a node to one client. Returned
+//! with [`Lease::release`] once its reply has arrived (the connection is then
+//! clean: a blocking command has answered, EXEC/UNWATCH cleared the watches),
+//! it goes back to the node's idle pool for the next client. Dropped without
+//! being released — the client disconnected while blocked — it aborts its
+//! connection: closing the socket is how Redis learns the client is gone,
+//! so a BLPOP that is no longer wanted cannot pop an element later.
+//!
+//! A [`StreamConn`] is a subscriber connection: never pooled, aborted on drop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use slotway_resp::Protocol;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::conn::{self, ConnHandle, ConnParams};
+use super::sink::ReplySink;
+
+/// Idle dedicated connections kept per node and protocol.
+const MAX_IDLE: usize = 16;
+
+type Idle = Mutex<Vec<(ConnHandle, CancellationToken)>>;
+
+/// A node's idle dedicated connections.
+#[derive(Debug)]
+pub struct LeasePool {
+    addr: Arc<str>,
+    connect_timeout: Duration,
+    on_failure: Arc<Notify>,
+    resp2: Arc<Idle>,
+    resp3: Arc<Idle>,
+}
+
+impl LeasePool {
+    /// An empty pool for the node at `addr`.
+    #[must_use]
+    pub fn new(addr: Arc<str>, connect_timeout: Duration, on_failure: Arc<Notify>) -> Self {
+        Self {
+            addr,
+            connect_timeout,
+            on_failure,
+            resp2: Arc::default(),
+            resp3: Arc::default(),
+        }
+    }
+
+    fn idle(&self, protocol: Protocol) -> &Arc<Idle> {
+        match protocol {
+            Protocol::Resp2 => &self.resp2,
+            Protocol::Resp3 => &self.resp3,
+        }
+    }
+
+    /// Lends a connection: an idle one, or a new one (connecting lazily).
+    #[must_use]
+    pub fn lease(&self, protocol: Protocol) -> Lease {
+        let idle = self.idle(protocol);
+        let reused = idle.lock().pop();
+        let (handle, abort) = reused.unwrap_or_else(|| {
+            let abort = CancellationToken::new();
+            let handle = conn::spawn(ConnParams {
+                addr: self.addr.clone(),
+                protocol,
+                connect_timeout: self.connect_timeout,
+                on_failure: self.on_failure.clone(),
+                abort: Some(abort.clone()),
+                stream: None,
+            });
+            (handle, abort)
+        });
+        Lease {
+            conn: Some((handle, abort)),
+            home: idle.clone(),
+            addr: self.addr.clone(),
+        }
+    }
+
+    /// Opens a subscriber connection whose every frame goes to `sink` with `tag`.
+    #[must_use]
+    pub fn stream(&self, protocol: Protocol, sink: Arc<ReplySink>, tag: u64) -> StreamConn {
+        let abort = CancellationToken::new();
+        let handle = conn::spawn(ConnParams {
+            addr: self.addr.clone(),
+            protocol,
+            connect_timeout: self.connect_timeout,
+            on_failure: self.on_failure.clone(),
+            abort: Some(abort.clone()),
+            stream: Some((sink, tag)),
+        });
+        StreamConn {
+            handle,
+            abort,
+            addr: self.addr.clone(),
+        }
+    }
+}
+
+/// A dedicated connection lent to one client.
+#[derive(Debug)]
+pub struct Lease {
+    conn: Option<(ConnHandle, CancellationToken)>,
+    home: Arc<Idle>,
+    addr: Arc<str>,
+}
+
+impl Lease {
+    /// The connection.
+    #[must_use]
+    pub fn conn(&self) -> Option<&ConnHandle> {
+        self.conn.as_ref().map(|(h, _)| h)
+    }
+
+    /// The node it connects to.
+    #[must_use]
+    pub fn addr(&self) -> &Arc<str> {
+        &self.addr
+    }
+
+    /// Gives the connection back for reuse. Call only when nothing is in
+    /// flight on it and it holds no client state.
+    pub fn release(mut self) {
+        if let Some(conn) = self.conn.take() {
+            let mut idle = self.home.lock();
+            if idle.len() < MAX_IDLE && !conn.1.is_cancelled() {
+                idle.push(conn);
+            } else {
+                conn.1.cancel();
+            }
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some((_, abort)) = self.conn.take() {
+            abort.cancel();
+        }
+    }
+}
+
+/// A subscriber connection; closed when dropped.
+#[derive(Debug)]
+pub struct StreamConn {
+    handle: ConnHandle,
+    abort: CancellationToken,
+    addr: Arc<str>,
+}
+
+impl StreamConn {
+    /// The connection.
+    #[must_use]
+    pub fn conn(&self) -> &ConnHandle {
+        &self.handle
+    }
+
+    /// The node it connects to.
+    #[must_use]
+    pub fn addr(&self) -> &Arc<str> {
+        &self.addr
+    }
+}
+
+impl Drop for StreamConn {
+    fn drop(&mut self) {
+        self.abort.cancel();
+    }
+}

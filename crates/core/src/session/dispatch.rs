@@ -1,0 +1,299 @@
+//! Sending units to nodes and handling what comes back: replies, redirects
+//! (MOVED patches the shared slot table, ASK goes once to the importing node
+//! after `ASKING`), retries after TRYAGAIN/CLUSTERDOWN or an unsent request,
+//! and the errors a client gets when those run out.
+//!
+//! Retry rule: a unit is re-sent only when the node cannot have executed it
+//! (it was never written, or the node refused it with a redirect), or when it
+//! is read-only. A write whose connection broke after it was written gets a
+//! clear "outcome unknown" error instead: the proxy never applies a client's
+//! write twice on its own.
+
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use super::pubsub::STREAM_TAG;
+use super::queue::{PART_SHIFT, Queue, SEQ_MASK, Target, Via, error_bytes};
+use crate::backend::{BackendRequest, Failure, FailureKind, Lease, Node, Reply};
+use crate::cluster::SlotTable;
+use crate::route::{self, Redirect};
+
+/// What a delivery asks the queue to do for its unit.
+enum Next {
+    Done,
+    Dispatch,
+    Retry,
+}
+
+impl Queue {
+    /// Sends the unit `tag` names to the node its target names.
+    pub(super) fn dispatch(&mut self, tag: u64, table: &SlotTable) {
+        let topology = self.shared.topology.clone();
+        let max = self.shared.settings.max_redirects;
+        let (client_id, protocol) = (self.client.id, self.client.protocol);
+        let sink = self.sink.clone();
+        let watch_conn = self.watch.as_ref().and_then(Lease::conn).cloned();
+        let Some(u) = self.unit(tag) else {
+            return;
+        };
+        let (node, asking): (Option<Arc<Node>>, bool) = match &u.target {
+            Target::Slot(s) => (table.master(*s).cloned(), false),
+            Target::Any => (table.any_master(client_id).cloned(), false),
+            Target::Ask { addr, .. } => (Some(topology.node(addr)), true),
+            Target::Node(addr) => (Some(topology.node(addr)), false),
+        };
+        let Some(node) = node else {
+            // No owner known (cluster not reached yet, or slot uncovered):
+            // worth a short wait for the refresher.
+            topology.request_refresh();
+            if u.attempts < max {
+                u.attempts += 1;
+                self.schedule_retry(tag);
+            } else {
+                let msg: &[u8] = if table.is_known() {
+                    b"CLUSTERDOWN Hash slot not served"
+                } else {
+                    b"CLUSTERDOWN slotway: no cluster node reachable yet"
+                };
+                u.reply = Some(error_bytes(msg));
+            }
+            return;
+        };
+        if u.node.as_ref().is_none_or(|n| !Arc::ptr_eq(n, node.addr())) {
+            u.node = Some(node.addr().clone());
+        }
+        let req = BackendRequest {
+            payload: u.payload().clone(),
+            asking,
+            sink,
+            seq: tag,
+            frames: u.frames,
+        };
+        let conn = match &mut u.via {
+            Via::Shared => node.conn(protocol, client_id).cloned(),
+            Via::Lease(lease) => {
+                if lease
+                    .as_ref()
+                    .is_none_or(|l| !Arc::ptr_eq(l.addr(), node.addr()))
+                {
+                    // A lease of another node (the slot moved) is clean: its
+                    // request was answered with the redirect.
+                    if let Some(old) = lease.take() {
+                        old.release();
+                    }
+                    *lease = Some(node.dedicated().lease(protocol));
+                }
+                lease.as_ref().and_then(Lease::conn).cloned()
+            }
+            Via::Watch => watch_conn,
+        };
+        let sent = conn.is_some_and(|c| c.send(req).is_ok());
+        if !sent {
+            // The node's connections are gone (it left the topology): the
+            // request was not sent, so it is safe to route it again.
+            self.on_reply(
+                tag,
+                Reply::Failed(Failure {
+                    addr: node.addr().clone(),
+                    kind: FailureKind::Closed,
+                }),
+            );
+        }
+    }
+
+    /// Takes every delivered reply, follows redirects, writes what is ready.
+    pub fn on_replies(&mut self) {
+        self.sink.take(&mut self.arrivals);
+        let mut arrivals = std::mem::take(&mut self.arrivals);
+        for (tag, reply) in arrivals.drain(..) {
+            self.on_reply(tag, reply);
+        }
+        self.arrivals = arrivals;
+        self.flush_ready();
+    }
+
+    fn on_reply(&mut self, tag: u64, reply: Reply) {
+        if tag & STREAM_TAG != 0 {
+            if let Reply::Frame(frame) = reply {
+                self.on_stream_frame(tag, frame);
+            }
+            return;
+        }
+        let max = self.shared.settings.max_redirects;
+        let topology = self.shared.topology.clone();
+        let Some(u) = self.unit(tag) else {
+            return;
+        };
+        // A MULTI … EXEC block answers with all its frames: the client gets
+        // EXEC's, but a MOVED for a queued command means the whole block
+        // went to the wrong node and nothing ran.
+        let reply = match reply {
+            Reply::Frame(frame) if u.frames > 1 => {
+                let (redirect_frame, last) = super::txn::block_outcome(&frame);
+                Reply::Frame(redirect_frame.unwrap_or(last))
+            }
+            other => other,
+        };
+        // Redirects make no sense on the WATCH connection: the watch is
+        // bound to the node it was made on.
+        let follows = !matches!(u.via, Via::Watch);
+        let next = match reply {
+            Reply::Frame(frame) if !follows => {
+                u.reply = Some(frame);
+                Next::Done
+            }
+            Reply::Frame(frame) => match route::redirect(&frame) {
+                Some(redirect) if u.attempts < max => {
+                    u.attempts += 1;
+                    match redirect {
+                        Redirect::Moved { slot, addr } => {
+                            let addr = full_addr(addr, u.node.as_deref());
+                            topology.patch_slot(slot, &addr);
+                            if !matches!(u.target, Target::Node(_)) {
+                                u.target = Target::Slot(slot);
+                            }
+                            Next::Dispatch
+                        }
+                        Redirect::Ask { slot, addr } => {
+                            u.target = Target::Ask {
+                                slot,
+                                addr: Arc::from(full_addr(addr, u.node.as_deref())),
+                            };
+                            Next::Dispatch
+                        }
+                        Redirect::Retry => {
+                            // Start over at the slot's owner: it redirects
+                            // again if the migration is still under way.
+                            if let Target::Ask { slot, .. } = u.target {
+                                u.target = Target::Slot(slot);
+                            }
+                            topology.request_refresh();
+                            Next::Retry
+                        }
+                    }
+                }
+                Some(Redirect::Moved { slot, .. } | Redirect::Ask { slot, .. }) => {
+                    let msg = format!("TRYAGAIN slotway: too many redirections for slot {slot}");
+                    u.reply = Some(error_bytes(msg.as_bytes()));
+                    Next::Done
+                }
+                _ => {
+                    u.reply = Some(frame);
+                    Next::Done
+                }
+            },
+            Reply::Failed(failure) => {
+                if let Target::Ask { slot, .. } = u.target {
+                    u.target = Target::Slot(slot);
+                }
+                // The leased connection broke: drop it (never back to the pool).
+                if let Via::Lease(lease) = &mut u.via {
+                    *lease = None;
+                }
+                let safe = !failure.kind.maybe_executed() || u.readonly;
+                if safe && u.attempts < max {
+                    u.attempts += 1;
+                    topology.request_refresh();
+                    if failure.kind == FailureKind::Closed {
+                        Next::Dispatch
+                    } else {
+                        Next::Retry
+                    }
+                } else {
+                    u.reply = Some(error_bytes(failure_message(&failure).as_bytes()));
+                    Next::Done
+                }
+            }
+        };
+        match next {
+            Next::Done => self.after_done(tag),
+            Next::Dispatch => {
+                let table = topology.load();
+                self.dispatch(tag, &table);
+            }
+            Next::Retry => self.schedule_retry(tag),
+        }
+    }
+
+    /// A unit is answered for good: give back what it borrowed.
+    fn after_done(&mut self, tag: u64) {
+        let Some(u) = self.unit(tag) else {
+            return;
+        };
+        if let Via::Lease(lease) = &mut u.via
+            && let Some(lease) = lease.take()
+        {
+            lease.release();
+        }
+        if let Some(replace) = u.then.replace.take() {
+            u.reply = Some(replace);
+        }
+        if std::mem::take(&mut u.then.release_watch)
+            && let Some(watch) = self.watch.take()
+        {
+            watch.release();
+        }
+    }
+
+    fn schedule_retry(&mut self, tag: u64) {
+        self.retries.push(tag);
+        if self.retry_at.is_none() {
+            self.retry_at = Some(Instant::now() + self.shared.settings.retry_delay);
+        }
+    }
+
+    /// The retry delay is over: route the waiting units again, in order.
+    pub fn on_retry_due(&mut self) {
+        self.retry_at = None;
+        let mut due = std::mem::take(&mut self.retries);
+        due.sort_unstable_by_key(|&tag| (tag & SEQ_MASK, tag >> PART_SHIFT));
+        let topology = self.shared.topology.clone();
+        let table = topology.load();
+        for tag in due {
+            self.dispatch(tag, &table);
+        }
+        self.flush_ready();
+    }
+}
+
+/// `MOVED 12 :7002` names a port on the host the request went to.
+fn full_addr(addr: &str, last: Option<&str>) -> String {
+    match (addr.strip_prefix(':'), last) {
+        (Some(port), Some(last)) => {
+            let host = last.rsplit_once(':').map_or(last, |(h, _)| h);
+            format!("{host}:{port}")
+        }
+        _ => addr.to_owned(),
+    }
+}
+
+fn failure_message(f: &Failure) -> String {
+    match &f.kind {
+        FailureKind::Connect(reason) => {
+            format!(
+                "CLUSTERDOWN slotway: node {} is unreachable ({reason})",
+                f.addr
+            )
+        }
+        FailureKind::Lost { written: true } => format!(
+            "ERR slotway: connection to {} lost, write outcome unknown",
+            f.addr
+        ),
+        FailureKind::Lost { written: false } | FailureKind::Closed => {
+            format!("ERR slotway: connection to {} lost", f.addr)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moved_with_empty_host_uses_last_node() {
+        assert_eq!(full_addr(":7002", Some("10.0.0.1:7001")), "10.0.0.1:7002");
+        assert_eq!(full_addr("h:1", Some("x:2")), "h:1");
+        assert_eq!(full_addr(":7002", None), ":7002");
+    }
+}

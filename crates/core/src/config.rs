@@ -88,6 +88,23 @@ pub struct ClusterConfig {
     /// Let CONFIG SET/RESETSTAT and SAVE/BGSAVE/BGREWRITEAOF reach every node
     /// (replies merged); refused otherwise.
     pub fanout_admin: bool,
+    /// Where read-only commands go: `master`, `replica` (replicas only),
+    /// or `replica-preferred` (a replica when the shard has one). A client
+    /// that sends READONLY reads as `replica-preferred`.
+    pub read_from: ReadFrom,
+}
+
+/// Where read-only commands go.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadFrom {
+    /// Masters only (what Redis Cluster does without READONLY).
+    #[default]
+    Master,
+    /// Replicas only; a shard without a replica answers CLUSTERDOWN.
+    Replica,
+    /// A replica when the shard has one, else its master.
+    ReplicaPreferred,
 }
 
 impl Default for ClusterConfig {
@@ -103,6 +120,7 @@ impl Default for ClusterConfig {
             retry_delay_ms: 50,
             cross_slot_split: true,
             fanout_admin: false,
+            read_from: ReadFrom::Master,
         }
     }
 }
@@ -247,6 +265,7 @@ impl Config {
                 fanout_admin: c.fanout_admin,
             },
             announce,
+            read_from: c.read_from,
             limits: Limits {
                 max_bulk_len: l.max_bulk_len,
                 max_multibulk_len: l.max_multibulk_len,
@@ -287,6 +306,8 @@ pub struct Settings {
     pub policy: crate::route::Policy,
     /// Address announced to cluster-aware clients.
     pub announce: Option<SocketAddr>,
+    /// Where read-only commands go.
+    pub read_from: ReadFrom,
     /// Client input limits.
     pub limits: Limits,
 }

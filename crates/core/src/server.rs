@@ -52,6 +52,7 @@ pub async fn run(
     ));
     let shared = Arc::new(Shared {
         topology,
+        clients: Arc::default(),
         settings: SessionSettings {
             limits: settings.limits,
             max_inflight: settings.max_inflight_per_client,
@@ -59,6 +60,7 @@ pub async fn run(
             retry_delay: settings.retry_delay,
             policy: settings.policy,
             announce: settings.announce,
+            read_from: settings.read_from,
         },
     });
     let sessions = TaskTracker::new();

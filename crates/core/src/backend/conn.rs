@@ -47,6 +47,8 @@ const READ_CHUNK: usize = 16 * 1024;
 const ASKING: &[u8] = b"*1\r\n$6\r\nASKING\r\n";
 /// RESP3 handshake of connections that carry RESP3 clients' requests.
 const HELLO3: &[u8] = b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n";
+/// Sent first on connections to replicas that serve reads.
+const READONLY: &[u8] = b"*1\r\n$8\r\nREADONLY\r\n";
 
 /// One request for a node.
 #[derive(Debug)]
@@ -97,6 +99,8 @@ pub struct ConnParams {
     pub abort: Option<CancellationToken>,
     /// Stream connections (pub/sub): every frame goes to this sink, tagged.
     pub stream: Option<(Arc<ReplySink>, u64)>,
+    /// A replica serving reads: `READONLY` is sent on connect.
+    pub readonly: bool,
 }
 
 /// Starts a connection task on the current runtime.
@@ -274,15 +278,22 @@ async fn serve(
         queued: 0,
         written: 0,
     };
-    if params.protocol == Protocol::Resp3 {
-        wire.out.extend_from_slice(HELLO3);
-        wire.queued = HELLO3.len() as u64;
+    // The handshake: its replies are matched and dropped like any other.
+    let handshake: &[&[u8]] = match (params.protocol, params.readonly) {
+        (Protocol::Resp3, true) => &[HELLO3, READONLY],
+        (Protocol::Resp3, false) => &[HELLO3],
+        (Protocol::Resp2, true) => &[READONLY],
+        (Protocol::Resp2, false) => &[],
+    };
+    for cmd in handshake {
         wire.pending.push_back(Pending {
             to: None,
             skip: 0,
             frames: 1,
-            start: 0,
+            start: wire.queued,
         });
+        wire.out.extend_from_slice(cmd);
+        wire.queued += cmd.len() as u64;
     }
     let stream = params.stream.is_some();
     wire.push(first, stream);
@@ -411,7 +422,7 @@ fn dispatch_replies(
                 Some((sink, seq)) => sink.deliver(seq, Reply::Frame(frame)),
                 None if info.is_error() => {
                     warn!(node = %params.addr, reply = %String::from_utf8_lossy(&frame).trim_end(),
-                        "node refused HELLO 3; RESP3 clients will get RESP2 replies");
+                        "node refused the connection handshake (HELLO 3 / READONLY)");
                 }
                 None => {}
             }

@@ -72,6 +72,7 @@ impl LeasePool {
                 on_failure: self.on_failure.clone(),
                 abort: Some(abort.clone()),
                 stream: None,
+                readonly: false,
             });
             (handle, abort)
         });
@@ -93,6 +94,7 @@ impl LeasePool {
             on_failure: self.on_failure.clone(),
             abort: Some(abort.clone()),
             stream: Some((sink, tag)),
+            readonly: false,
         });
         StreamConn {
             handle,

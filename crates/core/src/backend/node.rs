@@ -1,5 +1,8 @@
 //! [`Node`]: the shared connections of one Redis node address.
 //!
+//! A replica that serves reads is a separate `Node` whose connections send
+//! `READONLY` first.
+//!
 //! A node has `connections_per_node` connections for RESP2 clients and as
 //! many for RESP3 clients (their replies differ in form, so they cannot share
 //! a connection). A client always uses the same connection of a node
@@ -34,6 +37,7 @@ impl Node {
         per_protocol: usize,
         connect_timeout: Duration,
         on_failure: &Arc<Notify>,
+        readonly: bool,
     ) -> Self {
         let make = |protocol| {
             (0..per_protocol.max(1))
@@ -45,6 +49,7 @@ impl Node {
                         on_failure: on_failure.clone(),
                         abort: None,
                         stream: None,
+                        readonly,
                     })
                 })
                 .collect::<Box<[_]>>()

@@ -33,6 +33,8 @@ pub struct SlotTable {
     version: u64,
     slots: Box<[u16]>,
     nodes: Vec<Arc<Node>>,
+    /// Replicas serving reads, per master (same index as `nodes`).
+    replicas: Vec<Vec<Arc<Node>>>,
 }
 
 impl SlotTable {
@@ -41,6 +43,7 @@ impl SlotTable {
             version: 0,
             slots: vec![NO_NODE; usize::from(SLOT_COUNT)].into_boxed_slice(),
             nodes: Vec::new(),
+            replicas: Vec::new(),
         }
     }
 
@@ -61,6 +64,19 @@ impl SlotTable {
     pub fn master(&self, slot: u16) -> Option<&Arc<Node>> {
         let idx = *self.slots.get(usize::from(slot))?;
         self.nodes.get(usize::from(idx))
+    }
+
+    /// A replica of the master serving `slot`, chosen by `pick` (a client
+    /// id, so a client keeps reading from the same replica).
+    #[must_use]
+    pub fn replica(&self, slot: u16, pick: u64) -> Option<&Arc<Node>> {
+        let idx = *self.slots.get(usize::from(slot))?;
+        let replicas = self.replicas.get(usize::from(idx))?;
+        let n = replicas.len() as u64;
+        if n == 0 {
+            return None;
+        }
+        replicas.get(usize::try_from(pick % n).ok()?)
     }
 
     /// Masters of this table (each once).
@@ -130,6 +146,8 @@ pub struct Topology {
 #[derive(Debug, Default)]
 struct Registry {
     nodes: HashMap<Arc<str>, Arc<Node>>,
+    /// Replicas, whose connections are in READONLY mode.
+    replicas: HashMap<Arc<str>, Arc<Node>>,
     /// Every node address of the last full view (masters first): where the
     /// next refresh asks before falling back to the seeds.
     known: Vec<String>,
@@ -146,8 +164,25 @@ impl Registry {
             params.connections_per_node,
             params.connect_timeout,
             refresh,
+            false,
         ));
         self.nodes.insert(addr, node.clone());
+        node
+    }
+
+    fn replica(&mut self, addr: &str, params: &NodeParams, refresh: &Arc<Notify>) -> Arc<Node> {
+        if let Some(node) = self.replicas.get(addr) {
+            return node.clone();
+        }
+        let addr: Arc<str> = Arc::from(addr);
+        let node = Arc::new(Node::new(
+            addr.clone(),
+            params.connections_per_node,
+            params.connect_timeout,
+            refresh,
+            true,
+        ));
+        self.replicas.insert(addr, node.clone());
         node
     }
 }
@@ -191,10 +226,12 @@ impl Topology {
             }
             let node = reg.node(addr, &self.params, &self.refresh);
             let mut nodes = current.nodes.clone();
+            let mut replicas = current.replicas.clone();
             let idx = match nodes.iter().position(|n| Arc::ptr_eq(n, &node)) {
                 Some(i) => i,
                 None => {
                     nodes.push(node);
+                    replicas.push(Vec::new());
                     nodes.len() - 1
                 }
             };
@@ -206,6 +243,7 @@ impl Topology {
                 version: current.version + 1,
                 slots,
                 nodes,
+                replicas,
             }));
         }
         self.request_refresh();
@@ -216,6 +254,7 @@ impl Topology {
         let mut reg = self.registry.lock();
         let current = self.table.load_full();
         let mut nodes: Vec<Arc<Node>> = Vec::new();
+        let mut replicas: Vec<Vec<Arc<Node>>> = Vec::new();
         let mut slots = vec![NO_NODE; usize::from(SLOT_COUNT)].into_boxed_slice();
         for shard in &view.shards {
             if shard.ranges.is_empty() {
@@ -226,6 +265,13 @@ impl Topology {
                 Some(i) => i,
                 None => {
                     nodes.push(node);
+                    replicas.push(
+                        shard
+                            .replicas
+                            .iter()
+                            .map(|r| reg.replica(r, &self.params, &self.refresh))
+                            .collect(),
+                    );
                     nodes.len() - 1
                 }
             };
@@ -244,14 +290,23 @@ impl Topology {
         // connections close once the last in-flight request is answered.
         reg.nodes
             .retain(|addr, _| view.shards.iter().any(|s| *s.master == **addr));
-        reg.known = view.all_addrs();
-        let same = current.slots == slots
-            && current.nodes.len() == nodes.len()
-            && current
-                .nodes
+        reg.replicas.retain(|addr, _| {
+            view.shards
                 .iter()
-                .zip(&nodes)
-                .all(|(a, b)| Arc::ptr_eq(a, b));
+                .any(|s| s.replicas.iter().any(|r| **r == **addr))
+        });
+        reg.known = view.all_addrs();
+        let same_nodes = |a: &[Arc<Node>], b: &[Arc<Node>]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| Arc::ptr_eq(x, y))
+        };
+        let same = current.slots == slots
+            && same_nodes(&current.nodes, &nodes)
+            && current.replicas.len() == replicas.len()
+            && current
+                .replicas
+                .iter()
+                .zip(&replicas)
+                .all(|(a, b)| same_nodes(a, b));
         if same {
             return false;
         }
@@ -261,6 +316,7 @@ impl Topology {
             version,
             slots,
             nodes,
+            replicas,
         }));
         info!(
             version,

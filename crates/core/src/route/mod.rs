@@ -169,6 +169,22 @@ pub enum Local {
     ClientSetInfo,
     /// CLUSTER KEYSLOT
     ClusterKeyslot,
+    /// READONLY: this client's reads may be served by replicas.
+    ReadOnly,
+    /// CLIENT LIST
+    ClientList,
+    /// CLIENT INFO
+    ClientInfo,
+    /// CLIENT KILL
+    ClientKill,
+    /// CLIENT REPLY ON|OFF|SKIP
+    ClientReply,
+    /// CLIENT NO-EVICT (the proxy evicts nothing: always OK)
+    ClientNoEvict,
+    /// CLIENT GETREDIR (no tracking: -1)
+    ClientGetRedir,
+    /// READWRITE: back to masters only.
+    ReadWrite,
     /// CLUSTER INFO / SLOTS / SHARDS / NODES / MYID: the proxy as a
     /// one-node cluster owning every slot.
     ClusterView(ClusterView),
@@ -206,6 +222,8 @@ pub enum Reject {
     NeedsDedicated(&'static str),
     /// Refused in front of a cluster (administration of the nodes).
     Refused(&'static str),
+    /// Not available through the proxy.
+    Unsupported(&'static str),
 }
 
 impl Reject {
@@ -255,6 +273,11 @@ impl Reject {
                 m.extend_from_slice(
                     b" need a dedicated backend connection, which this version of the proxy does not provide yet",
                 );
+            }
+            Self::Unsupported(what) => {
+                m.extend_from_slice(b"ERR slotway: ");
+                m.extend_from_slice(what.as_bytes());
+                m.extend_from_slice(b" is not supported through the proxy");
             }
             Self::Refused(what) => {
                 m.extend_from_slice(b"ERR slotway: '");
@@ -333,7 +356,7 @@ pub fn route(req: &Request, policy: Policy) -> Route {
         // MSET's pairs are checked inside the command in Redis, after arity:
         // a split must not turn a dangling key into a write of "".
         Err(Reject::CrossSlot)
-            if policy.split_multi_key && spec.name == "mset" && req.argc() % 2 == 0 =>
+            if policy.split_multi_key && spec.name == "mset" && req.argc().is_multiple_of(2) =>
         {
             Route::Reject(Reject::Arity(spec))
         }
@@ -459,7 +482,8 @@ fn special(spec: &CommandSpec, req: &Request, policy: Policy) -> Option<Route> {
             Err(reject) => R(reject),
         },
         "wait" => R(Reject::NeedsDedicated("WAIT")),
-        "readonly" | "readwrite" => R(Reject::NeedsDedicated("READONLY/READWRITE")),
+        "readonly" => L(Local::ReadOnly),
+        "readwrite" => L(Local::ReadWrite),
         "monitor" | "sync" | "psync" | "replconf" => R(Reject::Refused("replication streams")),
         "shutdown" | "debug" | "failover" | "replicaof" | "slaveof" | "module"
         | "config|rewrite" | "swapdb" | "move" | "migrate" => {
@@ -468,7 +492,22 @@ fn special(spec: &CommandSpec, req: &Request, policy: Policy) -> Option<Route> {
         "acl|setuser" | "acl|deluser" | "acl|load" | "acl|save" | "acl|log" => {
             R(Reject::Refused("ACL changes must be made on each node"))
         }
-        n if n.starts_with("client|") => R(Reject::NeedsDedicated("this CLIENT subcommand")),
+        "client|list" => L(Local::ClientList),
+        "client|info" => L(Local::ClientInfo),
+        "client|kill" => L(Local::ClientKill),
+        "client|reply" => L(Local::ClientReply),
+        "client|no-evict" => L(Local::ClientNoEvict),
+        "client|getredir" => L(Local::ClientGetRedir),
+        "client|help" => Route::Forward(Forward {
+            slot: None,
+            readonly: true,
+        }),
+        "client|tracking" | "client|caching" | "client|trackinginfo" => {
+            R(Reject::Unsupported("client-side caching (CLIENT TRACKING)"))
+        }
+        n if n.starts_with("client|") => R(Reject::Unsupported(
+            "this CLIENT subcommand (it would act on the proxy's shared connections to the nodes)",
+        )),
         n if n.starts_with("cluster|") => R(Reject::Refused("this CLUSTER subcommand")),
         _ => return None,
     };

@@ -17,6 +17,7 @@ use super::pubsub::STREAM_TAG;
 use super::queue::{PART_SHIFT, Queue, SEQ_MASK, Target, Via, error_bytes};
 use crate::backend::{BackendRequest, Failure, FailureKind, Lease, Node, Reply};
 use crate::cluster::SlotTable;
+use crate::config::ReadFrom;
 use crate::route::{self, Redirect};
 
 /// What a delivery asks the queue to do for its unit.
@@ -32,12 +33,28 @@ impl Queue {
         let topology = self.shared.topology.clone();
         let max = self.shared.settings.max_redirects;
         let (client_id, protocol) = (self.client.id, self.client.protocol);
+        let read_from = match (self.shared.settings.read_from, self.client.readonly) {
+            (ReadFrom::Master, true) => ReadFrom::ReplicaPreferred,
+            (mode, _) => mode,
+        };
         let sink = self.sink.clone();
         let watch_conn = self.watch.as_ref().and_then(Lease::conn).cloned();
         let Some(u) = self.unit(tag) else {
             return;
         };
         let (node, asking): (Option<Arc<Node>>, bool) = match &u.target {
+            Target::Slot(s) if u.readonly && !u.master_only && read_from != ReadFrom::Master => {
+                match (table.replica(*s, client_id), read_from) {
+                    (Some(replica), _) => (Some(replica.clone()), false),
+                    (None, ReadFrom::Replica) => {
+                        u.reply = Some(error_bytes(
+                            b"CLUSTERDOWN slotway: no replica serves this slot",
+                        ));
+                        return;
+                    }
+                    (None, _) => (table.master(*s).cloned(), false),
+                }
+            }
             Target::Slot(s) => (table.master(*s).cloned(), false),
             Target::Any => (table.any_master(client_id).cloned(), false),
             Target::Ask { addr, .. } => (Some(topology.node(addr)), true),
@@ -191,6 +208,8 @@ impl Queue {
                 if let Via::Lease(lease) = &mut u.via {
                     *lease = None;
                 }
+                // A replica that fails a read: ask the master next time.
+                u.master_only = true;
                 let safe = !failure.kind.maybe_executed() || u.readonly;
                 if safe && u.attempts < max {
                     u.attempts += 1;

@@ -9,6 +9,7 @@ use bytes::{Bytes, BytesMut};
 use slotway_resp::num::string2ll;
 use slotway_resp::{Protocol, Request, encode};
 
+use super::clients::{Client, Registry};
 use crate::cluster::SlotTable;
 use crate::route::Local;
 
@@ -31,6 +32,8 @@ pub struct ClientState {
     pub lib_name: Option<Bytes>,
     /// CLIENT SETINFO LIB-VER.
     pub lib_ver: Option<Bytes>,
+    /// READONLY: reads may go to replicas.
+    pub readonly: bool,
 }
 
 /// What local answers may need to know beyond the client's own state.
@@ -41,6 +44,10 @@ pub struct Context<'a> {
     pub announce: Option<std::net::SocketAddr>,
     /// The current slot table.
     pub table: &'a SlotTable,
+    /// Every client of the proxy.
+    pub clients: &'a Registry,
+    /// This client.
+    pub me: &'a Client,
 }
 
 /// What the session must do after a local command besides sending `reply`.
@@ -112,6 +119,42 @@ pub fn answer(
         Local::ClientId => encode::integer(out, i64::try_from(state.id).unwrap_or(i64::MAX)),
         Local::ClientSetInfo => client_setinfo(req, state, out),
         Local::ClusterKeyslot => encode::integer(out, i64::from(slotway_hashkit::key_slot(arg(2)))),
+        Local::ClientList => {
+            let mut text = String::new();
+            for c in ctx.clients.all() {
+                let cmd = if c.id == state.id {
+                    "client|list"
+                } else {
+                    "NULL"
+                };
+                text.push_str(&c.line(cmd));
+                text.push('\n');
+            }
+            encode::verbatim(out, text.as_bytes(), state.protocol);
+        }
+        Local::ClientInfo => {
+            let mut line = ctx.me.line("client|info");
+            line.push('\n');
+            encode::verbatim(out, line.as_bytes(), state.protocol);
+        }
+        Local::ClientKill => return super::kill::kill(req, ctx, out),
+        // The session answers CLIENT REPLY itself (it changes what is written).
+        Local::ClientReply => {}
+        Local::ClientNoEvict => match req.arg(2) {
+            Some(a) if a.eq_ignore_ascii_case(b"on") || a.eq_ignore_ascii_case(b"off") => {
+                encode::simple(out, b"OK");
+            }
+            _ => encode::error(out, b"ERR syntax error"),
+        },
+        Local::ClientGetRedir => encode::integer(out, -1),
+        Local::ReadOnly => {
+            state.readonly = true;
+            encode::simple(out, b"OK");
+        }
+        Local::ReadWrite => {
+            state.readonly = false;
+            encode::simple(out, b"OK");
+        }
         Local::ClusterView(view) => {
             super::cluster_view::answer(view, ctx.announce, ctx.table, state.protocol, out);
         }
@@ -249,10 +292,14 @@ mod tests {
         let req = Request::from_args(args.iter().map(|a| a.as_bytes()));
         let mut out = BytesMut::new();
         let table = SlotTable::empty();
+        let clients = std::sync::Arc::new(Registry::default());
+        let membership = clients.join(state.id, None, None);
         let ctx = Context {
             backend_version: Some("7.0.15"),
             announce: None,
             table: &table,
+            clients: &clients,
+            me: &membership.client,
         };
         let after = answer(cmd, &req, state, &ctx, &mut out);
         (String::from_utf8_lossy(&out).into_owned(), after)

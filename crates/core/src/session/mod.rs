@@ -16,8 +16,10 @@
 //! - After a protocol error or QUIT the session reads nothing more, writes
 //!   every reply owed (the error last) and closes, as Redis does.
 
+pub mod clients;
 mod cluster_view;
 mod dispatch;
+mod kill;
 pub mod local;
 mod multi;
 mod pubsub;
@@ -64,6 +66,8 @@ pub struct SessionSettings {
     /// Address announced to cluster-aware clients (CLUSTER SLOTS …); `None`:
     /// the address each client connected to.
     pub announce: Option<std::net::SocketAddr>,
+    /// Where read-only commands go.
+    pub read_from: crate::config::ReadFrom,
 }
 
 /// State shared by all sessions of a proxy.
@@ -71,6 +75,8 @@ pub struct SessionSettings {
 pub struct Shared {
     /// The cluster topology.
     pub topology: Arc<Topology>,
+    /// Every connected client.
+    pub clients: Arc<clients::Registry>,
     /// Session settings.
     pub settings: SessionSettings,
 }
@@ -83,6 +89,7 @@ enum Event {
     RetryDue,
     Read(std::io::Result<usize>),
     Shutdown,
+    Killed,
 }
 
 /// Serves one client until it disconnects, or, after `shutdown`, until its
@@ -91,6 +98,8 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
     let _ = stream.set_nodelay(true);
     let local_addr = stream.local_addr().ok();
     let id = NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed);
+    let membership = shared.clients.join(id, stream.peer_addr().ok(), local_addr);
+    let me = membership.client.clone();
     let sink = Arc::new(ReplySink::new());
     let mut parser = RequestParser::new(shared.settings.limits);
     let mut input = BytesMut::with_capacity(READ_CHUNK);
@@ -102,6 +111,7 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
             local_addr,
             ..ClientState::default()
         },
+        me.clone(),
     );
     let (mut rd, mut wr) = stream.split();
     debug!(client = id, "client connected");
@@ -122,6 +132,7 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
             () = sleep_until(retry_at), if retry_at.is_some() => Event::RetryDue,
             r = rd.read_buf(&mut input), if can_read => Event::Read(r),
             () = shutdown.cancelled(), if !queue.is_closing() => Event::Shutdown,
+            () = me.kill.cancelled() => Event::Killed,
         };
         match event {
             Event::Replies => {
@@ -137,15 +148,23 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
             // End of the client's input: like Redis, answer what was read
             // before it (a half-closed client still reads), then close.
             Event::Read(Ok(0)) => queue.close(),
-            Event::Read(Ok(_)) => queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER),
+            Event::Read(Ok(_)) => {
+                me.touch();
+                queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);
+            }
             Event::Read(Err(e)) => {
                 debug!(client = id, error = %e, "client read failed");
                 break;
             }
             Event::Shutdown => queue.close(),
+            Event::Killed => {
+                debug!(client = id, "client killed (CLIENT KILL)");
+                break;
+            }
         }
     }
     let _ = wr.shutdown().await;
+    drop(membership);
     debug!(client = id, "client disconnected");
 }
 

@@ -32,7 +32,7 @@ impl Queue {
         let name = req.arg(0).unwrap_or_default();
         // MSET takes key/value pairs; the others a list of keys.
         let step = if merge == Merge::AllOk { 2 } else { 1 };
-        if step == 2 && req.argc() % 2 == 0 {
+        if step == 2 && req.argc().is_multiple_of(2) {
             return self.push_error(b"ERR wrong number of arguments for 'mset' command");
         }
         let mut by_slot: HashMap<u16, usize> = HashMap::new();

@@ -59,6 +59,16 @@ pub struct Subscriptions {
 }
 
 impl Subscriptions {
+    /// Channels, patterns and shard channels subscribed.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let (sub, psub) = self
+            .classic
+            .as_ref()
+            .map_or((0, 0), |s| (s.channels.len(), s.patterns.len()));
+        let ssub = self.shards.iter().map(|s| s.channels.len()).sum();
+        (sub, psub, ssub)
+    }
+
     /// Whether the client is limited to subscription commands (RESP2 only).
     pub fn restricts(&self, protocol: Protocol) -> bool {
         protocol == Protocol::Resp2
@@ -206,7 +216,6 @@ impl Queue {
             remaining: expected,
             frames: BytesMut::new(),
         }));
-        self.flush_ready();
     }
 
     /// PING in RESP2 subscribed mode answers `["pong", message]`.

@@ -79,6 +79,8 @@ pub(super) struct Unit {
     pub target: Target,
     pub readonly: bool,
     pub attempts: u8,
+    /// A read from a replica failed: the master answers this one.
+    pub master_only: bool,
     /// Node of the latest dispatch (resolves `MOVED slot :port`).
     pub node: Option<Arc<str>>,
     /// The final reply, once known.
@@ -96,6 +98,7 @@ impl Unit {
             target,
             readonly,
             attempts: 0,
+            master_only: false,
             node: None,
             reply: None,
             then: Then::default(),
@@ -157,10 +160,29 @@ pub struct Queue {
     pub(super) watch: Option<Lease>,
     /// Subscriber connections.
     pub(super) subs: super::pubsub::Subscriptions,
+    /// This client's entry in the proxy's client list.
+    pub(super) me: Arc<super::clients::Client>,
+    /// CLIENT REPLY state.
+    pub(super) reply_mode: ReplyMode,
+    /// Sequence numbers whose replies are not written (CLIENT REPLY), ascending.
+    pub(super) silenced: VecDeque<u64>,
+}
+
+/// CLIENT REPLY ON / OFF / SKIP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ReplyMode {
+    On,
+    Off,
+    SkipNext,
 }
 
 impl Queue {
-    pub fn new(shared: Arc<Shared>, sink: Arc<ReplySink>, client: ClientState) -> Self {
+    pub fn new(
+        shared: Arc<Shared>,
+        sink: Arc<ReplySink>,
+        client: ClientState,
+        me: Arc<super::clients::Client>,
+    ) -> Self {
         Self {
             shared,
             sink,
@@ -175,6 +197,9 @@ impl Queue {
             txn: None,
             watch: None,
             subs: super::pubsub::Subscriptions::default(),
+            me,
+            reply_mode: ReplyMode::On,
+            silenced: VecDeque::new(),
         }
     }
 
@@ -239,8 +264,91 @@ impl Queue {
         self.flush_ready();
     }
 
+    /// Handles one request, writing its reply unless CLIENT REPLY says not to.
     fn on_request(&mut self, req: Request, table: &SlotTable) {
         let route = route::route(&req, self.shared.settings.policy);
+        let silent = match (self.reply_mode, route) {
+            (_, Route::Local(route::Local::ClientReply)) => {
+                return self.client_reply(&req);
+            }
+            (ReplyMode::On, _) => false,
+            (ReplyMode::Off, _) => true,
+            (ReplyMode::SkipNext, _) => {
+                self.reply_mode = ReplyMode::On;
+                true
+            }
+        };
+        if !silent {
+            return self.handle(req, route, table);
+        }
+        // Nothing is moved to the output while a request is handled, so
+        // what it adds there, or the entries it adds, are its reply.
+        let (out_len, first) = (self.out.len(), self.next_seq());
+        self.handle(req, route, table);
+        self.out.truncate(out_len);
+        self.silenced.extend(first..self.next_seq());
+    }
+
+    /// CLIENT REPLY ON|OFF|SKIP: only ON is answered.
+    fn client_reply(&mut self, req: &Request) {
+        let mode = req.arg(2).unwrap_or_default().to_ascii_lowercase();
+        match mode.as_slice() {
+            b"on" => {
+                self.reply_mode = ReplyMode::On;
+                self.push_ready(Bytes::from_static(b"+OK\r\n"));
+            }
+            b"off" => self.reply_mode = ReplyMode::Off,
+            b"skip" => {
+                if self.reply_mode == ReplyMode::On {
+                    self.reply_mode = ReplyMode::SkipNext;
+                }
+            }
+            _ => self.push_error(b"ERR syntax error"),
+        }
+    }
+
+    /// Updates what CLIENT LIST shows of this client.
+    fn sync_facts(&self) {
+        let (sub, psub, ssub) = self.subs.counts();
+        let mut f = self.me.facts.lock();
+        f.name = self
+            .client
+            .name
+            .as_ref()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
+        f.lib_name = self
+            .client
+            .lib_name
+            .as_ref()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
+        f.lib_ver = self
+            .client
+            .lib_ver
+            .as_ref()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
+        f.resp = if self.client.protocol == Protocol::Resp3 {
+            3
+        } else {
+            2
+        };
+        f.readonly = self.client.readonly;
+        f.multi = self.txn.as_ref().map(super::txn::Txn::len);
+        (f.sub, f.psub, f.ssub) = (sub, psub, ssub);
+    }
+
+    fn handle(&mut self, req: Request, route: Route, table: &SlotTable) {
+        let changes_facts = matches!(route, Route::Local(_) | Route::Txn(_) | Route::PubSub(_))
+            || self.txn.is_some();
+        self.route_request(req, route, table);
+        if changes_facts {
+            self.sync_facts();
+        }
+    }
+
+    fn route_request(&mut self, req: Request, route: Route, table: &SlotTable) {
         if self.txn.is_some() {
             return self.in_multi(req, route, table);
         }
@@ -284,6 +392,8 @@ impl Queue {
             backend_version: version.as_deref().map(String::as_str),
             announce: self.announce(),
             table,
+            clients: &self.shared.clients,
+            me: &self.me,
         };
         let after = if self.entries.is_empty() {
             local::answer(cmd, req, &mut self.client, &ctx, &mut self.out)
@@ -382,7 +492,11 @@ impl Queue {
             let Some(reply) = done else {
                 break;
             };
-            self.out.extend_from_slice(&reply);
+            if self.silenced.front() == Some(&self.head_seq) {
+                self.silenced.pop_front();
+            } else {
+                self.out.extend_from_slice(&reply);
+            }
             self.entries.pop_front();
             self.head_seq += 1;
         }

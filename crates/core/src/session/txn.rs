@@ -34,6 +34,13 @@ pub struct Txn {
     aborted: bool,
 }
 
+impl Txn {
+    /// Commands queued so far.
+    pub fn len(&self) -> usize {
+        self.queued.len()
+    }
+}
+
 impl Queue {
     /// MULTI, EXEC, DISCARD, WATCH, UNWATCH outside a transaction.
     pub(super) fn txn_command(&mut self, cmd: TxnCmd, req: Request, table: &SlotTable) {

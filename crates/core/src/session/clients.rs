@@ -1,0 +1,177 @@
+//! The proxy's own clients, for CLIENT LIST / INFO / KILL: a registry of
+//! live sessions with the few facts those commands show.
+//!
+//! Sessions register on connect and leave on disconnect (a drop guard). The
+//! facts that change (name, library, protocol, flags) are written only by
+//! the commands that change them; the idle clock is touched once per read,
+//! never per request. Killing a client cancels its token: its session closes
+//! the connection at once, as Redis does.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use tokio_util::sync::CancellationToken;
+
+/// What CLIENT LIST shows of a client that changes over its life.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    /// CLIENT SETNAME.
+    pub name: String,
+    /// CLIENT SETINFO LIB-NAME / LIB-VER.
+    pub lib_name: String,
+    /// CLIENT SETINFO LIB-VER.
+    pub lib_ver: String,
+    /// 2 or 3.
+    pub resp: u8,
+    /// READONLY was sent.
+    pub readonly: bool,
+    /// Inside MULTI (number of queued commands), `None` otherwise.
+    pub multi: Option<usize>,
+    /// Channel, pattern and shard-channel subscriptions.
+    pub sub: usize,
+    /// Pattern subscriptions.
+    pub psub: usize,
+    /// Shard-channel subscriptions.
+    pub ssub: usize,
+}
+
+/// One live client.
+#[derive(Debug)]
+pub struct Client {
+    /// Client id.
+    pub id: u64,
+    /// Peer address.
+    pub addr: Option<SocketAddr>,
+    /// Proxy address it connected to.
+    pub laddr: Option<SocketAddr>,
+    created: Instant,
+    /// Milliseconds after `created` of its last read.
+    last_active_ms: AtomicU64,
+    /// Changing facts.
+    pub facts: Mutex<Facts>,
+    /// Cancelled to kill the client.
+    pub kill: CancellationToken,
+}
+
+impl Client {
+    /// Records activity (once per read).
+    pub fn touch(&self) {
+        let ms = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_active_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// The CLIENT LIST line of this client (without the newline).
+    #[must_use]
+    pub fn line(&self, current_cmd: &str) -> String {
+        let f = self.facts.lock().clone();
+        let age = self.created.elapsed().as_secs();
+        let idle_ms = u64::try_from(self.created.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_sub(self.last_active_ms.load(Ordering::Relaxed));
+        let mut flags = String::new();
+        if f.readonly {
+            flags.push('r');
+        }
+        if f.multi.is_some() {
+            flags.push('x');
+        }
+        if f.sub + f.psub + f.ssub > 0 {
+            flags.push('P');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        let show = |a: Option<SocketAddr>| a.map_or_else(String::new, |a| a.to_string());
+        let mut line = String::with_capacity(256);
+        let _ = write!(
+            line,
+            "id={} addr={} laddr={} fd=-1 name={} age={age} idle={} flags={flags} db=0 sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={current_cmd} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            show(self.addr),
+            show(self.laddr),
+            f.name,
+            idle_ms / 1000,
+            f.sub,
+            f.psub,
+            f.ssub,
+            f.multi.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX)),
+            if f.resp == 3 { 3 } else { 2 },
+            f.lib_name,
+            f.lib_ver,
+        );
+        line
+    }
+}
+
+/// Every live client of the proxy.
+#[derive(Debug, Default)]
+pub struct Registry {
+    clients: Mutex<HashMap<u64, Arc<Client>>>,
+}
+
+impl Registry {
+    /// Registers a client; it leaves when the returned guard drops.
+    pub fn join(
+        self: &Arc<Self>,
+        id: u64,
+        addr: Option<SocketAddr>,
+        laddr: Option<SocketAddr>,
+    ) -> Membership {
+        let client = Arc::new(Client {
+            id,
+            addr,
+            laddr,
+            created: Instant::now(),
+            last_active_ms: AtomicU64::new(0),
+            facts: Mutex::new(Facts {
+                resp: 2,
+                ..Facts::default()
+            }),
+            kill: CancellationToken::new(),
+        });
+        self.clients.lock().insert(id, client.clone());
+        Membership {
+            registry: self.clone(),
+            client,
+        }
+    }
+
+    /// Every client, in id order.
+    #[must_use]
+    pub fn all(&self) -> Vec<Arc<Client>> {
+        let mut all: Vec<_> = self.clients.lock().values().cloned().collect();
+        all.sort_by_key(|c| c.id);
+        all
+    }
+
+    /// Number of connected clients.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    /// Whether no client is connected.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A session's place in the registry.
+#[derive(Debug)]
+pub struct Membership {
+    registry: Arc<Registry>,
+    /// The client entry.
+    pub client: Arc<Client>,
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.registry.clients.lock().remove(&self.client.id);
+    }
+}

@@ -1,7 +1,12 @@
 //! CLIENT subcommands over the proxy's own clients: LIST, INFO, KILL, REPLY,
 //! and clear errors for what cannot work through a proxy.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -29,29 +34,57 @@ fn client_list_info_kill_and_reply() {
     let (ida, idb) = (id_of(&mut a), id_of(&mut b));
 
     let list = text(&a.cmd(&["CLIENT", "LIST"]));
-    let line_a = list.lines().find(|l| l.starts_with(&format!("id={ida} "))).unwrap();
-    let line_b = list.lines().find(|l| l.starts_with(&format!("id={idb} "))).unwrap();
-    assert!(line_a.contains(" name=alpha ") && line_a.contains(" cmd=client|list "), "{line_a}");
-    assert!(line_b.contains(" name=beta ") && line_b.contains("lib-name=tester"), "{line_b}");
+    let line_a = list
+        .lines()
+        .find(|l| l.starts_with(&format!("id={ida} ")))
+        .unwrap();
+    let line_b = list
+        .lines()
+        .find(|l| l.starts_with(&format!("id={idb} ")))
+        .unwrap();
+    assert!(
+        line_a.contains(" name=alpha ") && line_a.contains(" cmd=client|list "),
+        "{line_a}"
+    );
+    assert!(
+        line_b.contains(" name=beta ") && line_b.contains("lib-name=tester"),
+        "{line_b}"
+    );
     let info = text(&b.cmd(&["CLIENT", "INFO"]));
-    assert!(info.starts_with(&format!("id={idb} ")) && info.contains(" name=beta "), "{info}");
+    assert!(
+        info.starts_with(&format!("id={idb} ")) && info.contains(" name=beta "),
+        "{info}"
+    );
 
     // MULTI shows in the flags.
     assert!(is_ok(&b.cmd(&["MULTI"])));
     assert_eq!(text(&b.cmd(&["SET", "{x}1", "1"])), "QUEUED");
     let list = text(&a.cmd(&["CLIENT", "LIST"]));
-    let line_b = list.lines().find(|l| l.starts_with(&format!("id={idb} "))).unwrap();
-    assert!(line_b.contains(" flags=x ") && line_b.contains(" multi=1 "), "{line_b}");
+    let line_b = list
+        .lines()
+        .find(|l| l.starts_with(&format!("id={idb} ")))
+        .unwrap();
+    assert!(
+        line_b.contains(" flags=x ") && line_b.contains(" multi=1 "),
+        "{line_b}"
+    );
     assert!(is_ok(&b.cmd(&["DISCARD"])));
 
     // REPLY OFF / ON / SKIP.
     a.send_cmd(&["CLIENT", "REPLY", "OFF"]);
     a.send_cmd(&["SET", "quiet", "1"]);
     a.send_cmd(&["GET", "quiet"]);
-    assert!(is_ok(&a.cmd(&["CLIENT", "REPLY", "ON"])), "ON is the first reply after OFF");
+    assert!(
+        is_ok(&a.cmd(&["CLIENT", "REPLY", "ON"])),
+        "ON is the first reply after OFF"
+    );
     a.send_cmd(&["CLIENT", "REPLY", "SKIP"]);
     a.send_cmd(&["INCR", "skipped"]);
-    assert_eq!(a.cmd(&["INCR", "skipped"]), Value::Integer(2), "only the skipped reply is gone");
+    assert_eq!(
+        a.cmd(&["INCR", "skipped"]),
+        Value::Integer(2),
+        "only the skipped reply is gone"
+    );
 
     // Errors for what a proxy cannot do, the connection stays.
     assert!(text(&a.cmd(&["CLIENT", "TRACKING", "on"])).contains("not supported"));
@@ -60,19 +93,32 @@ fn client_list_info_kill_and_reply() {
     assert!(is_ok(&a.cmd(&["CLIENT", "NO-EVICT", "on"])));
 
     // KILL by id (filter form) and by address (old form).
-    assert_eq!(a.cmd(&["CLIENT", "KILL", "ID", &idb.to_string()]), Value::Integer(1));
+    assert_eq!(
+        a.cmd(&["CLIENT", "KILL", "ID", &idb.to_string()]),
+        Value::Integer(1)
+    );
     assert!(b.closed(), "killed client is disconnected");
     let mut c = proxy.client();
     assert_eq!(text(&c.cmd(&["PING"])), "PONG", "c is registered");
     let c_addr = c.stream.local_addr().unwrap().to_string();
     assert!(is_ok(&a.cmd(&["CLIENT", "KILL", &c_addr])));
     assert!(c.closed());
-    assert_eq!(text(&a.cmd(&["CLIENT", "KILL", "127.0.0.1:1"])), "ERR No such client");
-    assert_eq!(a.cmd(&["CLIENT", "KILL", "ID", &ida.to_string()]), Value::Integer(0), "SKIPME yes");
+    assert_eq!(
+        text(&a.cmd(&["CLIENT", "KILL", "127.0.0.1:1"])),
+        "ERR No such client"
+    );
+    assert_eq!(
+        a.cmd(&["CLIENT", "KILL", "ID", &ida.to_string()]),
+        Value::Integer(0),
+        "SKIPME yes"
+    );
     assert_eq!(text(&a.cmd(&["PING"])), "PONG");
     assert_eq!(
         a.cmd(&["CLIENT", "KILL", "ID", &ida.to_string(), "SKIPME", "no"]),
         Value::Integer(1)
     );
-    assert!(a.closed(), "a client that kills itself is closed after the reply");
+    assert!(
+        a.closed(),
+        "a client that kills itself is closed after the reply"
+    );
 }

@@ -150,6 +150,14 @@ pub fn merge(kind: Merge, replies: &[Bytes], proto: Protocol, pick: usize) -> By
     let Some(first) = replies.first() else {
         return no_node_answered();
     };
+    // SCRIPT KILL / FUNCTION KILL: the node running the script kills it,
+    // the others answer NOTBUSY; any success is the answer.
+    if kind == Merge::AnyOk {
+        return match replies.iter().find(|r| r.as_ref() == b"+OK\r\n") {
+            Some(ok) => ok.clone(),
+            None => pass(first),
+        };
+    }
     if let Some(error) = replies.iter().find(|r| is_error(r)) {
         return pass(error);
     }
@@ -157,7 +165,7 @@ pub fn merge(kind: Merge, replies: &[Bytes], proto: Protocol, pick: usize) -> By
         Merge::SumInts => combine::sum_ints(replies),
         Merge::AllOk => pass(&combine::all_ok(replies)),
         // (Mget and Info returned above.)
-        Merge::First | Merge::Mget | Merge::Info => pass(first),
+        Merge::First | Merge::Mget | Merge::Info | Merge::AnyOk => pass(first),
         Merge::Concat => combine::concat(replies, proto, false),
         Merge::Union => combine::concat(replies, proto, true),
         Merge::AndInts => combine::and_ints(replies, proto),

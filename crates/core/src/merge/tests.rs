@@ -11,7 +11,7 @@ use crate::route::Merge;
 pub(super) const R2: Protocol = Protocol::Resp2;
 pub(super) const R3: Protocol = Protocol::Resp3;
 
-pub(super) const KINDS: [Merge; 10] = [
+pub(super) const KINDS: [Merge; 11] = [
     Merge::Mget,
     Merge::SumInts,
     Merge::AllOk,
@@ -21,6 +21,7 @@ pub(super) const KINDS: [Merge; 10] = [
     Merge::AndInts,
     Merge::AnyNonNil,
     Merge::SumPairs,
+    Merge::AnyOk,
     Merge::Info,
 ];
 

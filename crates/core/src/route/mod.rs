@@ -75,6 +75,9 @@ pub enum Merge {
     SumPairs,
     /// INFO: the proxy's own view with totals summed over masters.
     Info,
+    /// `+OK` when any part says OK, else the first reply (SCRIPT KILL,
+    /// FUNCTION KILL: only the node running the script can kill it).
+    AnyOk,
 }
 
 /// Transaction commands.
@@ -169,6 +172,8 @@ pub enum Local {
     ClientSetInfo,
     /// CLUSTER KEYSLOT
     ClusterKeyslot,
+    /// ASKING from a client: meaningless through the proxy, answered OK.
+    Asking,
     /// READONLY: this client's reads may be served by replicas.
     ReadOnly,
     /// CLIENT LIST
@@ -224,6 +229,8 @@ pub enum Reject {
     Refused(&'static str),
     /// Not available through the proxy.
     Unsupported(&'static str),
+    /// Redis Cluster's own error for this command, word for word.
+    Redis(&'static str),
 }
 
 impl Reject {
@@ -274,6 +281,7 @@ impl Reject {
                     b" need a dedicated backend connection, which this version of the proxy does not provide yet",
                 );
             }
+            Self::Redis(msg) => m.extend_from_slice(msg.as_bytes()),
             Self::Unsupported(what) => {
                 m.extend_from_slice(b"ERR slotway: ");
                 m.extend_from_slice(what.as_bytes());
@@ -282,6 +290,13 @@ impl Reject {
             Self::Refused(what) => {
                 m.extend_from_slice(b"ERR slotway: '");
                 m.extend(c_string(name, 64).iter().map(u8::to_ascii_lowercase));
+                // Name the subcommand too: CONFIG SET is refused, CONFIG GET is not.
+                if slotway_command::lookup(name).is_some_and(CommandSpec::is_container)
+                    && let Some(sub) = req.arg(1)
+                {
+                    m.push(b' ');
+                    m.extend(c_string(sub, 64).iter().map(u8::to_ascii_lowercase));
+                }
                 m.extend_from_slice(b"' is not allowed through the proxy (");
                 m.extend_from_slice(what.as_bytes());
                 m.push(b')');
@@ -437,6 +452,27 @@ fn special(spec: &CommandSpec, req: &Request, policy: Policy) -> Option<Route> {
         "config|set" | "config|resetstat" | "save" | "bgsave" | "bgrewriteaof" => {
             admin(Merge::AllOk)
         }
+        "script|kill" | "function|kill" => all(Merge::AnyOk),
+        // Node-level resets: every master, or they would reset one of them.
+        "slowlog|reset" | "latency|reset" | "memory|purge" => all(Merge::AllOk),
+        // The proxy follows redirects itself; a client's ASKING must not set
+        // the flag on a shared connection.
+        "asking" => L(Local::Asking),
+        "script|debug" => R(Reject::Refused(
+            "script debugging changes the connection's mode",
+        )),
+        "module|load" | "module|loadex" | "module|unload" => {
+            R(Reject::Refused("modules must be loaded on each node"))
+        }
+        "move" => R(Reject::Redis("ERR MOVE is not allowed in cluster mode")),
+        "swapdb" => R(Reject::Redis("ERR SWAPDB is not allowed in cluster mode")),
+        "wait" => R(Reject::Unsupported(
+            "WAIT (it counts the writes made on one connection, and the proxy shares its connections to the nodes)",
+        )),
+        "cluster|help" => Route::Forward(Forward {
+            slot: None,
+            readonly: true,
+        }),
         "cluster|info" => L(Local::ClusterView(ClusterView::Info)),
         "cluster|slots" => L(Local::ClusterView(ClusterView::Slots)),
         "cluster|shards" => L(Local::ClusterView(ClusterView::Shards)),
@@ -481,15 +517,12 @@ fn special(spec: &CommandSpec, req: &Request, policy: Policy) -> Option<Route> {
             }),
             Err(reject) => R(reject),
         },
-        "wait" => R(Reject::NeedsDedicated("WAIT")),
         "readonly" => L(Local::ReadOnly),
         "readwrite" => L(Local::ReadWrite),
         "monitor" | "sync" | "psync" | "replconf" => R(Reject::Refused("replication streams")),
-        "shutdown" | "debug" | "failover" | "replicaof" | "slaveof" | "module"
-        | "config|rewrite" | "swapdb" | "move" | "migrate" => {
-            R(Reject::Refused("node administration"))
-        }
-        "acl|setuser" | "acl|deluser" | "acl|load" | "acl|save" | "acl|log" => {
+        "shutdown" | "debug" | "failover" | "replicaof" | "slaveof" | "config|rewrite"
+        | "migrate" => R(Reject::Refused("node administration")),
+        "acl|setuser" | "acl|deluser" | "acl|load" | "acl|save" => {
             R(Reject::Refused("ACL changes must be made on each node"))
         }
         "client|list" => L(Local::ClientList),

@@ -142,6 +142,11 @@ impl Queue {
         let Some(u) = self.unit(tag) else {
             return;
         };
+        // Already answered (a blocking command abandoned at EOF): late
+        // deliveries change nothing.
+        if u.reply.is_some() {
+            return;
+        }
         // A MULTI … EXEC block answers with all its frames: the client gets
         // EXEC's, but a MOVED for a queued command means the whole block
         // went to the wrong node and nothing ran.

@@ -147,6 +147,7 @@ pub fn answer(
             _ => encode::error(out, b"ERR syntax error"),
         },
         Local::ClientGetRedir => encode::integer(out, -1),
+        Local::Asking => encode::simple(out, b"OK"),
         Local::ReadOnly => {
             state.readonly = true;
             encode::simple(out, b"OK");

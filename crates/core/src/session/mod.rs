@@ -147,7 +147,7 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
             Event::RetryDue => queue.on_retry_due(),
             // End of the client's input: like Redis, answer what was read
             // before it (a half-closed client still reads), then close.
-            Event::Read(Ok(0)) => queue.close(),
+            Event::Read(Ok(0)) => queue.client_gone(),
             Event::Read(Ok(_)) => {
                 me.touch();
                 queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);

@@ -83,6 +83,10 @@ impl Subscriptions {
 pub(super) struct SubEntry {
     pub remaining: usize,
     pub frames: BytesMut,
+    /// A shard-channel command: its confirmations come from several nodes,
+    /// each counting only its own channels, so the counts Redis would
+    /// report (the client's total) are written into them, in order.
+    pub shard_counts: Option<std::collections::VecDeque<usize>>,
 }
 
 /// What a RESP2 client in subscribed mode may send.
@@ -108,21 +112,33 @@ pub fn not_allowed_message(req: &Request) -> Vec<u8> {
     m
 }
 
-/// Applies (un)subscribing `names` to `set`; returns the confirmations Redis
-/// sends for it.
-fn apply(set: &mut HashSet<Bytes>, names: &[Bytes], subscribe: bool) -> usize {
+/// Applies (un)subscribing `names` to `set` one name at a time, as Redis
+/// does; returns the set's size after each confirmation Redis sends.
+fn apply(set: &mut HashSet<Bytes>, names: &[Bytes], subscribe: bool) -> Vec<usize> {
     if subscribe {
-        set.extend(names.iter().cloned());
-        names.len()
+        names
+            .iter()
+            .map(|n| {
+                set.insert(n.clone());
+                set.len()
+            })
+            .collect()
     } else if names.is_empty() {
-        let n = set.len().max(1);
+        let k = set.len();
         set.clear();
-        n
-    } else {
-        for n in names {
-            set.remove(n);
+        if k == 0 {
+            vec![0]
+        } else {
+            (0..k).rev().collect()
         }
-        names.len()
+    } else {
+        names
+            .iter()
+            .map(|n| {
+                set.remove(n);
+                set.len()
+            })
+            .collect()
     }
 }
 
@@ -136,8 +152,19 @@ impl Queue {
         let names: Vec<Bytes> = (1..req.argc()).filter_map(|i| req.arg_bytes(i)).collect();
         let client_id = self.client.id;
         let subs = &mut self.subs;
-        // (connection index, confirmations) for every connection the command goes to.
-        let mut sends: Vec<(usize, usize)> = Vec::new();
+        // (connection index, the set size after each confirmation) for
+        // every connection the command goes to.
+        let mut sends: Vec<(usize, Vec<usize>)> = Vec::new();
+        // Shard channels on the other shard connections (counts are totals).
+        let shard_total = |subs: &Subscriptions, except: usize| -> usize {
+            subs.shards
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| i != except)
+                .map(|(_, s)| s.channels.len())
+                .sum()
+        };
+        let mut shard_counts: Option<std::collections::VecDeque<usize>> = None;
         match cmd {
             PubSub::Subscribe | PubSub::Unsubscribe => {
                 if subs.classic.is_none() {
@@ -174,8 +201,11 @@ impl Queue {
                         subs.shards.len() - 1
                     }
                 };
+                let others = shard_total(subs, idx);
                 if let Some(sub) = subs.shards.get_mut(idx) {
-                    sends.push((idx + 1, apply(&mut sub.channels, &names, subscribe)));
+                    let sizes = apply(&mut sub.channels, &names, subscribe);
+                    shard_counts = Some(sizes.iter().map(|n| others + n).collect());
+                    sends.push((idx + 1, sizes));
                 }
             }
             PubSub::SUnsubscribe(None) => {
@@ -189,13 +219,36 @@ impl Queue {
                         .stream(protocol, sink.clone(), STREAM_TAG | 1);
                     subs.shards.push(Subscriber::new(conn));
                 }
+                let total = shard_total(subs, usize::MAX);
                 for (i, sub) in subs.shards.iter_mut().enumerate() {
-                    sends.push((i + 1, apply(&mut sub.channels, &[], false)));
+                    if !sub.channels.is_empty() {
+                        sends.push((i + 1, apply(&mut sub.channels, &[], false)));
+                    }
                 }
+                // Confirmations arrive from several nodes in any order; the
+                // counts go down by one each, as from one Redis.
+                shard_counts = Some((0..total).rev().collect());
             }
         }
+        // Unsubscribing from every shard channel while having none: one
+        // confirmation, as Redis sends, not one per node.
+        if cmd == PubSub::SUnsubscribe(None) && sends.is_empty() {
+            let mut out = BytesMut::new();
+            let kind = if protocol == Protocol::Resp3 {
+                b'>'
+            } else {
+                b'*'
+            };
+            out.put_u8(kind);
+            out.put_slice(b"3\r\n");
+            encode::bulk(&mut out, b"sunsubscribe");
+            encode::null(&mut out, protocol);
+            encode::integer(&mut out, 0);
+            return self.push_ready(out.freeze());
+        }
         let mut expected = 0;
-        for &(idx, confirmations) in &sends {
+        for (idx, sizes) in &sends {
+            let (idx, confirmations) = (*idx, sizes.len());
             let sub = if idx == 0 {
                 self.subs.classic.as_ref()
             } else {
@@ -215,6 +268,7 @@ impl Queue {
         self.entries.push_back(Entry::Sub(SubEntry {
             remaining: expected,
             frames: BytesMut::new(),
+            shard_counts,
         }));
     }
 
@@ -230,13 +284,22 @@ impl Queue {
     /// A frame from a subscriber connection: a confirmation fills the oldest
     /// (un)subscribe command still waiting for one; a message is queued.
     pub(super) fn on_stream_frame(&mut self, _tag: u64, frame: Bytes) {
-        if is_confirmation(&frame) {
+        if let Some(shard) = confirmation_family(&frame) {
             let waiting = self.entries.iter_mut().find_map(|e| match e {
-                Entry::Sub(sub) if sub.remaining > 0 => Some(sub),
+                Entry::Sub(sub) if sub.remaining > 0 && sub.shard_counts.is_some() == shard => {
+                    Some(sub)
+                }
                 _ => None,
             });
             if let Some(sub) = waiting {
-                sub.frames.put_slice(&frame);
+                let count = sub
+                    .shard_counts
+                    .as_mut()
+                    .and_then(std::collections::VecDeque::pop_front);
+                match count.and_then(|n| with_count(&frame, n)) {
+                    Some(rewritten) => sub.frames.put_slice(&rewritten),
+                    None => sub.frames.put_slice(&frame),
+                }
                 sub.remaining -= 1;
                 self.flush_ready();
                 return;
@@ -247,14 +310,25 @@ impl Queue {
     }
 }
 
-/// Whether a frame confirms a (un)subscription (rather than carrying a message).
-fn is_confirmation(frame: &Bytes) -> bool {
-    let Some(first) = merge::elements(frame).and_then(|p| p.into_iter().next()) else {
-        return false;
-    };
-    let Ok(Some((kind, _))) = Value::decode(&first) else {
-        return false;
-    };
-    kind.as_bytes()
-        .is_some_and(|k| k.to_ascii_lowercase().ends_with(b"subscribe"))
+/// For a (un)subscribe confirmation: whether it is a shard-channel one.
+/// `None` for messages.
+fn confirmation_family(frame: &Bytes) -> Option<bool> {
+    let first = merge::elements(frame)?.into_iter().next()?;
+    let kind = Value::decode(&first).ok()??.0;
+    let kind = kind.as_bytes()?.to_ascii_lowercase();
+    kind.ends_with(b"subscribe")
+        .then(|| kind.starts_with(b"ssubscribe") || kind.starts_with(b"sunsubscribe"))
+}
+
+/// The same confirmation with its subscription count replaced.
+fn with_count(frame: &Bytes, count: usize) -> Option<Bytes> {
+    let parts = merge::elements(frame)?;
+    let (kind, channel) = (parts.first()?, parts.get(1)?);
+    let mut out = BytesMut::with_capacity(frame.len() + 8);
+    out.put_u8(*frame.first()?);
+    out.put_slice(b"3\r\n");
+    out.put_slice(kind);
+    out.put_slice(channel);
+    encode::integer(&mut out, i64::try_from(count).ok()?);
+    Some(out.freeze())
 }

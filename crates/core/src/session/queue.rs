@@ -217,6 +217,22 @@ impl Queue {
         self.closing = true;
     }
 
+    /// The client sent EOF: answer what was read, except blocking commands,
+    /// which Redis drops with the client that left — their dedicated
+    /// connections are aborted so they cannot take data later.
+    pub fn client_gone(&mut self) {
+        self.closing = true;
+        for entry in &mut self.entries {
+            if let Entry::One(u) = entry
+                && let Via::Lease(lease) = &mut u.via
+                && lease.take().is_some()
+            {
+                u.reply = Some(Bytes::new());
+            }
+        }
+        self.flush_ready();
+    }
+
     /// Whether reading the client may go on (back-pressure otherwise).
     pub fn accepts_more(&self, out_high_water: usize) -> bool {
         !self.closing
@@ -352,7 +368,9 @@ impl Queue {
         if self.txn.is_some() {
             return self.in_multi(req, route, table);
         }
-        if self.subs.restricts(self.client.protocol) {
+        // Redis checks the command itself (unknown, arity, CROSSSLOT) before
+        // the subscribed context.
+        if self.subs.restricts(self.client.protocol) && !matches!(route, Route::Reject(_)) {
             if route == Route::Local(route::Local::Ping) {
                 return self.subscribed_ping(&req);
             }

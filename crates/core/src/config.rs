@@ -77,11 +77,22 @@ pub struct ClusterConfig {
     pub connect_timeout_ms: u64,
     /// Timeout for one topology query (`CLUSTER SHARDS`/`SLOTS`).
     pub query_timeout_ms: u64,
+    /// A shared connection with requests in flight and no reply for this long
+    /// is taken as hung and closed; its requests follow the retry rules.
+    pub reply_timeout_ms: u64,
     /// Redirects (MOVED/ASK/TRYAGAIN) and retries one request may take
     /// before the client gets the last error.
     pub max_redirects: u8,
     /// Delay before retrying after TRYAGAIN or a failed connection.
     pub retry_delay_ms: u64,
+    /// How long a request may wait ("park") for its slot to get a reachable
+    /// owner — a failover takes `cluster-node-timeout` plus an election —
+    /// before the client gets `-CLUSTERDOWN`/`-TRYAGAIN`.
+    pub park_timeout_ms: u64,
+    /// Re-send a write whose connection broke after it was sent (its outcome
+    /// is unknown; it may then be applied twice). Off: the client gets an
+    /// error saying the outcome is unknown.
+    pub retry_unknown_writes: bool,
     /// Split MGET/MSET/DEL/UNLINK/EXISTS/TOUCH whose keys span slots into one
     /// sub-request per slot (else `-CROSSSLOT`, as Redis Cluster answers).
     pub cross_slot_split: bool,
@@ -116,8 +127,11 @@ impl Default for ClusterConfig {
             refresh_debounce_ms: 100,
             connect_timeout_ms: 1_000,
             query_timeout_ms: 2_000,
+            reply_timeout_ms: 10_000,
             max_redirects: 5,
             retry_delay_ms: 50,
+            park_timeout_ms: 20_000,
+            retry_unknown_writes: false,
             cross_slot_split: true,
             fanout_admin: false,
             read_from: ReadFrom::Master,
@@ -258,8 +272,11 @@ impl Config {
             refresh_debounce: Duration::from_millis(c.refresh_debounce_ms),
             connect_timeout: Duration::from_millis(c.connect_timeout_ms.max(1)),
             query_timeout: Duration::from_millis(c.query_timeout_ms.max(1)),
+            reply_timeout: Duration::from_millis(c.reply_timeout_ms.max(10)),
             max_redirects: c.max_redirects,
             retry_delay: Duration::from_millis(c.retry_delay_ms),
+            park_timeout: Duration::from_millis(c.park_timeout_ms),
+            retry_unknown_writes: c.retry_unknown_writes,
             policy: crate::route::Policy {
                 split_multi_key: c.cross_slot_split,
                 fanout_admin: c.fanout_admin,
@@ -298,10 +315,16 @@ pub struct Settings {
     pub connect_timeout: Duration,
     /// Timeout of one topology query.
     pub query_timeout: Duration,
+    /// Silence after which a shared connection with requests in flight is closed.
+    pub reply_timeout: Duration,
     /// Redirects and retries per request.
     pub max_redirects: u8,
     /// Delay before a retry after TRYAGAIN or a failed connect.
     pub retry_delay: Duration,
+    /// How long a request may wait for a reachable owner of its slot.
+    pub park_timeout: Duration,
+    /// Re-send writes whose outcome is unknown.
+    pub retry_unknown_writes: bool,
     /// Routing choices (cross-slot splitting, admin fan-out).
     pub policy: crate::route::Policy,
     /// Address announced to cluster-aware clients.

@@ -37,6 +37,7 @@ pub async fn run(
         NodeParams {
             connections_per_node: settings.connections_per_node,
             connect_timeout: settings.connect_timeout,
+            reply_timeout: settings.reply_timeout,
         },
     ));
     let stop = CancellationToken::new();
@@ -58,6 +59,8 @@ pub async fn run(
             max_inflight: settings.max_inflight_per_client,
             max_redirects: settings.max_redirects,
             retry_delay: settings.retry_delay,
+            park_timeout: settings.park_timeout,
+            retry_unknown_writes: settings.retry_unknown_writes,
             policy: settings.policy,
             announce: settings.announce,
             read_from: settings.read_from,

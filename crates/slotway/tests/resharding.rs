@@ -409,6 +409,8 @@ fn ask_during_migration_is_invisible() {
     let cluster = cluster();
     // No periodic refresh: the proxy must follow the nodes' redirects.
     let proxy = Proxy::start_with(&cluster.seeds(), |c| {
+        // A split MGET during the migration is parked (TRYAGAIN) until this runs out.
+        c.cluster.park_timeout_ms = 500;
         c.cluster.refresh_interval_ms = 600_000;
     });
     proxy.wait_ready();

@@ -101,6 +101,9 @@ pub struct ConnParams {
     pub stream: Option<(Arc<ReplySink>, u64)>,
     /// A replica serving reads: `READONLY` is sent on connect.
     pub readonly: bool,
+    /// Shared connections: with requests in flight and no reply for this
+    /// long, the node is taken as hung and the connection closed.
+    pub reply_timeout: Option<Duration>,
 }
 
 /// Starts a connection task on the current runtime.
@@ -306,6 +309,14 @@ async fn serve(
     let mut accepting = true;
     let never = CancellationToken::new();
     let abort = params.abort.as_ref().unwrap_or(&never);
+    // One ticker per connection, polled only while requests are in flight.
+    let reply_timeout = params.reply_timeout.unwrap_or(Duration::MAX);
+    let mut ticker =
+        tokio::time::interval(params.reply_timeout.map_or(Duration::from_secs(3600), |t| {
+            (t / 4).max(Duration::from_millis(10))
+        }));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_progress = Instant::now();
 
     let result = loop {
         if !accepting && (wire.pending.is_empty() || stream) {
@@ -317,9 +328,15 @@ async fn serve(
         tokio::select! {
             biased;
             () = abort.cancelled() => break Err("aborted".to_owned()),
+            _ = ticker.tick(), if params.reply_timeout.is_some() && !wire.pending.is_empty() => {
+                if last_progress.elapsed() > reply_timeout {
+                    break Err(format!("no reply for {reply_timeout:?}; the node is taken as hung"));
+                }
+            }
             read = rd.read_buf(&mut input) => match read {
                 Ok(0) => break Err("closed by the node".to_owned()),
                 Ok(_) => {
+                    last_progress = Instant::now();
                     if let Err(e) = dispatch_replies(params, &mut input, &mut reader, &mut wire) {
                         break Err(e);
                     }
@@ -332,6 +349,9 @@ async fn serve(
             },
             req = rx.recv(), if accepting && wire.out.len() < WRITE_HIGH_WATER => match req {
                 Some(req) => {
+                    if wire.pending.is_empty() {
+                        last_progress = Instant::now();
+                    }
                     wire.push(req, stream);
                     while wire.out.len() < WRITE_HIGH_WATER {
                         match rx.try_recv() {

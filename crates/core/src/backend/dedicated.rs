@@ -73,6 +73,7 @@ impl LeasePool {
                 abort: Some(abort.clone()),
                 stream: None,
                 readonly: false,
+                reply_timeout: None,
             });
             (handle, abort)
         });
@@ -95,6 +96,7 @@ impl LeasePool {
             abort: Some(abort.clone()),
             stream: Some((sink, tag)),
             readonly: false,
+            reply_timeout: None,
         });
         StreamConn {
             handle,

@@ -38,6 +38,7 @@ impl Node {
         connect_timeout: Duration,
         on_failure: &Arc<Notify>,
         readonly: bool,
+        reply_timeout: Duration,
     ) -> Self {
         let make = |protocol| {
             (0..per_protocol.max(1))
@@ -50,6 +51,7 @@ impl Node {
                         abort: None,
                         stream: None,
                         readonly,
+                        reply_timeout: Some(reply_timeout),
                     })
                 })
                 .collect::<Box<[_]>>()

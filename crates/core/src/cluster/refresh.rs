@@ -75,22 +75,39 @@ pub async fn run(topology: Arc<Topology>, timing: RefreshTiming, shutdown: Cance
     }
 }
 
-/// One refresh: the first candidate that knows a slot map wins.
-/// Returns whether a view was installed.
+/// Candidates asked at once: a dead node that only times out must not hold
+/// up the refresh that finds its replacement.
+const PARALLEL: usize = 3;
+
+/// One refresh: the candidates are asked a few at a time, and the first that
+/// knows a slot map wins. Returns whether a view was installed.
 pub async fn refresh_once(topology: &Topology, timing: RefreshTiming) -> bool {
     let want_version = topology.backend_version().is_none();
-    for addr in topology.candidates() {
-        match fetch(&addr, timing, want_version).await {
-            Ok((view, version)) if view.covered_slots() > 0 => {
-                if let Some(v) = version {
-                    topology.set_backend_version(v);
+    let candidates = topology.candidates();
+    for batch in candidates.chunks(PARALLEL) {
+        let mut asks = tokio::task::JoinSet::new();
+        for addr in batch {
+            let addr = addr.clone();
+            asks.spawn(async move {
+                let result = fetch(&addr, timing, want_version).await;
+                (addr, result)
+            });
+        }
+        while let Some(done) = asks.join_next().await {
+            match done {
+                Ok((addr, Ok((view, version)))) if view.covered_slots() > 0 => {
+                    asks.abort_all();
+                    if let Some(v) = version {
+                        topology.set_backend_version(v);
+                    }
+                    topology.install(&view);
+                    debug!(node = %addr, "topology refreshed");
+                    return true;
                 }
-                topology.install(&view);
-                debug!(node = %addr, "topology refreshed");
-                return true;
+                Ok((addr, Ok(_))) => debug!(node = %addr, "node knows no slots; asking another"),
+                Ok((_, Err(e))) => debug!(error = %e, "topology query failed"),
+                Err(e) => debug!(error = %e, "topology query task failed"),
             }
-            Ok(_) => debug!(node = %addr, "node knows no slots; asking another"),
-            Err(e) => debug!(error = %e, "topology query failed"),
         }
     }
     if topology.load().is_known() {

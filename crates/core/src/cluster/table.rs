@@ -130,6 +130,8 @@ pub struct NodeParams {
     pub connections_per_node: usize,
     /// Connect timeout.
     pub connect_timeout: Duration,
+    /// A shared connection silent this long with requests in flight is closed.
+    pub reply_timeout: Duration,
 }
 
 /// The live topology: the current slot table plus what is needed to change it.
@@ -165,6 +167,7 @@ impl Registry {
             params.connect_timeout,
             refresh,
             false,
+            params.reply_timeout,
         ));
         self.nodes.insert(addr, node.clone());
         node
@@ -181,6 +184,7 @@ impl Registry {
             params.connect_timeout,
             refresh,
             true,
+            params.reply_timeout,
         ));
         self.replicas.insert(addr, node.clone());
         node

@@ -128,10 +128,15 @@ pub fn parse_shards(reply: &Value, queried_host: &str) -> Result<ClusterView, St
             let healthy = node
                 .map_get("health")
                 .and_then(text)
-                .is_none_or(|h| h != "fail");
-            if role == "master" && (master.is_none() || healthy) {
-                master = Some(addr);
-            } else {
+                .is_none_or(|h| h == "online");
+            if role == "master" {
+                // A failed master keeps its slots in the view until a replica
+                // takes over; it is still the best guess until then.
+                if master.is_none() || healthy {
+                    master = Some(addr);
+                }
+            } else if healthy {
+                // Only replicas that can answer serve reads.
                 replicas.push(addr);
             }
         }

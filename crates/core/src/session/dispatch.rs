@@ -7,7 +7,14 @@
 //! (it was never written, or the node refused it with a redirect), or when it
 //! is read-only. A write whose connection broke after it was written gets a
 //! clear "outcome unknown" error instead: the proxy never applies a client's
-//! write twice on its own.
+//! write twice on its own (unless the operator enables it).
+//!
+//! Parking: while a slot has no reachable owner (node down, failover under
+//! way, cluster not reached yet, TRYAGAIN/CLUSTERDOWN), its requests are
+//! retried every `retry_delay` — each retry asks for a topology refresh —
+//! for up to `park_timeout`, so they go out as soon as a new owner is
+//! known; requests for healthy slots are not delayed. MOVED/ASK chains are
+//! capped by count (`max_redirects`) instead.
 
 use std::sync::Arc;
 
@@ -31,7 +38,7 @@ impl Queue {
     /// Sends the unit `tag` names to the node its target names.
     pub(super) fn dispatch(&mut self, tag: u64, table: &SlotTable) {
         let topology = self.shared.topology.clone();
-        let max = self.shared.settings.max_redirects;
+        let park = self.shared.settings.park_timeout;
         let (client_id, protocol) = (self.client.id, self.client.protocol);
         let read_from = match (self.shared.settings.read_from, self.client.readonly) {
             (ReadFrom::Master, true) => ReadFrom::ReplicaPreferred,
@@ -62,10 +69,9 @@ impl Queue {
         };
         let Some(node) = node else {
             // No owner known (cluster not reached yet, or slot uncovered):
-            // worth a short wait for the refresher.
+            // park until the refresher finds one.
             topology.request_refresh();
-            if u.attempts < max {
-                u.attempts += 1;
+            if may_park(u, park) {
                 self.schedule_retry(tag);
             } else {
                 let msg: &[u8] = if table.is_known() {
@@ -131,6 +137,8 @@ impl Queue {
     }
 
     fn on_reply(&mut self, tag: u64, reply: Reply) {
+        let park = self.shared.settings.park_timeout;
+        let retry_writes = self.shared.settings.retry_unknown_writes;
         if tag & STREAM_TAG != 0 {
             if let Reply::Frame(frame) = reply {
                 self.on_stream_frame(tag, frame);
@@ -166,7 +174,19 @@ impl Queue {
                 Next::Done
             }
             Reply::Frame(frame) => match route::redirect(&frame) {
-                Some(redirect) if u.attempts < max => {
+                // TRYAGAIN / CLUSTERDOWN: nothing ran; park and retry.
+                Some(Redirect::Retry) if may_park(u, park) => {
+                    // Start over at the slot's owner: it redirects again if
+                    // the migration is still under way.
+                    if let Target::Ask { slot, .. } = u.target {
+                        u.target = Target::Slot(slot);
+                    }
+                    topology.request_refresh();
+                    Next::Retry
+                }
+                Some(redirect @ (Redirect::Moved { .. } | Redirect::Ask { .. }))
+                    if u.attempts < max =>
+                {
                     u.attempts += 1;
                     match redirect {
                         Redirect::Moved { slot, addr } => {
@@ -184,15 +204,7 @@ impl Queue {
                             };
                             Next::Dispatch
                         }
-                        Redirect::Retry => {
-                            // Start over at the slot's owner: it redirects
-                            // again if the migration is still under way.
-                            if let Target::Ask { slot, .. } = u.target {
-                                u.target = Target::Slot(slot);
-                            }
-                            topology.request_refresh();
-                            Next::Retry
-                        }
+                        Redirect::Retry => Next::Retry,
                     }
                 }
                 Some(Redirect::Moved { slot, .. } | Redirect::Ask { slot, .. }) => {
@@ -215,9 +227,8 @@ impl Queue {
                 }
                 // A replica that fails a read: ask the master next time.
                 u.master_only = true;
-                let safe = !failure.kind.maybe_executed() || u.readonly;
-                if safe && u.attempts < max {
-                    u.attempts += 1;
+                let safe = !failure.kind.maybe_executed() || u.readonly || retry_writes;
+                if safe && may_park(u, park) {
                     topology.request_refresh();
                     if failure.kind == FailureKind::Closed {
                         Next::Dispatch
@@ -225,7 +236,9 @@ impl Queue {
                         Next::Retry
                     }
                 } else {
-                    u.reply = Some(error_bytes(failure_message(&failure).as_bytes()));
+                    u.reply = Some(error_bytes(
+                        failure_message(&failure, u.readonly).as_bytes(),
+                    ));
                     Next::Done
                 }
             }
@@ -281,6 +294,14 @@ impl Queue {
     }
 }
 
+/// Whether a unit that cannot be served now may keep waiting: it started
+/// waiting less than `budget` ago (the clock is read only on this path).
+fn may_park(u: &mut super::queue::Unit, budget: std::time::Duration) -> bool {
+    let now = Instant::now();
+    let since = *u.parked_at.get_or_insert(now);
+    now.duration_since(since) < budget
+}
+
 /// `MOVED 12 :7002` names a port on the host the request went to.
 fn full_addr(addr: &str, last: Option<&str>) -> String {
     match (addr.strip_prefix(':'), last) {
@@ -292,7 +313,7 @@ fn full_addr(addr: &str, last: Option<&str>) -> String {
     }
 }
 
-fn failure_message(f: &Failure) -> String {
+fn failure_message(f: &Failure, readonly: bool) -> String {
     match &f.kind {
         FailureKind::Connect(reason) => {
             format!(
@@ -300,12 +321,17 @@ fn failure_message(f: &Failure) -> String {
                 f.addr
             )
         }
-        FailureKind::Lost { written: true } => format!(
+        // Only a write can have an unknown outcome; a read that ran out of
+        // retries met a node that is not answering.
+        FailureKind::Lost { written: true } if !readonly => format!(
             "ERR slotway: connection to {} lost, write outcome unknown",
             f.addr
         ),
-        FailureKind::Lost { written: false } | FailureKind::Closed => {
-            format!("ERR slotway: connection to {} lost", f.addr)
+        FailureKind::Lost { .. } | FailureKind::Closed => {
+            format!(
+                "CLUSTERDOWN slotway: node {} is not answering (connection lost)",
+                f.addr
+            )
         }
     }
 }

@@ -61,6 +61,10 @@ pub struct SessionSettings {
     pub max_redirects: u8,
     /// Delay before a retry.
     pub retry_delay: Duration,
+    /// How long a request may wait for a reachable owner of its slot.
+    pub park_timeout: Duration,
+    /// Re-send writes whose outcome is unknown.
+    pub retry_unknown_writes: bool,
     /// Operator routing choices.
     pub policy: crate::route::Policy,
     /// Address announced to cluster-aware clients (CLUSTER SLOTS …); `None`:

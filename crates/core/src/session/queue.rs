@@ -81,6 +81,8 @@ pub(super) struct Unit {
     pub attempts: u8,
     /// A read from a replica failed: the master answers this one.
     pub master_only: bool,
+    /// When it first had to wait for a reachable owner (parking).
+    pub parked_at: Option<Instant>,
     /// Node of the latest dispatch (resolves `MOVED slot :port`).
     pub node: Option<Arc<str>>,
     /// The final reply, once known.
@@ -99,6 +101,7 @@ impl Unit {
             readonly,
             attempts: 0,
             master_only: false,
+            parked_at: None,
             node: None,
             reply: None,
             then: Then::default(),

@@ -1,0 +1,64 @@
+//! A node that stops answering altogether (SIGSTOP: its socket still accepts
+//! but nothing replies): the proxy closes the silent connection after
+//! `reply_timeout_ms`, other slots are not affected, reads for the stopped
+//! node fail with a clear error after the park budget instead of hanging, and
+//! everything works again once the node resumes.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Proxy, is_ok, key_in_range, text};
+use slotway_fixture::Cluster;
+
+#[test]
+fn stopped_node_times_out_then_recovers() {
+    let mut cluster = Cluster::start(3, 0).unwrap();
+    let proxy = Proxy::start_with(&cluster.seeds(), |c| {
+        c.cluster.reply_timeout_ms = 300;
+        c.cluster.park_timeout_ms = 1_000;
+    });
+    proxy.wait_ready();
+    let slots = cluster.slots().unwrap();
+    let stopped = &slots[0];
+    let healthy = &slots[1];
+    let k_stopped = key_in_range("hung", stopped.start, stopped.end);
+    let k_healthy = key_in_range("fine", healthy.start, healthy.end);
+    let mut c = proxy.client();
+    assert!(is_ok(&c.cmd(&["SET", &k_stopped, "1"])));
+    assert!(is_ok(&c.cmd(&["SET", &k_healthy, "2"])));
+
+    let idx = cluster.index_of(&stopped.master).unwrap();
+    cluster.node_mut(idx).pause();
+    let started = Instant::now();
+    let mut other = proxy.client();
+    let reply = text(&c.cmd(&["GET", &k_stopped]));
+    let waited = started.elapsed();
+    eprintln!("GET on the stopped node answered {reply:?} after {waited:?}");
+    assert!(reply.starts_with("CLUSTERDOWN slotway: node"), "{reply}");
+    assert!(
+        waited < Duration::from_secs(5),
+        "bounded by the park budget: {waited:?}"
+    );
+    // Other slots were never affected.
+    let t = Instant::now();
+    assert_eq!(text(&other.cmd(&["GET", &k_healthy])), "2");
+    assert!(t.elapsed() < Duration::from_millis(200));
+
+    cluster.node_mut(idx).resume();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if text(&c.cmd(&["GET", &k_stopped])) == "1" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never recovered after SIGCONT");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -99,10 +99,23 @@ pub struct ClusterConfig {
     /// Let CONFIG SET/RESETSTAT and SAVE/BGSAVE/BGREWRITEAOF reach every node
     /// (replies merged); refused otherwise.
     pub fanout_admin: bool,
+    /// Confirm writes with replicas (`WAIT`, grouped per connection) before
+    /// acknowledging them: `{ replicas = 1, timeout_ms = 100 }`. Absent: off.
+    pub write_ack: Option<WriteAckConfig>,
     /// Where read-only commands go: `master`, `replica` (replicas only),
     /// or `replica-preferred` (a replica when the shard has one). A client
     /// that sends READONLY reads as `replica-preferred`.
     pub read_from: ReadFrom,
+}
+
+/// `[cluster.write_ack]`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WriteAckConfig {
+    /// Replicas that must have a write before it is acknowledged.
+    pub replicas: u32,
+    /// How long to wait for them; past it the client gets an error.
+    pub timeout_ms: u64,
 }
 
 /// Where read-only commands go.
@@ -135,6 +148,7 @@ impl Default for ClusterConfig {
             cross_slot_split: true,
             fanout_admin: false,
             read_from: ReadFrom::Master,
+            write_ack: None,
         }
     }
 }
@@ -283,6 +297,19 @@ impl Config {
             },
             announce,
             read_from: c.read_from,
+            write_ack: match c.write_ack {
+                None => None,
+                Some(w) if w.replicas == 0 || w.timeout_ms == 0 => {
+                    return Err(ConfigError::invalid(
+                        "cluster.write_ack",
+                        "replicas and timeout_ms must be at least 1 (a WAIT timeout of 0 blocks forever)",
+                    ));
+                }
+                Some(w) => Some(crate::backend::conn::WriteAck {
+                    replicas: w.replicas,
+                    timeout_ms: w.timeout_ms,
+                }),
+            },
             limits: Limits {
                 max_bulk_len: l.max_bulk_len,
                 max_multibulk_len: l.max_multibulk_len,
@@ -331,6 +358,8 @@ pub struct Settings {
     pub announce: Option<SocketAddr>,
     /// Where read-only commands go.
     pub read_from: ReadFrom,
+    /// Confirm writes with replicas before acknowledging them.
+    pub write_ack: Option<crate::backend::conn::WriteAck>,
     /// Client input limits.
     pub limits: Limits,
 }

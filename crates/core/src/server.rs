@@ -38,6 +38,7 @@ pub async fn run(
             connections_per_node: settings.connections_per_node,
             connect_timeout: settings.connect_timeout,
             reply_timeout: settings.reply_timeout,
+            write_ack: settings.write_ack,
         },
     ));
     let stop = CancellationToken::new();

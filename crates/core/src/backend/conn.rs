@@ -64,6 +64,18 @@ pub struct BackendRequest {
     /// Reply frames this request produces, delivered together as one
     /// (1 for a command; `n + 2` for `MULTI`, n commands, `EXEC`).
     pub frames: u32,
+    /// A write: with write-ack on, its reply waits for replicas to confirm.
+    pub write: bool,
+}
+
+/// Write acknowledgement: writes are confirmed with `WAIT` on their own
+/// connection before their replies are released.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteAck {
+    /// Replicas that must have each write.
+    pub replicas: u32,
+    /// How long the node waits for them (`WAIT`'s timeout).
+    pub timeout_ms: u64,
 }
 
 /// The sending side of a connection task; cheap to clone.
@@ -104,6 +116,8 @@ pub struct ConnParams {
     /// Shared connections: with requests in flight and no reply for this
     /// long, the node is taken as hung and the connection closed.
     pub reply_timeout: Option<Duration>,
+    /// Confirm writes with replicas before replying (group commit).
+    pub write_ack: Option<WriteAck>,
 }
 
 /// Starts a connection task on the current runtime.
@@ -234,6 +248,10 @@ struct Pending {
     frames: u32,
     /// Offset of its first byte in the connection's output stream.
     start: u64,
+    /// A write whose reply is held until the group's WAIT answers.
+    hold: bool,
+    /// The group's WAIT (its reply releases or refuses the held ones).
+    wait: bool,
 }
 
 /// The connection's buffers and bookkeeping while it is up.
@@ -243,10 +261,37 @@ struct Wire {
     /// Bytes ever queued into `out`, and ever written to the socket.
     queued: u64,
     written: u64,
+    /// Write-ack: the `WAIT` command that closes each group of writes.
+    wait_cmd: Option<(Bytes, WriteAck)>,
+    /// A write was pushed since the last WAIT.
+    needs_wait: bool,
+    /// Replies of writes waiting for their group's WAIT.
+    held: Vec<(Arc<ReplySink>, u64, Bytes)>,
 }
 
 impl Wire {
+    /// Closes a batch: one WAIT after all the writes it carries (group commit).
+    fn close_batch(&mut self) {
+        if !std::mem::take(&mut self.needs_wait) {
+            return;
+        }
+        if let Some((cmd, _)) = &self.wait_cmd {
+            self.pending.push_back(Pending {
+                to: None,
+                skip: 0,
+                frames: 1,
+                start: self.queued,
+                hold: false,
+                wait: true,
+            });
+            self.out.extend_from_slice(cmd);
+            self.queued += cmd.len() as u64;
+        }
+    }
+
     fn push(&mut self, req: BackendRequest, stream: bool) {
+        let hold = req.write && self.wait_cmd.is_some() && !stream;
+        self.needs_wait |= hold;
         let start = self.queued;
         let before = self.out.len();
         let mut skip = 0;
@@ -263,6 +308,8 @@ impl Wire {
                 skip,
                 frames: req.frames.max(1),
                 start,
+                hold,
+                wait: false,
             });
         }
     }
@@ -280,6 +327,20 @@ async fn serve(
         out: BytesMut::with_capacity(READ_CHUNK),
         queued: 0,
         written: 0,
+        wait_cmd: params.write_ack.map(|ack| {
+            let mut cmd = BytesMut::new();
+            slotway_resp::encode::command(
+                &mut cmd,
+                &[
+                    b"WAIT".to_vec(),
+                    ack.replicas.to_string().into_bytes(),
+                    ack.timeout_ms.to_string().into_bytes(),
+                ],
+            );
+            (cmd.freeze(), ack)
+        }),
+        needs_wait: false,
+        held: Vec::new(),
     };
     // The handshake: its replies are matched and dropped like any other.
     let handshake: &[&[u8]] = match (params.protocol, params.readonly) {
@@ -294,12 +355,15 @@ async fn serve(
             skip: 0,
             frames: 1,
             start: wire.queued,
+            hold: false,
+            wait: false,
         });
         wire.out.extend_from_slice(cmd);
         wire.queued += cmd.len() as u64;
     }
     let stream = params.stream.is_some();
     wire.push(first, stream);
+    wire.close_batch();
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut reader = Reader {
         scanner: ReplyScanner::new(),
@@ -359,6 +423,7 @@ async fn serve(
                             Err(_) => break,
                         }
                     }
+                    wire.close_batch();
                 }
                 // Every handle dropped: the node left the topology. Finish
                 // what is in flight, then end.
@@ -368,6 +433,17 @@ async fn serve(
     };
     if let Err(reason) = &result {
         debug!(node = %params.addr, %reason, in_flight = wire.pending.len(), "failing in-flight requests");
+        // Held writes ran on the master, but whether replicas have them is
+        // unknown: their outcome is unknown.
+        for (sink, seq, _) in wire.held.drain(..) {
+            sink.deliver(
+                seq,
+                Reply::Failed(Failure {
+                    addr: params.addr.clone(),
+                    kind: FailureKind::Lost { written: true },
+                }),
+            );
+        }
         for p in wire.pending.drain(..) {
             if let Some((sink, seq)) = p.to {
                 let written = p.start < wire.written;
@@ -438,7 +514,16 @@ fn dispatch_replies(
         reader.combined = 0;
         reader.frames = 0;
         if let Some(p) = wire.pending.pop_front() {
+            if p.wait {
+                release_held(wire, &frame);
+                continue;
+            }
             match p.to {
+                // A write's reply waits for its group's WAIT; an error reply
+                // wrote nothing and goes at once.
+                Some((sink, seq)) if p.hold && !info.is_error() => {
+                    wire.held.push((sink, seq, frame));
+                }
                 Some((sink, seq)) => sink.deliver(seq, Reply::Frame(frame)),
                 None if info.is_error() => {
                     warn!(node = %params.addr, reply = %String::from_utf8_lossy(&frame).trim_end(),
@@ -447,5 +532,33 @@ fn dispatch_replies(
                 None => {}
             }
         }
+    }
+}
+
+/// The group's WAIT answered: release the held write replies if enough
+/// replicas confirmed, else replace them with an error saying so (the write
+/// ran on the master; its durability is not confirmed).
+fn release_held(wire: &mut Wire, wait_reply: &Bytes) {
+    let Some((_, ack)) = wire.wait_cmd else {
+        return;
+    };
+    let confirmed = wait_reply
+        .strip_prefix(b":")
+        .and_then(|r| r.strip_suffix(b"\r\n"))
+        .and_then(slotway_resp::num::string2ll);
+    let ok = confirmed.is_some_and(|n| n >= i64::from(ack.replicas));
+    let refusal = (!ok).then(|| {
+        let got = confirmed.map_or_else(
+            || String::from_utf8_lossy(wait_reply).trim_end().to_owned(),
+            |n| n.to_string(),
+        );
+        Bytes::from(format!(
+            "-ERR slotway: write not confirmed by {} replica(s) within {} ms (WAIT answered {got})\r\n",
+            ack.replicas, ack.timeout_ms
+        ))
+    });
+    for (sink, seq, frame) in wire.held.drain(..) {
+        let reply = refusal.clone().unwrap_or(frame);
+        sink.deliver(seq, Reply::Frame(reply));
     }
 }

@@ -74,6 +74,7 @@ impl LeasePool {
                 stream: None,
                 readonly: false,
                 reply_timeout: None,
+                write_ack: None,
             });
             (handle, abort)
         });
@@ -97,6 +98,7 @@ impl LeasePool {
             stream: Some((sink, tag)),
             readonly: false,
             reply_timeout: None,
+            write_ack: None,
         });
         StreamConn {
             handle,

@@ -16,7 +16,7 @@ use std::time::Duration;
 use slotway_resp::Protocol;
 use tokio::sync::Notify;
 
-use super::conn::{self, ConnHandle, ConnParams};
+use super::conn::{self, ConnHandle, ConnParams, WriteAck};
 use super::dedicated::LeasePool;
 
 /// Connections to one node.
@@ -39,6 +39,7 @@ impl Node {
         on_failure: &Arc<Notify>,
         readonly: bool,
         reply_timeout: Duration,
+        write_ack: Option<WriteAck>,
     ) -> Self {
         let make = |protocol| {
             (0..per_protocol.max(1))
@@ -52,6 +53,7 @@ impl Node {
                         stream: None,
                         readonly,
                         reply_timeout: Some(reply_timeout),
+                        write_ack,
                     })
                 })
                 .collect::<Box<[_]>>()

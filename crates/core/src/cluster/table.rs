@@ -132,6 +132,8 @@ pub struct NodeParams {
     pub connect_timeout: Duration,
     /// A shared connection silent this long with requests in flight is closed.
     pub reply_timeout: Duration,
+    /// Confirm writes with replicas before replying.
+    pub write_ack: Option<crate::backend::conn::WriteAck>,
 }
 
 /// The live topology: the current slot table plus what is needed to change it.
@@ -168,6 +170,7 @@ impl Registry {
             refresh,
             false,
             params.reply_timeout,
+            params.write_ack,
         ));
         self.nodes.insert(addr, node.clone());
         node
@@ -185,6 +188,7 @@ impl Registry {
             refresh,
             true,
             params.reply_timeout,
+            None,
         ));
         self.replicas.insert(addr, node.clone());
         node

@@ -92,6 +92,7 @@ impl Queue {
             sink,
             seq: tag,
             frames: u.frames,
+            write: !u.readonly,
         };
         let conn = match &mut u.via {
             Via::Shared => node.conn(protocol, client_id).cloned(),

@@ -261,6 +261,7 @@ impl Queue {
                     sink: sink.clone(),
                     seq: STREAM_TAG,
                     frames: 1,
+                    write: false,
                 });
                 expected += confirmations;
             }

@@ -80,6 +80,9 @@ pub struct ClusterConfig {
     /// A shared connection with requests in flight and no reply for this long
     /// is taken as hung and closed; its requests follow the retry rules.
     pub reply_timeout_ms: u64,
+    /// Per-request deadline: a request not answered within this long gets an
+    /// error, and the connection it went on stays up. 0: off.
+    pub request_timeout_ms: u64,
     /// Redirects (MOVED/ASK/TRYAGAIN) and retries one request may take
     /// before the client gets the last error.
     pub max_redirects: u8,
@@ -141,6 +144,7 @@ impl Default for ClusterConfig {
             connect_timeout_ms: 1_000,
             query_timeout_ms: 2_000,
             reply_timeout_ms: 10_000,
+            request_timeout_ms: 0,
             max_redirects: 5,
             retry_delay_ms: 50,
             park_timeout_ms: 20_000,
@@ -287,6 +291,8 @@ impl Config {
             connect_timeout: Duration::from_millis(c.connect_timeout_ms.max(1)),
             query_timeout: Duration::from_millis(c.query_timeout_ms.max(1)),
             reply_timeout: Duration::from_millis(c.reply_timeout_ms.max(10)),
+            request_timeout: (c.request_timeout_ms > 0)
+                .then(|| Duration::from_millis(c.request_timeout_ms.max(4))),
             max_redirects: c.max_redirects,
             retry_delay: Duration::from_millis(c.retry_delay_ms),
             park_timeout: Duration::from_millis(c.park_timeout_ms),
@@ -344,6 +350,8 @@ pub struct Settings {
     pub query_timeout: Duration,
     /// Silence after which a shared connection with requests in flight is closed.
     pub reply_timeout: Duration,
+    /// Per-request deadline (off when `None`).
+    pub request_timeout: Option<Duration>,
     /// Redirects and retries per request.
     pub max_redirects: u8,
     /// Delay before a retry after TRYAGAIN or a failed connect.

@@ -62,6 +62,7 @@ pub async fn run(
             retry_delay: settings.retry_delay,
             park_timeout: settings.park_timeout,
             retry_unknown_writes: settings.retry_unknown_writes,
+            request_timeout: settings.request_timeout,
             policy: settings.policy,
             announce: settings.announce,
             read_from: settings.read_from,

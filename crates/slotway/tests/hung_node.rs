@@ -62,3 +62,43 @@ fn stopped_node_times_out_then_recovers() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn request_deadline_answers_without_dropping_the_connection() {
+    let cluster = Cluster::start(3, 0).unwrap();
+    let proxy = Proxy::start_with(&cluster.seeds(), |c| {
+        c.cluster.request_timeout_ms = 300;
+    });
+    proxy.wait_ready();
+    let mut c = proxy.client();
+    assert!(is_ok(&c.cmd(&["SET", "{d}k", "v"])));
+    // A script that keeps its node busy for longer than the deadline.
+    let t = Instant::now();
+    let reply = text(&c.cmd(&[
+        "EVAL",
+        "local i=0 while i<40000000 do i=i+1 end return i",
+        "1",
+        "{d}busy",
+    ]));
+    let waited = t.elapsed();
+    eprintln!("slow script answered {reply:?} after {waited:?}");
+    assert!(
+        reply.starts_with("ERR slotway: timeout: no reply from"),
+        "{reply}"
+    );
+    assert!(
+        waited >= Duration::from_millis(300) && waited < Duration::from_millis(1_000),
+        "{waited:?}"
+    );
+    // The connection stayed up: once the node is free, the same client
+    // works, and the script's late reply went nowhere.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = text(&c.cmd(&["GET", "{d}k"]));
+        if got == "v" {
+            break;
+        }
+        assert!(got.contains("timeout"), "{got}");
+        assert!(Instant::now() < deadline);
+    }
+}

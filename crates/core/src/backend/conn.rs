@@ -143,7 +143,10 @@ impl Backoff {
         self.failures = self.failures.saturating_add(1);
         let exp = self.failures.min(6).saturating_sub(1);
         let delay = Self::BASE.saturating_mul(1 << exp).min(Self::CAP);
-        self.until = Some(Instant::now() + delay);
+        // Jitter (50–100 % of the delay) so that many connections, or many
+        // proxies, do not reconnect to a recovering node in lockstep.
+        let jitter = 0.5 + f64::from(jitter_seed() % 1000) / 2000.0;
+        self.until = Some(Instant::now() + delay.mul_f64(jitter));
     }
 
     fn active(&self) -> bool {
@@ -154,6 +157,13 @@ impl Backoff {
         self.failures = 0;
         self.until = None;
     }
+}
+
+/// A cheap varying number for jitter (no RNG dependency needed for this).
+fn jitter_seed() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
 }
 
 async fn run(params: ConnParams, mut rx: mpsc::UnboundedReceiver<BackendRequest>) {

@@ -49,6 +49,10 @@ impl Queue {
         let Some(u) = self.unit(tag) else {
             return;
         };
+        // Answered meanwhile (its deadline passed while it waited to retry).
+        if u.reply.is_some() {
+            return;
+        }
         let (node, asking): (Option<Arc<Node>>, bool) = match &u.target {
             Target::Slot(s) if u.readonly && !u.master_only && read_from != ReadFrom::Master => {
                 match (table.replica(*s, client_id), read_from) {

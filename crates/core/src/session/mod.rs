@@ -65,6 +65,8 @@ pub struct SessionSettings {
     pub park_timeout: Duration,
     /// Re-send writes whose outcome is unknown.
     pub retry_unknown_writes: bool,
+    /// Per-request deadline (off when `None`).
+    pub request_timeout: Option<Duration>,
     /// Operator routing choices.
     pub policy: crate::route::Policy,
     /// Address announced to cluster-aware clients (CLUSTER SLOTS …); `None`:
@@ -94,6 +96,7 @@ enum Event {
     Read(std::io::Result<usize>),
     Shutdown,
     Killed,
+    Tick,
 }
 
 /// Serves one client until it disconnects, or, after `shutdown`, until its
@@ -118,6 +121,12 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
         me.clone(),
     );
     let (mut rd, mut wr) = stream.split();
+    // The deadline clock: one coarse ticker per session (a quarter of the
+    // deadline), polled only while requests wait; never a timer per request.
+    let deadline = shared.settings.request_timeout;
+    let period = deadline.map_or(Duration::from_secs(3600), |d| d / queue::DEADLINE_TICKS);
+    let mut ticker = tokio::time::interval_at(Instant::now() + period, period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     debug!(client = id, "client connected");
     loop {
         if queue.finished() {
@@ -137,6 +146,7 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
             r = rd.read_buf(&mut input), if can_read => Event::Read(r),
             () = shutdown.cancelled(), if !queue.is_closing() => Event::Shutdown,
             () = me.kill.cancelled() => Event::Killed,
+            _ = ticker.tick(), if deadline.is_some() && queue.is_waiting() => Event::Tick,
         };
         match event {
             Event::Replies => {
@@ -161,6 +171,7 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
                 break;
             }
             Event::Shutdown => queue.close(),
+            Event::Tick => queue.on_tick(),
             Event::Killed => {
                 debug!(client = id, "client killed (CLIENT KILL)");
                 break;

@@ -27,6 +27,10 @@ use crate::backend::{Lease, Reply, ReplySink};
 use crate::cluster::SlotTable;
 use crate::route::{self, Merge, Route};
 
+/// Ticks of the session's deadline clock per request deadline: a request
+/// times out between 1 and 1.25 deadlines after it was sent.
+pub(super) const DEADLINE_TICKS: u32 = 4;
+
 /// Part numbers live above this bit of a tag; the sequence number below it.
 pub(super) const PART_SHIFT: u32 = 40;
 /// The sequence-number bits of a tag.
@@ -83,6 +87,8 @@ pub(super) struct Unit {
     pub master_only: bool,
     /// When it first had to wait for a reachable owner (parking).
     pub parked_at: Option<Instant>,
+    /// The session's deadline tick when it was queued.
+    pub born: u32,
     /// Node of the latest dispatch (resolves `MOVED slot :port`).
     pub node: Option<Arc<str>>,
     /// The final reply, once known.
@@ -102,6 +108,7 @@ impl Unit {
             attempts: 0,
             master_only: false,
             parked_at: None,
+            born: 0,
             node: None,
             reply: None,
             then: Then::default(),
@@ -169,6 +176,8 @@ pub struct Queue {
     pub(super) reply_mode: ReplyMode,
     /// Sequence numbers whose replies are not written (CLIENT REPLY), ascending.
     pub(super) silenced: VecDeque<u64>,
+    /// The deadline clock (see `DEADLINE_TICKS`).
+    pub(super) tick: u32,
 }
 
 /// CLIENT REPLY ON / OFF / SKIP.
@@ -203,7 +212,50 @@ impl Queue {
             me,
             reply_mode: ReplyMode::On,
             silenced: VecDeque::new(),
+            tick: 0,
         }
+    }
+
+    /// Whether any request waits for a node (the deadline clock runs).
+    pub fn is_waiting(&self) -> bool {
+        !self.entries.is_empty()
+    }
+
+    /// One tick of the deadline clock: requests older than the deadline get
+    /// an error now; a late reply is ignored. Blocking commands are exempt
+    /// (they wait on purpose), and so are subscriptions.
+    pub fn on_tick(&mut self) {
+        self.tick = self.tick.wrapping_add(1);
+        let now = self.tick;
+        let deadline = self.shared.settings.request_timeout.unwrap_or_default();
+        let expired = |u: &Unit| {
+            u.reply.is_none()
+                && !matches!(u.via, Via::Lease(_))
+                // Queued between ticks `born` and `born + 1`: more than
+                // DEADLINE_TICKS ticks later, a whole deadline has passed.
+                && now.wrapping_sub(u.born) > DEADLINE_TICKS
+        };
+        let timeout_reply = |u: &Unit| {
+            let node = u.node.as_deref().unwrap_or("the cluster");
+            error_bytes(
+                format!(
+                    "ERR slotway: timeout: no reply from {node} within {} ms",
+                    deadline.as_millis()
+                )
+                .as_bytes(),
+            )
+        };
+        for entry in &mut self.entries {
+            let units: &mut [Unit] = match entry {
+                Entry::One(u) | Entry::Scan(u, _) => std::slice::from_mut(u),
+                Entry::Multi(m) => &mut m.units,
+                Entry::Ready(_) | Entry::Sub(_) => continue,
+            };
+            for u in units.iter_mut().filter(|u| expired(u)) {
+                u.reply = Some(timeout_reply(u));
+            }
+        }
+        self.flush_ready();
     }
 
     /// Nothing owed to the client and nothing more will be read.
@@ -441,8 +493,14 @@ impl Queue {
     }
 
     /// Queues a forwarded entry and dispatches all its units.
-    pub(super) fn push_unit(&mut self, entry: Entry, table: &SlotTable) {
+    pub(super) fn push_unit(&mut self, mut entry: Entry, table: &SlotTable) {
         let seq = self.next_seq();
+        let tick = self.tick;
+        match &mut entry {
+            Entry::One(u) | Entry::Scan(u, _) => u.born = tick,
+            Entry::Multi(m) => m.units.iter_mut().for_each(|u| u.born = tick),
+            Entry::Ready(_) | Entry::Sub(_) => {}
+        }
         let parts = match &entry {
             Entry::Multi(m) => m.units.len(),
             _ => 0,

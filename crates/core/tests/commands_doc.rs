@@ -355,6 +355,7 @@ const CLASSES: &[&str] = &[
     "not supported through the proxy",
     "not supported yet (needs a dedicated connection)",
     "container (see its subcommands)",
+    "replication acknowledgement watched by the proxy (WAIT)",
 ];
 
 /// The summary class of container rows.
@@ -372,6 +373,7 @@ fn class(route: &Route) -> &'static str {
         Route::Blocking(_) => 5,
         Route::Txn(_) => 6,
         Route::PubSub(_) => 7,
+        Route::Wait => 12,
         Route::Reject(Reject::Refused(_) | Reject::Redis(_)) => 8,
         Route::Reject(Reject::Unsupported(_)) => 9,
         Route::Reject(Reject::NeedsDedicated(_)) => 10,
@@ -422,6 +424,7 @@ fn error_text(reject: &Reject, req: &Request) -> String {
 fn describe(route: &Route, probe: &Probe, req: &Request) -> String {
     let ro = |readonly: bool| if readonly { " (read-only)" } else { "" };
     match *route {
+        Route::Wait => "once every earlier request is answered, the proxy watches the replicas of each master this client wrote to (its own connections, nothing shared is blocked) and answers the minimum acknowledged count".to_owned(),
         Route::Forward(Forward {
             slot: Some(slot),
             readonly,

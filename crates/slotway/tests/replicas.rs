@@ -93,3 +93,59 @@ fn read_from_replica_preferred_for_every_client() {
     let (m1, r1) = get_calls(&cluster);
     assert_eq!((m1 - m0, r1 - r0), (0, 20));
 }
+
+#[test]
+fn wait_counts_the_replicas_of_written_masters_without_stalling_others() {
+    let mut cluster = Cluster::start(3, 1).unwrap();
+    let proxy = Proxy::start(&cluster.seeds());
+    proxy.wait_ready();
+    let mut a = proxy.client();
+    assert!(is_ok(&a.cmd(&["SET", "w:1", "v"])));
+    assert_eq!(
+        a.cmd(&["WAIT", "1", "2000"]),
+        slotway_resp::Value::Integer(1)
+    );
+    // Only one replica per shard: asking for two waits the timeout, answers 1.
+    let t = Instant::now();
+    assert_eq!(
+        a.cmd(&["WAIT", "2", "300"]),
+        slotway_resp::Value::Integer(1)
+    );
+    assert!(t.elapsed() >= Duration::from_millis(300));
+    assert_eq!(
+        text(&a.cmd(&["WAIT", "x", "1"])),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(
+        text(&a.cmd(&["WAIT", "1", "-1"])),
+        "ERR timeout is negative"
+    );
+
+    // A WAIT that can never be met blocks only its own client.
+    let mut blocked = proxy.client();
+    assert!(is_ok(&blocked.cmd(&["SET", "w:2", "v"])));
+    blocked.send_cmd(&["WAIT", "2", "0"]);
+    let mut b = proxy.client();
+    for i in 0..50 {
+        let t = Instant::now();
+        assert!(is_ok(&b.cmd(&["SET", &format!("w:b:{i}"), "v"])));
+        assert!(
+            t.elapsed() < Duration::from_millis(200),
+            "others are not stalled"
+        );
+    }
+    drop(blocked);
+
+    // With the replica of the written master stopped, a fresh write is not acknowledged.
+    let range = cluster.slots().unwrap()[0].clone();
+    let key = common::key_in_range("w:paused", range.start, range.end);
+    let replica = cluster.index_of(&range.replicas[0]).unwrap();
+    let mut c = proxy.client();
+    cluster.node_mut(replica).pause();
+    assert!(is_ok(&c.cmd(&["SET", &key, "v"])));
+    assert_eq!(
+        c.cmd(&["WAIT", "1", "300"]),
+        slotway_resp::Value::Integer(0)
+    );
+    cluster.node_mut(replica).resume();
+}

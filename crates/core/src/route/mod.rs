@@ -47,6 +47,9 @@ pub enum Route {
     Txn(Txn),
     /// Subscriptions, on the client's own subscriber connections.
     PubSub(PubSub),
+    /// WAIT: replicas' acknowledgement of this client's writes, watched by
+    /// the proxy on its own connections.
+    Wait,
     /// Reply with an error at once.
     Reject(Reject),
 }
@@ -466,9 +469,7 @@ fn special(spec: &CommandSpec, req: &Request, policy: Policy) -> Option<Route> {
         }
         "move" => R(Reject::Redis("ERR MOVE is not allowed in cluster mode")),
         "swapdb" => R(Reject::Redis("ERR SWAPDB is not allowed in cluster mode")),
-        "wait" => R(Reject::Unsupported(
-            "WAIT (it counts the writes made on one connection, and the proxy shares its connections to the nodes)",
-        )),
+        "wait" => Route::Wait,
         "cluster|help" => Route::Forward(Forward {
             slot: None,
             readonly: true,

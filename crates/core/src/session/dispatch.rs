@@ -116,7 +116,11 @@ impl Queue {
             }
             Via::Watch => watch_conn,
         };
+        let wrote = !u.readonly && matches!(u.via, Via::Shared);
         let sent = conn.is_some_and(|c| c.send(req).is_ok());
+        if sent && wrote && !self.written.iter().any(|a| Arc::ptr_eq(a, node.addr())) {
+            self.written.push(node.addr().clone());
+        }
         if !sent {
             // The node's connections are gone (it left the topology): the
             // request was not sent, so it is safe to route it again.
@@ -152,6 +156,12 @@ impl Queue {
         }
         let max = self.shared.settings.max_redirects;
         let topology = self.shared.topology.clone();
+        if let Some(super::queue::Entry::Wait(w)) = self.entry_mut(tag) {
+            if let Reply::Frame(frame) = reply {
+                w.reply = Some(frame);
+            }
+            return;
+        }
         let Some(u) = self.unit(tag) else {
             return;
         };

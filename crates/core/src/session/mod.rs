@@ -25,6 +25,7 @@ mod multi;
 mod pubsub;
 mod queue;
 mod txn;
+mod wait;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -149,6 +149,16 @@ pub(super) enum Entry {
     Scan(Unit, ScanStep),
     Multi(Box<Multi>),
     Sub(super::pubsub::SubEntry),
+    Wait(WaitEntry),
+}
+
+/// A WAIT: started once every earlier request is answered.
+#[derive(Debug)]
+pub(super) struct WaitEntry {
+    pub numreplicas: i64,
+    pub timeout: Option<std::time::Duration>,
+    pub started: bool,
+    pub reply: Option<Bytes>,
 }
 
 /// A client's in-order requests and its output buffer.
@@ -178,6 +188,8 @@ pub struct Queue {
     pub(super) silenced: VecDeque<u64>,
     /// The deadline clock (see `DEADLINE_TICKS`).
     pub(super) tick: u32,
+    /// Masters this client sent writes to (what its WAIT covers).
+    pub(super) written: Vec<Arc<str>>,
 }
 
 /// CLIENT REPLY ON / OFF / SKIP.
@@ -213,7 +225,29 @@ impl Queue {
             reply_mode: ReplyMode::On,
             silenced: VecDeque::new(),
             tick: 0,
+            written: Vec::new(),
         }
+    }
+
+    /// WAIT numreplicas timeout.
+    fn wait(&mut self, req: &Request) {
+        let int = |i| req.arg(i).and_then(slotway_resp::num::string2ll);
+        let (Some(numreplicas), Some(timeout)) = (int(1), int(2)) else {
+            return self.push_error(b"ERR value is not an integer or out of range");
+        };
+        if timeout < 0 {
+            return self.push_error(b"ERR timeout is negative");
+        }
+        let timeout = u64::try_from(timeout)
+            .ok()
+            .filter(|&t| t > 0)
+            .map(std::time::Duration::from_millis);
+        self.entries.push_back(Entry::Wait(WaitEntry {
+            numreplicas,
+            timeout,
+            started: false,
+            reply: None,
+        }));
     }
 
     /// Whether any request waits for a node (the deadline clock runs).
@@ -249,7 +283,7 @@ impl Queue {
             let units: &mut [Unit] = match entry {
                 Entry::One(u) | Entry::Scan(u, _) => std::slice::from_mut(u),
                 Entry::Multi(m) => &mut m.units,
-                Entry::Ready(_) | Entry::Sub(_) => continue,
+                Entry::Ready(_) | Entry::Sub(_) | Entry::Wait(_) => continue,
             };
             for u in units.iter_mut().filter(|u| expired(u)) {
                 u.reply = Some(timeout_reply(u));
@@ -456,6 +490,7 @@ impl Queue {
             }
             Route::Txn(cmd) => self.txn_command(cmd, req, table),
             Route::PubSub(cmd) => self.pubsub_command(cmd, &req, table),
+            Route::Wait => self.wait(&req),
         }
     }
 
@@ -499,7 +534,7 @@ impl Queue {
         match &mut entry {
             Entry::One(u) | Entry::Scan(u, _) => u.born = tick,
             Entry::Multi(m) => m.units.iter_mut().for_each(|u| u.born = tick),
-            Entry::Ready(_) | Entry::Sub(_) => {}
+            Entry::Ready(_) | Entry::Sub(_) | Entry::Wait(_) => {}
         }
         let parts = match &entry {
             Entry::Multi(m) => m.units.len(),
@@ -533,6 +568,13 @@ impl Queue {
         }
     }
 
+    /// The entry a tag's sequence number names.
+    pub(super) fn entry_mut(&mut self, tag: u64) -> Option<&mut Entry> {
+        let seq = tag & SEQ_MASK;
+        let idx = usize::try_from(seq.checked_sub(self.head_seq)?).ok()?;
+        self.entries.get_mut(idx)
+    }
+
     /// The unit a tag names, if it is still waiting.
     pub(super) fn unit(&mut self, tag: u64) -> Option<&mut Unit> {
         let seq = tag & SEQ_MASK;
@@ -560,6 +602,32 @@ impl Queue {
                     Some(std::mem::take(&mut sub.frames).freeze())
                 }
                 Some(Entry::Sub(_)) => None,
+                Some(Entry::Wait(w)) => {
+                    if !w.started {
+                        // Every earlier request is answered: its writes are
+                        // in the masters' offsets now.
+                        w.started = true;
+                        let masters = if self.written.is_empty() {
+                            self.shared
+                                .topology
+                                .load()
+                                .masters()
+                                .iter()
+                                .map(|n| n.addr().clone())
+                                .collect()
+                        } else {
+                            self.written.clone()
+                        };
+                        super::wait::spawn(
+                            masters,
+                            w.numreplicas,
+                            w.timeout,
+                            &self.sink,
+                            self.head_seq,
+                        );
+                    }
+                    w.reply.take()
+                }
                 Some(Entry::Multi(m)) => {
                     if m.units.iter().all(|u| u.reply.is_some()) {
                         Some(super::multi::finish(m, &self.shared, self.head_seq))

@@ -97,7 +97,11 @@ impl Queue {
             Route::Split { .. } => {
                 return self.abort_txn(b"CROSSSLOT Keys in request don't hash to the same slot");
             }
-            Route::Local(_) | Route::Fanout { .. } | Route::Scan | Route::PubSub(_) => {
+            Route::Local(_)
+            | Route::Fanout { .. }
+            | Route::Scan
+            | Route::PubSub(_)
+            | Route::Wait => {
                 let mut msg = b"ERR slotway: '".to_vec();
                 msg.extend(
                     req.arg(0)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Slotway's demo and tests run against, when missing:
 # redis-server, redis-cli/redis-benchmark (redis-tools), and for the tests
-# redis-py 8 (a plain client library the tests drive the proxy with).
+# redis-py 8 (a plain client library the tests drive the proxy with) and
+# nutcracker (twemproxy, the oracle of the key-placement tests).
 # Usage: scripts/deps.sh [--tests]
 set -euo pipefail
 
@@ -16,6 +17,8 @@ command -v redis-cli >/dev/null || missing+=(redis-tools)
 command -v redis-benchmark >/dev/null || missing+=(redis-tools)
 if [ "${1:-}" = "--tests" ]; then
     command -v python3 >/dev/null || missing+=(python3 python3-pip)
+    # twemproxy itself: the oracle of the key-placement differential tests.
+    command -v nutcracker >/dev/null || [ -x /usr/sbin/nutcracker ] || missing+=(nutcracker)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
     echo "deps: installing ${missing[*]}" >&2

@@ -58,26 +58,34 @@ impl LeasePool {
         }
     }
 
+    /// A new abortable connection of this node (exempt from the reply
+    /// timeout: its requests may wait on purpose).
+    fn spawn(
+        &self,
+        protocol: Protocol,
+        stream: Option<(Arc<ReplySink>, u64)>,
+    ) -> (ConnHandle, CancellationToken) {
+        let abort = CancellationToken::new();
+        let handle = conn::spawn(ConnParams {
+            addr: self.addr.clone(),
+            protocol,
+            connect_timeout: self.connect_timeout,
+            on_failure: self.on_failure.clone(),
+            abort: Some(abort.clone()),
+            stream,
+            readonly: false,
+            reply_timeout: None,
+            write_ack: None,
+        });
+        (handle, abort)
+    }
+
     /// Lends a connection: an idle one, or a new one (connecting lazily).
     #[must_use]
     pub fn lease(&self, protocol: Protocol) -> Lease {
         let idle = self.idle(protocol);
         let reused = idle.lock().pop();
-        let (handle, abort) = reused.unwrap_or_else(|| {
-            let abort = CancellationToken::new();
-            let handle = conn::spawn(ConnParams {
-                addr: self.addr.clone(),
-                protocol,
-                connect_timeout: self.connect_timeout,
-                on_failure: self.on_failure.clone(),
-                abort: Some(abort.clone()),
-                stream: None,
-                readonly: false,
-                reply_timeout: None,
-                write_ack: None,
-            });
-            (handle, abort)
-        });
+        let (handle, abort) = reused.unwrap_or_else(|| self.spawn(protocol, None));
         Lease {
             conn: Some((handle, abort)),
             home: idle.clone(),
@@ -88,18 +96,7 @@ impl LeasePool {
     /// Opens a subscriber connection whose every frame goes to `sink` with `tag`.
     #[must_use]
     pub fn stream(&self, protocol: Protocol, sink: Arc<ReplySink>, tag: u64) -> StreamConn {
-        let abort = CancellationToken::new();
-        let handle = conn::spawn(ConnParams {
-            addr: self.addr.clone(),
-            protocol,
-            connect_timeout: self.connect_timeout,
-            on_failure: self.on_failure.clone(),
-            abort: Some(abort.clone()),
-            stream: Some((sink, tag)),
-            readonly: false,
-            reply_timeout: None,
-            write_ack: None,
-        });
+        let (handle, abort) = self.spawn(protocol, Some((sink, tag)));
         StreamConn {
             handle,
             abort,

@@ -159,40 +159,38 @@ struct Registry {
 
 impl Registry {
     fn node(&mut self, addr: &str, params: &NodeParams, refresh: &Arc<Notify>) -> Arc<Node> {
-        if let Some(node) = self.nodes.get(addr) {
-            return node.clone();
-        }
-        let addr: Arc<str> = Arc::from(addr);
-        let node = Arc::new(Node::new(
-            addr.clone(),
-            params.connections_per_node,
-            params.connect_timeout,
-            refresh,
-            false,
-            params.reply_timeout,
-            params.write_ack,
-        ));
-        self.nodes.insert(addr, node.clone());
-        node
+        get_or_create(&mut self.nodes, addr, params, refresh, false)
     }
 
     fn replica(&mut self, addr: &str, params: &NodeParams, refresh: &Arc<Notify>) -> Arc<Node> {
-        if let Some(node) = self.replicas.get(addr) {
-            return node.clone();
-        }
-        let addr: Arc<str> = Arc::from(addr);
-        let node = Arc::new(Node::new(
-            addr.clone(),
-            params.connections_per_node,
-            params.connect_timeout,
-            refresh,
-            true,
-            params.reply_timeout,
-            None,
-        ));
-        self.replicas.insert(addr, node.clone());
-        node
+        get_or_create(&mut self.replicas, addr, params, refresh, true)
     }
+}
+
+/// The node at `addr` in `map`, creating its connections if it is new.
+/// Replicas (`readonly`) serve reads and never confirm writes.
+fn get_or_create(
+    map: &mut HashMap<Arc<str>, Arc<Node>>,
+    addr: &str,
+    params: &NodeParams,
+    refresh: &Arc<Notify>,
+    readonly: bool,
+) -> Arc<Node> {
+    if let Some(node) = map.get(addr) {
+        return node.clone();
+    }
+    let addr: Arc<str> = Arc::from(addr);
+    let node = Arc::new(Node::new(
+        addr.clone(),
+        params.connections_per_node,
+        params.connect_timeout,
+        refresh,
+        readonly,
+        params.reply_timeout,
+        if readonly { None } else { params.write_ack },
+    ));
+    map.insert(addr, node.clone());
+    node
 }
 
 impl Topology {

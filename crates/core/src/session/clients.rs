@@ -175,3 +175,37 @@ impl Drop for Membership {
         self.registry.clients.lock().remove(&self.client.id);
     }
 }
+
+impl super::queue::Queue {
+    /// Updates what CLIENT LIST shows of this client.
+    pub(super) fn sync_facts(&self) {
+        let (sub, psub, ssub) = self.subs.counts();
+        let mut f = self.me.facts.lock();
+        f.name = self
+            .client
+            .name
+            .as_ref()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
+        f.lib_name = self
+            .client
+            .lib_name
+            .as_ref()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
+        f.lib_ver = self
+            .client
+            .lib_ver
+            .as_ref()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
+        f.resp = if self.client.protocol == slotway_resp::Protocol::Resp3 {
+            3
+        } else {
+            2
+        };
+        f.readonly = self.client.readonly;
+        f.multi = self.txn.as_ref().map(super::txn::Txn::len);
+        (f.sub, f.psub, f.ssub) = (sub, psub, ssub);
+    }
+}

@@ -18,6 +18,7 @@
 
 pub mod clients;
 mod cluster_view;
+mod deadline;
 mod dispatch;
 mod kill;
 pub mod local;

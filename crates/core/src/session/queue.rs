@@ -229,69 +229,6 @@ impl Queue {
         }
     }
 
-    /// WAIT numreplicas timeout.
-    fn wait(&mut self, req: &Request) {
-        let int = |i| req.arg(i).and_then(slotway_resp::num::string2ll);
-        let (Some(numreplicas), Some(timeout)) = (int(1), int(2)) else {
-            return self.push_error(b"ERR value is not an integer or out of range");
-        };
-        if timeout < 0 {
-            return self.push_error(b"ERR timeout is negative");
-        }
-        let timeout = u64::try_from(timeout)
-            .ok()
-            .filter(|&t| t > 0)
-            .map(std::time::Duration::from_millis);
-        self.entries.push_back(Entry::Wait(WaitEntry {
-            numreplicas,
-            timeout,
-            started: false,
-            reply: None,
-        }));
-    }
-
-    /// Whether any request waits for a node (the deadline clock runs).
-    pub fn is_waiting(&self) -> bool {
-        !self.entries.is_empty()
-    }
-
-    /// One tick of the deadline clock: requests older than the deadline get
-    /// an error now; a late reply is ignored. Blocking commands are exempt
-    /// (they wait on purpose), and so are subscriptions.
-    pub fn on_tick(&mut self) {
-        self.tick = self.tick.wrapping_add(1);
-        let now = self.tick;
-        let deadline = self.shared.settings.request_timeout.unwrap_or_default();
-        let expired = |u: &Unit| {
-            u.reply.is_none()
-                && !matches!(u.via, Via::Lease(_))
-                // Queued between ticks `born` and `born + 1`: more than
-                // DEADLINE_TICKS ticks later, a whole deadline has passed.
-                && now.wrapping_sub(u.born) > DEADLINE_TICKS
-        };
-        let timeout_reply = |u: &Unit| {
-            let node = u.node.as_deref().unwrap_or("the cluster");
-            error_bytes(
-                format!(
-                    "ERR slotway: timeout: no reply from {node} within {} ms",
-                    deadline.as_millis()
-                )
-                .as_bytes(),
-            )
-        };
-        for entry in &mut self.entries {
-            let units: &mut [Unit] = match entry {
-                Entry::One(u) | Entry::Scan(u, _) => std::slice::from_mut(u),
-                Entry::Multi(m) => &mut m.units,
-                Entry::Ready(_) | Entry::Sub(_) | Entry::Wait(_) => continue,
-            };
-            for u in units.iter_mut().filter(|u| expired(u)) {
-                u.reply = Some(timeout_reply(u));
-            }
-        }
-        self.flush_ready();
-    }
-
     /// Nothing owed to the client and nothing more will be read.
     pub fn finished(&self) -> bool {
         self.closing && self.entries.is_empty() && self.out.is_empty()
@@ -410,38 +347,6 @@ impl Queue {
             }
             _ => self.push_error(b"ERR syntax error"),
         }
-    }
-
-    /// Updates what CLIENT LIST shows of this client.
-    fn sync_facts(&self) {
-        let (sub, psub, ssub) = self.subs.counts();
-        let mut f = self.me.facts.lock();
-        f.name = self
-            .client
-            .name
-            .as_ref()
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .unwrap_or_default();
-        f.lib_name = self
-            .client
-            .lib_name
-            .as_ref()
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .unwrap_or_default();
-        f.lib_ver = self
-            .client
-            .lib_ver
-            .as_ref()
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .unwrap_or_default();
-        f.resp = if self.client.protocol == Protocol::Resp3 {
-            3
-        } else {
-            2
-        };
-        f.readonly = self.client.readonly;
-        f.multi = self.txn.as_ref().map(super::txn::Txn::len);
-        (f.sub, f.psub, f.ssub) = (sub, psub, ssub);
     }
 
     fn handle(&mut self, req: Request, route: Route, table: &SlotTable) {

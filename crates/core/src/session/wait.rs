@@ -20,8 +20,33 @@ use bytes::Bytes;
 use slotway_resp::Value;
 use tokio::time::Instant;
 
+use super::queue::{Entry, Queue, WaitEntry};
 use crate::backend::{Reply, ReplySink};
 use crate::cluster::control::ControlConn;
+use slotway_resp::Request;
+
+impl Queue {
+    /// WAIT numreplicas timeout.
+    pub(super) fn wait(&mut self, req: &Request) {
+        let int = |i| req.arg(i).and_then(slotway_resp::num::string2ll);
+        let (Some(numreplicas), Some(timeout)) = (int(1), int(2)) else {
+            return self.push_error(b"ERR value is not an integer or out of range");
+        };
+        if timeout < 0 {
+            return self.push_error(b"ERR timeout is negative");
+        }
+        let timeout = u64::try_from(timeout)
+            .ok()
+            .filter(|&t| t > 0)
+            .map(std::time::Duration::from_millis);
+        self.entries.push_back(Entry::Wait(WaitEntry {
+            numreplicas,
+            timeout,
+            started: false,
+            reply: None,
+        }));
+    }
+}
 
 /// How often replicas' offsets are looked at while waiting.
 const POLL: Duration = Duration::from_millis(10);

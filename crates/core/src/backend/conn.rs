@@ -49,6 +49,8 @@ const ASKING: &[u8] = b"*1\r\n$6\r\nASKING\r\n";
 const HELLO3: &[u8] = b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n";
 /// Sent first on connections to replicas that serve reads.
 const READONLY: &[u8] = b"*1\r\n$8\r\nREADONLY\r\n";
+/// Ends every handshake: no client request is written before its `+PONG`.
+const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
 
 /// One request for a node.
 #[derive(Debug)]
@@ -262,6 +264,8 @@ struct Pending {
     hold: bool,
     /// The group's WAIT (its reply releases or refuses the held ones).
     wait: bool,
+    /// The handshake's closing PING: its reply proves the node is serving.
+    probe: bool,
 }
 
 /// The connection's buffers and bookkeeping while it is up.
@@ -277,6 +281,10 @@ struct Wire {
     needs_wait: bool,
     /// Replies of writes waiting for their group's WAIT.
     held: Vec<(Arc<ReplySink>, u64, Bytes)>,
+    /// The handshake's PING was answered: client requests may be written.
+    /// (A node being killed still accepts connections for an instant;
+    /// requests written there would wrongly look possibly executed.)
+    ready: bool,
 }
 
 impl Wire {
@@ -293,6 +301,7 @@ impl Wire {
                 start: self.queued,
                 hold: false,
                 wait: true,
+                probe: false,
             });
             self.out.extend_from_slice(cmd);
             self.queued += cmd.len() as u64;
@@ -320,6 +329,7 @@ impl Wire {
                 start,
                 hold,
                 wait: false,
+                probe: false,
             });
         }
     }
@@ -351,13 +361,15 @@ async fn serve(
         }),
         needs_wait: false,
         held: Vec::new(),
+        ready: false,
     };
-    // The handshake: its replies are matched and dropped like any other.
+    // The handshake: its replies are matched and dropped like any other;
+    // client requests wait for the closing PING's reply.
     let handshake: &[&[u8]] = match (params.protocol, params.readonly) {
-        (Protocol::Resp3, true) => &[HELLO3, READONLY],
-        (Protocol::Resp3, false) => &[HELLO3],
-        (Protocol::Resp2, true) => &[READONLY],
-        (Protocol::Resp2, false) => &[],
+        (Protocol::Resp3, true) => &[HELLO3, READONLY, PING],
+        (Protocol::Resp3, false) => &[HELLO3, PING],
+        (Protocol::Resp2, true) => &[READONLY, PING],
+        (Protocol::Resp2, false) => &[PING],
     };
     for cmd in handshake {
         wire.pending.push_back(Pending {
@@ -367,13 +379,13 @@ async fn serve(
             start: wire.queued,
             hold: false,
             wait: false,
+            probe: *cmd == PING,
         });
         wire.out.extend_from_slice(cmd);
         wire.queued += cmd.len() as u64;
     }
     let stream = params.stream.is_some();
-    wire.push(first, stream);
-    wire.close_batch();
+    let mut first = Some(first);
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut reader = Reader {
         scanner: ReplyScanner::new(),
@@ -414,6 +426,10 @@ async fn serve(
                     if let Err(e) = dispatch_replies(params, &mut input, &mut reader, &mut wire) {
                         break Err(e);
                     }
+                    if wire.ready && let Some(req) = first.take() {
+                        wire.push(req, stream);
+                        wire.close_batch();
+                    }
                 }
                 Err(e) => break Err(format!("read: {e}")),
             },
@@ -421,7 +437,7 @@ async fn serve(
                 Ok(n) => wire.written += n as u64,
                 Err(e) => break Err(format!("write: {e}")),
             },
-            req = rx.recv(), if accepting && wire.out.len() < WRITE_HIGH_WATER => match req {
+            req = rx.recv(), if wire.ready && accepting && wire.out.len() < WRITE_HIGH_WATER => match req {
                 Some(req) => {
                     if wire.pending.is_empty() {
                         last_progress = Instant::now();
@@ -443,6 +459,17 @@ async fn serve(
     };
     if let Err(reason) = &result {
         debug!(node = %params.addr, %reason, in_flight = wire.pending.len(), "failing in-flight requests");
+        // The connection died before proving itself: the held request was
+        // never written.
+        if let Some(req) = first.take() {
+            req.sink.deliver(
+                req.seq,
+                Reply::Failed(Failure {
+                    addr: params.addr.clone(),
+                    kind: FailureKind::Lost { written: false },
+                }),
+            );
+        }
         // Held writes ran on the master, but whether replicas have them is
         // unknown: their outcome is unknown.
         for (sink, seq, _) in wire.held.drain(..) {
@@ -526,6 +553,10 @@ fn dispatch_replies(
         if let Some(p) = wire.pending.pop_front() {
             if p.wait {
                 release_held(wire, &frame);
+                continue;
+            }
+            if p.probe {
+                wire.ready = true;
                 continue;
             }
             match p.to {

@@ -50,7 +50,10 @@ fn stopped_node_times_out_then_recovers() {
     // Other slots were never affected.
     let t = Instant::now();
     assert_eq!(text(&other.cmd(&["GET", &k_healthy])), "2");
-    assert!(t.elapsed() < Duration::from_millis(200));
+    assert!(
+        t.elapsed() < Duration::from_millis(900),
+        "not held behind the stopped node"
+    );
 
     cluster.node_mut(idx).resume();
     let deadline = Instant::now() + Duration::from_secs(10);

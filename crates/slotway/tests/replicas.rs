@@ -130,7 +130,7 @@ fn wait_counts_the_replicas_of_written_masters_without_stalling_others() {
         let t = Instant::now();
         assert!(is_ok(&b.cmd(&["SET", &format!("w:b:{i}"), "v"])));
         assert!(
-            t.elapsed() < Duration::from_millis(200),
+            t.elapsed() < Duration::from_millis(1000),
             "others are not stalled"
         );
     }

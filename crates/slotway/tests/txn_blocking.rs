@@ -414,7 +414,8 @@ fn blpop_blocked_for_2s_does_not_slow_20_other_clients() {
     let maxes: Vec<Duration> = workers.into_iter().map(|w| w.join().unwrap()).collect();
     let worst = maxes.iter().max().copied().unwrap();
     assert!(
-        worst < Duration::from_millis(200),
+        // A client stalled behind the BLPOP would wait its full 2 s.
+        worst < Duration::from_millis(1000),
         "worst round trip while a BLPOP was blocked: {worst:?} (all: {maxes:?})"
     );
 

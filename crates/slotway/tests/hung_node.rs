@@ -90,7 +90,7 @@ fn request_deadline_answers_without_dropping_the_connection() {
         "{reply}"
     );
     assert!(
-        waited >= Duration::from_millis(300) && waited < Duration::from_millis(1_000),
+        waited >= Duration::from_millis(300) && waited < Duration::from_millis(2_000),
         "{waited:?}"
     );
     // The connection stayed up: once the node is free, the same client

@@ -45,6 +45,34 @@ pub struct ProxyConfig {
     /// `ip:port` that CLUSTER SLOTS/SHARDS/NODES name as the one node; empty:
     /// the address each client connected to.
     pub announce: String,
+    /// Clients must `AUTH` with this password (the `default` user's, as in
+    /// Redis). Empty: no authentication.
+    pub requirepass: String,
+}
+
+/// A secret from the configuration: compared in constant time, never shown
+/// (its `Debug` is redacted, so settings can be printed and logged).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Whether `candidate` is the secret, without an early exit on the first
+    /// differing byte.
+    #[must_use]
+    pub fn matches(&self, candidate: &[u8]) -> bool {
+        let own = self.0.as_bytes();
+        let mut diff = own.len() ^ candidate.len();
+        for (i, &b) in candidate.iter().enumerate() {
+            diff |= usize::from(b ^ own.get(i % own.len().max(1)).copied().unwrap_or(0));
+        }
+        diff == 0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 impl Default for ProxyConfig {
@@ -55,6 +83,7 @@ impl Default for ProxyConfig {
             shutdown_grace_ms: 10_000,
             max_inflight_per_client: 4096,
             announce: String::new(),
+            requirepass: String::new(),
         }
     }
 }
@@ -302,6 +331,8 @@ impl Config {
                 fanout_admin: c.fanout_admin,
             },
             announce,
+            requirepass: (!self.proxy.requirepass.is_empty())
+                .then(|| Secret(self.proxy.requirepass.clone())),
             read_from: c.read_from,
             write_ack: match c.write_ack {
                 None => None,
@@ -364,6 +395,8 @@ pub struct Settings {
     pub policy: crate::route::Policy,
     /// Address announced to cluster-aware clients.
     pub announce: Option<SocketAddr>,
+    /// Password clients must AUTH with.
+    pub requirepass: Option<Secret>,
     /// Where read-only commands go.
     pub read_from: ReadFrom,
     /// Confirm writes with replicas before acknowledging them.

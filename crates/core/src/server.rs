@@ -66,11 +66,18 @@ pub async fn run(
             policy: settings.policy,
             announce: settings.announce,
             read_from: settings.read_from,
+            requirepass: settings.requirepass.clone(),
         },
     });
     let sessions = TaskTracker::new();
     if let Ok(addr) = listener.local_addr() {
         info!(%addr, seeds = ?settings.seeds, "slotway listening");
+        if !addr.ip().is_loopback() && settings.requirepass.is_none() {
+            warn!(
+                %addr,
+                "listening beyond loopback with no authentication (proxy.requirepass): anyone who can reach this address can use the whole cluster"
+            );
+        }
     }
     tokio::pin!(shutdown);
     let result = loop {

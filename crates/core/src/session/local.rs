@@ -34,6 +34,8 @@ pub struct ClientState {
     pub lib_ver: Option<Bytes>,
     /// READONLY: reads may go to replicas.
     pub readonly: bool,
+    /// AUTH succeeded, or no password is required.
+    pub authenticated: bool,
 }
 
 /// What local answers may need to know beyond the client's own state.
@@ -46,6 +48,8 @@ pub struct Context<'a> {
     pub table: &'a SlotTable,
     /// Every client of the proxy.
     pub clients: &'a Registry,
+    /// The password clients must AUTH with.
+    pub requirepass: Option<&'a crate::config::Secret>,
     /// This client.
     pub me: &'a Client,
 }
@@ -78,23 +82,30 @@ pub fn answer(
             encode::simple(out, b"OK");
             return After::Close;
         }
-        Local::Hello => hello(req, state, ctx.backend_version, out),
+        Local::Hello => hello(req, state, ctx, out),
         Local::Select => select(arg(1), out),
         Local::Reset => {
+            // RESET also de-authenticates, as in Redis.
             *state = ClientState {
                 id: state.id,
                 local_addr: state.local_addr,
+                authenticated: ctx.requirepass.is_none(),
                 ..ClientState::default()
             };
             encode::simple(out, b"RESET");
         }
         Local::Auth => {
-            let result = match req.argc() {
-                2 => Err(b"ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?".as_slice()),
-                _ => check_credentials(arg(1)),
+            let result = match (req.argc(), ctx.requirepass) {
+                (2, None) => Err(b"ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?".as_slice()),
+                (2, Some(_)) => check_credentials(b"default", arg(1), ctx),
+                _ => check_credentials(arg(1), arg(2), ctx),
             };
             match result {
-                Ok(()) => encode::simple(out, b"OK"),
+                Ok(()) => {
+                    state.authenticated = true;
+                    encode::simple(out, b"OK");
+                }
+                // A failed AUTH never takes rights away, nor grants any.
                 Err(e) => encode::error(out, e),
             }
         }
@@ -163,18 +174,19 @@ pub fn answer(
     After::Continue
 }
 
-/// No client authentication is configured yet: like a Redis whose default
-/// user has `nopass`, any password of `default` is accepted and other users
-/// do not exist.
-fn check_credentials(user: &[u8]) -> Result<(), &'static [u8]> {
-    if user == b"default" {
+/// The only user is `default`: with `requirepass` its password, without it
+/// any password (Redis's `nopass`).
+fn check_credentials(user: &[u8], pass: &[u8], ctx: &Context<'_>) -> Result<(), &'static [u8]> {
+    let ok = user == b"default" && ctx.requirepass.is_none_or(|p| p.matches(pass));
+    if ok {
         Ok(())
     } else {
         Err(b"WRONGPASS invalid username-password pair or user is disabled.")
     }
 }
 
-fn hello(req: &Request, state: &mut ClientState, version: Option<&str>, out: &mut BytesMut) {
+fn hello(req: &Request, state: &mut ClientState, ctx: &Context<'_>, out: &mut BytesMut) {
+    let version = ctx.backend_version;
     let mut protocol = state.protocol;
     let mut i = 1;
     if let Some(v) = req.arg(1) {
@@ -196,13 +208,19 @@ fn hello(req: &Request, state: &mut ClientState, version: Option<&str>, out: &mu
         i = 2;
     }
     let mut name = None;
+    let mut authenticated = false;
     while let Some(opt) = req.arg(i) {
         let more = req.argc() - i - 1;
         if opt.eq_ignore_ascii_case(b"AUTH") && more >= 2 {
-            if let Err(e) = check_credentials(req.arg(i + 1).unwrap_or_default()) {
+            let (user, pass) = (
+                req.arg(i + 1).unwrap_or_default(),
+                req.arg(i + 2).unwrap_or_default(),
+            );
+            if let Err(e) = check_credentials(user, pass, ctx) {
                 encode::error(out, e);
                 return;
             }
+            authenticated = true;
             i += 3;
         } else if opt.eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
             let n = req.arg(i + 1).unwrap_or_default();
@@ -223,6 +241,14 @@ fn hello(req: &Request, state: &mut ClientState, version: Option<&str>, out: &mu
             return;
         }
     }
+    if ctx.requirepass.is_some() && !authenticated && !state.authenticated {
+        encode::error(
+            out,
+            b"NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        );
+        return;
+    }
+    state.authenticated = true;
     if let Some(name) = name {
         state.name = name.filter(|n| !n.is_empty());
     }
@@ -300,6 +326,7 @@ mod tests {
             announce: None,
             table: &table,
             clients: &clients,
+            requirepass: None,
             me: &membership.client,
         };
         let after = answer(cmd, &req, state, &ctx, &mut out);

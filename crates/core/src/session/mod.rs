@@ -76,6 +76,8 @@ pub struct SessionSettings {
     pub announce: Option<std::net::SocketAddr>,
     /// Where read-only commands go.
     pub read_from: crate::config::ReadFrom,
+    /// Password clients must AUTH with.
+    pub requirepass: Option<crate::config::Secret>,
 }
 
 /// State shared by all sessions of a proxy.
@@ -111,6 +113,9 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
     let me = membership.client.clone();
     let sink = Arc::new(ReplySink::new());
     let mut parser = RequestParser::new(shared.settings.limits);
+    let authenticated = shared.settings.requirepass.is_none();
+    // Until a client authenticates, Redis's small request limits apply.
+    parser.set_auth_required(!authenticated);
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut queue = Queue::new(
         shared.clone(),
@@ -118,6 +123,7 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
         ClientState {
             id,
             local_addr,
+            authenticated,
             ..ClientState::default()
         },
         me.clone(),

@@ -290,7 +290,12 @@ impl Queue {
         let table = topology.load();
         while self.accepts_more(high) {
             match parser.next(input) {
-                Ok(Some(req)) => self.on_request(req, &table),
+                Ok(Some(req)) => {
+                    self.on_request(req, &table);
+                    if self.client.authenticated {
+                        parser.set_auth_required(false);
+                    }
+                }
                 Ok(None) => break,
                 Err(e) => {
                     // Redis's exact reply (the offending byte as `%c`), queued
@@ -309,6 +314,17 @@ impl Queue {
     /// Handles one request, writing its reply unless CLIENT REPLY says not to.
     fn on_request(&mut self, req: Request, table: &SlotTable) {
         let route = route::route(&req, self.shared.settings.policy);
+        // Redis checks the command itself first, then authentication: only
+        // AUTH, HELLO, QUIT and RESET (the `no_auth` commands) pass before it.
+        if !self.client.authenticated
+            && !matches!(route, Route::Reject(_))
+            && !req
+                .arg(0)
+                .and_then(slotway_command::lookup)
+                .is_some_and(|spec| spec.has_flag(slotway_command::flags::NO_AUTH))
+        {
+            return self.push_error(b"NOAUTH Authentication required.");
+        }
         let silent = match (self.reply_mode, route) {
             (_, Route::Local(route::Local::ClientReply)) => {
                 return self.client_reply(&req);
@@ -406,6 +422,7 @@ impl Queue {
             announce: self.announce(),
             table,
             clients: &self.shared.clients,
+            requirepass: self.shared.settings.requirepass.as_ref(),
             me: &self.me,
         };
         let after = if self.entries.is_empty() {

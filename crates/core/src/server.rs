@@ -70,6 +70,7 @@ pub async fn run(
         },
     });
     let sessions = TaskTracker::new();
+    session::mark_started();
     if let Ok(addr) = listener.local_addr() {
         info!(%addr, seeds = ?settings.seeds, "slotway listening");
         if !addr.ip().is_loopback() && settings.requirepass.is_none() {

@@ -524,6 +524,7 @@ fn local_text(local: Local) -> &'static str {
         Local::ClientNoEvict => "answered by the proxy (always OK: the proxy evicts no client)",
         Local::ClientGetRedir => "answered by the proxy (-1: no tracking)",
         Local::Asking => "answered by the proxy (OK: the proxy follows ASK redirects itself)",
+        Local::Proxy => "answered by the proxy (its PROXY command)",
         Local::ClusterView(view) => match view {
             ClusterView::Info
             | ClusterView::Slots

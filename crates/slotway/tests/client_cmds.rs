@@ -122,3 +122,36 @@ fn client_list_info_kill_and_reply() {
         "a client that kills itself is closed after the reply"
     );
 }
+
+#[test]
+fn proxy_command_reads_and_refuses_changes() {
+    let cluster = Cluster::start(3, 0).unwrap();
+    let proxy = Proxy::start(&cluster.seeds());
+    proxy.wait_ready();
+    let mut c = proxy.client();
+    assert_eq!(text(&c.cmd(&["PROXY", "PING"])), "PONG");
+    let info = text(&c.cmd(&["PROXY", "INFO"]));
+    assert!(
+        info.contains("# Proxy") && info.contains("# Clients") && info.contains("masters:3"),
+        "{info}"
+    );
+    assert!(text(&c.cmd(&["proxy", "info", "cluster"])).contains("slots_covered:16384"));
+    assert_eq!(text(&c.cmd(&["PROXY", "CLUSTER", "STATUS"])), "updated");
+    assert_eq!(text(&c.cmd(&["PROXY", "CLUSTER", "CONNECTION"])), "shared");
+    assert!(matches!(c.cmd(&["PROXY", "CLUSTER", "NODES"]), Value::Array(n) if n.len() == 3));
+    assert_eq!(
+        c.cmd(&["PROXY", "CONFIG", "GET", "enable-cross-slot"]),
+        Value::Array(vec![
+            Value::Bulk("enable-cross-slot".into()),
+            Value::Bulk("yes".into())
+        ])
+    );
+    assert_eq!(text(&c.cmd(&["PROXY", "MULTIPLEXING", "STATUS"])), "on");
+    assert!(matches!(c.cmd(&["PROXY", "COMMAND"]), Value::Array(a) if a.len() > 200));
+    assert!(is_ok(&c.cmd(&["PROXY", "LOG", "hello from a test"])));
+    assert!(text(&c.cmd(&["PROXY", "CONFIG", "SET", "threads", "4"])).contains("admin user"));
+    assert!(text(&c.cmd(&["PROXY", "SHUTDOWN"])).contains("admin user"));
+    assert!(text(&c.cmd(&["PROXY", "DEBUG", "SEGFAULT"])).contains("not provided"));
+    assert!(text(&c.cmd(&["PROXY", "NOPE"])).starts_with("ERR unknown subcommand 'NOPE'"));
+    assert_eq!(text(&c.cmd(&["PING"])), "PONG", "the proxy is still up");
+}

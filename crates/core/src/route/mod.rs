@@ -179,6 +179,8 @@ pub enum Local {
     ClusterKeyslot,
     /// ASKING from a client: meaningless through the proxy, answered OK.
     Asking,
+    /// PROXY …: the proxy's own information and settings.
+    Proxy,
     /// READONLY: this client's reads may be served by replicas.
     ReadOnly,
     /// CLIENT LIST
@@ -233,6 +235,10 @@ pub fn route(req: &Request, policy: Policy) -> Route {
     let args = ReqArgs(req);
     // CLIENT SETINFO arrived in Redis 7.2 and is not in the 7.0 table, yet
     // every modern client sends it on connect: the proxy answers it itself.
+    // PROXY: the proxy's own command (redis-cluster-proxy compatible).
+    if req.arg(0).is_some_and(|a| a.eq_ignore_ascii_case(b"proxy")) {
+        return Route::Local(Local::Proxy);
+    }
     if is_client_setinfo(req) {
         return if req.argc() == 4 {
             Route::Local(Local::ClientSetInfo)

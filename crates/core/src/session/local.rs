@@ -50,6 +50,8 @@ pub struct Context<'a> {
     pub clients: &'a Registry,
     /// The password clients must AUTH with.
     pub requirepass: Option<&'a crate::config::Secret>,
+    /// The proxy's shared state (PROXY).
+    pub shared: Option<&'a super::Shared>,
     /// This client.
     pub me: &'a Client,
 }
@@ -159,6 +161,10 @@ pub fn answer(
         },
         Local::ClientGetRedir => encode::integer(out, -1),
         Local::Asking => encode::simple(out, b"OK"),
+        Local::Proxy => match ctx.shared {
+            Some(shared) => super::proxy_cmd::answer(req, state, ctx, shared, out),
+            None => encode::error(out, b"ERR slotway: PROXY is not available here"),
+        },
         Local::ReadOnly => {
             state.readonly = true;
             encode::simple(out, b"OK");
@@ -327,6 +333,7 @@ mod tests {
             table: &table,
             clients: &clients,
             requirepass: None,
+            shared: None,
             me: &membership.client,
         };
         let after = answer(cmd, &req, state, &ctx, &mut out);

@@ -23,6 +23,7 @@ mod dispatch;
 mod kill;
 pub mod local;
 mod multi;
+mod proxy_cmd;
 mod pubsub;
 mod queue;
 mod txn;
@@ -92,6 +93,8 @@ pub struct Shared {
 }
 
 static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
+
+pub use proxy_cmd::mark_started;
 
 enum Event {
     Replies,

@@ -423,6 +423,7 @@ impl Queue {
             table,
             clients: &self.shared.clients,
             requirepass: self.shared.settings.requirepass.as_ref(),
+            shared: Some(&self.shared),
             me: &self.me,
         };
         let after = if self.entries.is_empty() {

@@ -55,6 +55,7 @@ pub async fn run(
     let shared = Arc::new(Shared {
         topology,
         clients: Arc::default(),
+        pause: session::Pause::default(),
         settings: SessionSettings {
             limits: settings.limits,
             max_inflight: settings.max_inflight_per_client,

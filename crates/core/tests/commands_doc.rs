@@ -525,6 +525,10 @@ fn local_text(local: Local) -> &'static str {
         Local::ClientGetRedir => "answered by the proxy (-1: no tracking)",
         Local::Asking => "answered by the proxy (OK: the proxy follows ASK redirects itself)",
         Local::Proxy => "answered by the proxy (its PROXY command)",
+        Local::ClientPause => {
+            "answered by the proxy (pauses the proxy's own clients: all, or only writes)"
+        }
+        Local::ClientUnpause => "answered by the proxy (ends a pause of its clients)",
         Local::ClusterView(view) => match view {
             ClusterView::Info
             | ClusterView::Slots

@@ -88,7 +88,7 @@ fn client_list_info_kill_and_reply() {
 
     // Errors for what a proxy cannot do, the connection stays.
     assert!(text(&a.cmd(&["CLIENT", "TRACKING", "on"])).contains("not supported"));
-    assert!(text(&a.cmd(&["CLIENT", "PAUSE", "100"])).contains("not supported"));
+    assert!(text(&a.cmd(&["CLIENT", "CACHING", "yes"])).contains("not supported"));
     assert_eq!(a.cmd(&["CLIENT", "GETREDIR"]), Value::Integer(-1));
     assert!(is_ok(&a.cmd(&["CLIENT", "NO-EVICT", "on"])));
 
@@ -154,4 +154,38 @@ fn proxy_command_reads_and_refuses_changes() {
     assert!(text(&c.cmd(&["PROXY", "DEBUG", "SEGFAULT"])).contains("not provided"));
     assert!(text(&c.cmd(&["PROXY", "NOPE"])).starts_with("ERR unknown subcommand 'NOPE'"));
     assert_eq!(text(&c.cmd(&["PING"])), "PONG", "the proxy is still up");
+}
+
+#[test]
+fn client_pause_holds_the_proxys_clients_in_order() {
+    let cluster = Cluster::start(3, 0).unwrap();
+    let proxy = Proxy::start(&cluster.seeds());
+    proxy.wait_ready();
+    let mut admin = proxy.client();
+    let mut c = proxy.client();
+    assert!(is_ok(&c.cmd(&["SET", "p", "1"])));
+    // WRITE: reads go on, writes wait for the end of the pause, in order.
+    assert!(is_ok(&admin.cmd(&["CLIENT", "PAUSE", "400", "WRITE"])));
+    let t = std::time::Instant::now();
+    assert_eq!(text(&c.cmd(&["GET", "p"])), "1");
+    assert!(
+        t.elapsed() < std::time::Duration::from_millis(300),
+        "reads are not held"
+    );
+    c.send_cmd(&["INCR", "p"]);
+    c.send_cmd(&["GET", "p"]);
+    assert_eq!(c.read(), Value::Integer(2));
+    assert_eq!(text(&c.read()), "2");
+    assert!(
+        t.elapsed() >= std::time::Duration::from_millis(350),
+        "the write waited"
+    );
+    // ALL, lifted early by UNPAUSE.
+    assert!(is_ok(&admin.cmd(&["CLIENT", "PAUSE", "10000"])));
+    c.send_cmd(&["GET", "p"]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(is_ok(&admin.cmd(&["CLIENT", "UNPAUSE"])));
+    assert_eq!(text(&c.read()), "2");
+    assert!(is_ok(&c.cmd(&["CLIENT", "NO-TOUCH", "on"])));
+    assert!(text(&c.cmd(&["CLIENT", "PAUSE", "x"])).contains("not an integer"));
 }

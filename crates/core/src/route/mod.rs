@@ -181,6 +181,10 @@ pub enum Local {
     Asking,
     /// PROXY …: the proxy's own information and settings.
     Proxy,
+    /// CLIENT PAUSE timeout [WRITE|ALL]: holds the proxy's clients.
+    ClientPause,
+    /// CLIENT UNPAUSE
+    ClientUnpause,
     /// READONLY: this client's reads may be served by replicas.
     ReadOnly,
     /// CLIENT LIST
@@ -238,6 +242,21 @@ pub fn route(req: &Request, policy: Policy) -> Route {
     // PROXY: the proxy's own command (redis-cluster-proxy compatible).
     if req.arg(0).is_some_and(|a| a.eq_ignore_ascii_case(b"proxy")) {
         return Route::Local(Local::Proxy);
+    }
+    // CLIENT NO-TOUCH (Redis 7.2, not in the 7.0 table): the proxy touches
+    // no keys on its own, so ON and OFF are both simply OK.
+    if req
+        .arg(0)
+        .is_some_and(|a| a.eq_ignore_ascii_case(b"client"))
+        && req
+            .arg(1)
+            .is_some_and(|a| a.eq_ignore_ascii_case(b"no-touch"))
+    {
+        return if req.argc() == 3 {
+            Route::Local(Local::ClientNoEvict)
+        } else {
+            Route::Reject(Reject::ArityOf("client|no-touch"))
+        };
     }
     if is_client_setinfo(req) {
         return if req.argc() == 4 {
@@ -432,6 +451,8 @@ fn special(spec: &CommandSpec, req: &Request, policy: Policy) -> Option<Route> {
             slot: None,
             readonly: true,
         }),
+        "client|pause" => L(Local::ClientPause),
+        "client|unpause" => L(Local::ClientUnpause),
         "client|tracking" | "client|caching" | "client|trackinginfo" => {
             R(Reject::Unsupported("client-side caching (CLIENT TRACKING)"))
         }

@@ -161,6 +161,16 @@ pub fn answer(
         },
         Local::ClientGetRedir => encode::integer(out, -1),
         Local::Asking => encode::simple(out, b"OK"),
+        Local::ClientPause => match ctx.shared {
+            Some(shared) => pause(req, shared, out),
+            None => encode::error(out, b"ERR slotway: CLIENT PAUSE is not available here"),
+        },
+        Local::ClientUnpause => {
+            if let Some(shared) = ctx.shared {
+                shared.pause.stop();
+            }
+            encode::simple(out, b"OK");
+        }
         Local::Proxy => match ctx.shared {
             Some(shared) => super::proxy_cmd::answer(req, state, ctx, shared, out),
             None => encode::error(out, b"ERR slotway: PROXY is not available here"),
@@ -178,6 +188,27 @@ pub fn answer(
         }
     }
     After::Continue
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL].
+fn pause(req: &Request, shared: &super::Shared, out: &mut BytesMut) {
+    let Some(ms) = req
+        .arg(2)
+        .and_then(string2ll)
+        .and_then(|t| u64::try_from(t).ok())
+    else {
+        return encode::error(out, b"ERR timeout is not an integer or out of range");
+    };
+    let writes_only = match req.arg(3) {
+        None => false,
+        Some(m) if m.eq_ignore_ascii_case(b"all") => false,
+        Some(m) if m.eq_ignore_ascii_case(b"write") => true,
+        Some(_) => return encode::error(out, b"ERR syntax error"),
+    };
+    shared
+        .pause
+        .start(std::time::Duration::from_millis(ms), writes_only);
+    encode::simple(out, b"OK");
 }
 
 /// The only user is `default`: with `requirepass` its password, without it

@@ -23,6 +23,7 @@ mod dispatch;
 mod kill;
 pub mod local;
 mod multi;
+mod pause;
 mod proxy_cmd;
 mod pubsub;
 mod queue;
@@ -88,12 +89,15 @@ pub struct Shared {
     pub topology: Arc<Topology>,
     /// Every connected client.
     pub clients: Arc<clients::Registry>,
+    /// CLIENT PAUSE.
+    pub pause: pause::Pause,
     /// Session settings.
     pub settings: SessionSettings,
 }
 
 static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
 
+pub use pause::Pause;
 pub use proxy_cmd::mark_started;
 
 enum Event {
@@ -104,6 +108,7 @@ enum Event {
     Shutdown,
     Killed,
     Tick,
+    Resume,
 }
 
 /// Serves one client until it disconnects, or, after `shutdown`, until its
@@ -149,11 +154,13 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
             input.reserve(want.max(READ_CHUNK));
         }
         let retry_at = queue.retry_at();
+        let resume_at = queue.resume_at();
         let event = tokio::select! {
             biased;
             () = sink.notified() => Event::Replies,
             w = wr.write_buf(queue.out_mut()), if queue.has_output() => Event::Wrote(w),
             () = sleep_until(retry_at), if retry_at.is_some() => Event::RetryDue,
+            () = sleep_until(resume_at), if resume_at.is_some() => Event::Resume,
             r = rd.read_buf(&mut input), if can_read => Event::Read(r),
             () = shutdown.cancelled(), if !queue.is_closing() => Event::Shutdown,
             () = me.kill.cancelled() => Event::Killed,
@@ -170,6 +177,7 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
                 break;
             }
             Event::RetryDue => queue.on_retry_due(),
+            Event::Resume => queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER),
             // End of the client's input: like Redis, answer what was read
             // before it (a half-closed client still reads), then close.
             Event::Read(Ok(0)) => queue.client_gone(),

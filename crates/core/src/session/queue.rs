@@ -190,6 +190,8 @@ pub struct Queue {
     pub(super) tick: u32,
     /// Masters this client sent writes to (what its WAIT covers).
     pub(super) written: Vec<Arc<str>>,
+    /// A request held by CLIENT PAUSE, and when to look again.
+    pub(super) held: Option<(Request, Instant)>,
 }
 
 /// CLIENT REPLY ON / OFF / SKIP.
@@ -226,7 +228,13 @@ impl Queue {
             silenced: VecDeque::new(),
             tick: 0,
             written: Vec::new(),
+            held: None,
         }
+    }
+
+    /// When a request held by CLIENT PAUSE should be looked at again.
+    pub fn resume_at(&self) -> Option<Instant> {
+        self.held.as_ref().map(|(_, at)| *at)
     }
 
     /// Nothing owed to the client and nothing more will be read.
@@ -262,6 +270,7 @@ impl Queue {
     /// Whether reading the client may go on (back-pressure otherwise).
     pub fn accepts_more(&self, out_high_water: usize) -> bool {
         !self.closing
+            && self.held.is_none()
             && self.entries.len() < self.shared.settings.max_inflight
             && self.out.len() < out_high_water
     }
@@ -288,8 +297,19 @@ impl Queue {
     pub fn on_input(&mut self, parser: &mut RequestParser, input: &mut BytesMut, high: usize) {
         let topology = self.shared.topology.clone();
         let table = topology.load();
+        // A request held by CLIENT PAUSE goes first, once the pause is over.
+        if let Some((req, _)) = self.held.take() {
+            match self.shared.pause.holds(&req) {
+                Some(until) => self.held = Some((req, until)),
+                None => self.on_request(req, &table),
+            }
+        }
         while self.accepts_more(high) {
             match parser.next(input) {
+                Ok(Some(req)) if self.shared.pause.holds(&req).is_some() => {
+                    let until = self.shared.pause.holds(&req).unwrap_or_else(Instant::now);
+                    self.held = Some((req, until));
+                }
                 Ok(Some(req)) => {
                     self.on_request(req, &table);
                     if self.client.authenticated {

@@ -306,16 +306,15 @@ impl Queue {
         }
         while self.accepts_more(high) {
             match parser.next(input) {
-                Ok(Some(req)) if self.shared.pause.holds(&req).is_some() => {
-                    let until = self.shared.pause.holds(&req).unwrap_or_else(Instant::now);
-                    self.held = Some((req, until));
-                }
-                Ok(Some(req)) => {
-                    self.on_request(req, &table);
-                    if self.client.authenticated {
-                        parser.set_auth_required(false);
+                Ok(Some(req)) => match self.shared.pause.holds(&req) {
+                    Some(until) => self.held = Some((req, until)),
+                    None => {
+                        self.on_request(req, &table);
+                        if self.client.authenticated {
+                            parser.set_auth_required(false);
+                        }
                     }
-                }
+                },
                 Ok(None) => break,
                 Err(e) => {
                     // Redis's exact reply (the offending byte as `%c`), queued
@@ -386,11 +385,13 @@ impl Queue {
     }
 
     fn handle(&mut self, req: Request, route: Route, table: &SlotTable) {
-        let changes_facts = matches!(route, Route::Local(_) | Route::Txn(_) | Route::PubSub(_))
-            || self.txn.is_some();
+        let changes_facts = matches!(route, Route::Local(_) | Route::Txn(_) | Route::PubSub(_));
         self.route_request(req, route, table);
         if changes_facts {
             self.sync_facts();
+        } else if let Some(txn) = &self.txn {
+            // Inside MULTI only the queued count changes.
+            self.me.facts.lock().multi = Some(txn.len());
         }
     }
 

@@ -14,24 +14,15 @@ mod common;
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::Proxy;
-use slotway_fixture::{Cluster, find_binary, require_binaries, run_bounded};
+use common::cluster_and_proxy;
+use slotway_fixture::run_bounded;
 
 /// Bound for one run of an external client.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn cluster_and_proxy() -> (Cluster, Proxy) {
-    require_binaries(&["redis-server", "redis-cli"]);
-    let cluster = Cluster::start(3, 0).expect("cluster");
-    let proxy = Proxy::start(&cluster.seeds());
-    proxy.wait_ready();
-    (cluster, proxy)
-}
 
 /// Runs `cmd` with `input` on its stdin (then closed), stdout and stderr
 /// captured; kills it (its own child) and fails the test after `timeout`.
@@ -198,34 +189,12 @@ fn redis_cli_pipe_mode() {
 /// Runs the redis-py script against the proxy with `proto` (3: redis-py's
 /// default, not passed to the client; 2: `protocol=2`).
 fn run_redis_py(proto: u8) {
-    let python = find_binary("python3")
-        .unwrap_or_else(|| panic!("python3 not found on PATH (apt-get install python3)"));
-    let script: PathBuf = [
-        env!("CARGO_MANIFEST_DIR"),
-        "tests",
-        "py",
-        "redis_py_client.py",
-    ]
-    .iter()
-    .collect();
     let (_cluster, proxy) = cluster_and_proxy();
-    let out = run_bounded(
-        Command::new(python)
-            .arg(&script)
-            .arg(proxy.port().to_string())
-            .arg(proto.to_string()),
+    common::run_redis_py_script(
+        "redis_py_client.py",
+        &[proxy.port().to_string(), proto.to_string()],
         CLIENT_TIMEOUT,
-    )
-    .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.code() == Some(3) {
-        panic!("redis-py is not installed for python3: pip install redis (redis-py 8.x)\n{stderr}");
-    }
-    assert!(
-        out.status.success() && stdout.lines().last() == Some("ok"),
-        "redis-py (RESP{proto}) against the proxy failed: {}",
-        describe(&out)
+        &format!("redis-py (RESP{proto})"),
     );
 }
 

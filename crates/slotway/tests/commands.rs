@@ -15,37 +15,18 @@
 mod common;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Proxy, Raw, bulk, is_ok, key_in_range, text};
-use slotway_fixture::{Cluster, find_binary, require_binaries, run_bounded};
+use common::{Proxy, Raw, bulk, cluster_and_proxy, is_ok, key_in_range, master_ranges, text};
+use slotway_fixture::{Cluster, require_binaries};
 use slotway_hashkit::key_slot;
 use slotway_resp::Value;
 
 const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
 
-fn cluster_and_proxy() -> (Cluster, Proxy) {
-    require_binaries(&["redis-server", "redis-cli"]);
-    let cluster = Cluster::start(3, 0).expect("cluster");
-    let proxy = Proxy::start(&cluster.seeds());
-    proxy.wait_ready();
-    (cluster, proxy)
-}
-
-/// `(first slot, last slot, master address)` of each master, in slot order.
-fn ranges(cluster: &Cluster) -> Vec<(u16, u16, String)> {
-    let map = cluster.slots().expect("slot map");
-    assert_eq!(map.len(), 3, "one range per master: {map:?}");
-    map.into_iter()
-        .map(|r| (r.start, r.end, r.master))
-        .collect()
-}
-
 /// Direct connections to every master, in slot order.
 fn masters(cluster: &Cluster) -> Vec<Raw> {
-    ranges(cluster)
+    master_ranges(cluster)
         .iter()
         .map(|(_, _, addr)| Raw::connect(addr.as_str()))
         .collect()
@@ -162,7 +143,7 @@ fn assert_once(keys: &[String], expected: &BTreeSet<String>, what: &str) {
 #[test]
 fn multi_key_commands_split_over_100_slots() {
     let (cluster, proxy) = cluster_and_proxy();
-    let ranges = ranges(&cluster);
+    let ranges = master_ranges(&cluster);
     let mut c = proxy.client();
     let keys = keys_in_distinct_slots("split", 100);
     let per_master = (0..3)
@@ -479,7 +460,7 @@ fn scan_and_fanouts_in_resp3() {
 #[test]
 fn randomkey_info_and_scan_with_keys_on_one_master_only() {
     let (cluster, proxy) = cluster_and_proxy();
-    let ranges = ranges(&cluster);
+    let ranges = master_ranges(&cluster);
     let mut c = proxy.client();
     for (m, (lo, hi, _)) in ranges.iter().enumerate() {
         assert!(is_ok(&c.cmd(&["FLUSHALL"])));
@@ -584,7 +565,7 @@ fn split_commands_keep_redis_argument_errors() {
 #[test]
 fn scripts_and_functions_on_every_master() {
     let (cluster, proxy) = cluster_and_proxy();
-    let ranges = ranges(&cluster);
+    let ranges = master_ranges(&cluster);
     let mut direct = masters(&cluster);
     let mut c = proxy.client();
     let keys: Vec<String> = ranges
@@ -885,7 +866,7 @@ fn cluster_view_is_one_node_owning_every_slot() {
     );
 
     // COUNTKEYSINSLOT / GETKEYSINSLOT reach the slot's owner, on each master.
-    for (m, (lo, hi, _)) in self::ranges(&cluster).iter().enumerate() {
+    for (m, (lo, hi, _)) in self::master_ranges(&cluster).iter().enumerate() {
         let tag = key_in_range(&format!("tag{m}"), *lo, *hi);
         let slot = key_slot(tag.as_bytes());
         let keys: Vec<String> = (0..5).map(|i| format!("{{{tag}}}:{i}")).collect();
@@ -934,33 +915,12 @@ fn cluster_view_is_one_node_owning_every_slot() {
 
 #[test]
 fn redis_py_cluster_client_through_the_proxy() {
-    let python = find_binary("python3")
-        .unwrap_or_else(|| panic!("python3 not found on PATH (apt-get install python3)"));
-    let script: PathBuf = [
-        env!("CARGO_MANIFEST_DIR"),
-        "tests",
-        "py",
-        "redis_py_cluster.py",
-    ]
-    .iter()
-    .collect();
     let (_cluster, proxy) = cluster_and_proxy();
-    let out = run_bounded(
-        Command::new(python)
-            .arg(&script)
-            .arg(proxy.port().to_string()),
+    common::run_redis_py_script(
+        "redis_py_cluster.py",
+        &[proxy.port().to_string()],
         Duration::from_secs(60),
-    )
-    .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.code() == Some(3) {
-        panic!("redis-py is not installed for python3: pip install redis (redis-py 8.x)\n{stderr}");
-    }
-    assert!(
-        out.status.success() && stdout.lines().last() == Some("ok"),
-        "redis-py RedisCluster against the proxy failed: {}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-        out.status
+        "redis-py RedisCluster",
     );
     // The proxy still serves plain clients afterwards.
     let mut c = proxy.client();

@@ -11,16 +11,8 @@
 
 mod common;
 
-use common::{Proxy, Raw, bulk, is_ok, text};
-use slotway_fixture::Cluster;
+use common::{Proxy, Raw, bulk, cluster_and_proxy, is_ok, text};
 use slotway_resp::Value;
-
-fn cluster_and_proxy() -> (Cluster, Proxy) {
-    let cluster = Cluster::start(3, 0).expect("cluster");
-    let proxy = Proxy::start(&cluster.seeds());
-    proxy.wait_ready();
-    (cluster, proxy)
-}
 
 #[test]
 fn every_type_routed_to_its_master_and_spread_over_all() {

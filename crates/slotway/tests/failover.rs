@@ -23,14 +23,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use common::load::{Conn, ValueKey, init_log, ms_from, reply_text, serial};
 use common::{Proxy, key_in_range};
 use slotway_fixture::{Cluster, require_binaries};
 use slotway_hashkit::key_slot;
@@ -40,9 +39,6 @@ use slotway_resp::Value;
 /// replica of master `i`.
 const RANGES: [(u16, u16); 3] = [(0, 5460), (5461, 10922), (10923, 16383)];
 const NODE_TIMEOUT_MS: u64 = 1000;
-/// Longer than the default park budget (20 s): a parked request is not a
-/// client timeout.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(25);
 /// What "normal latency" means while another shard is down.
 /// A healthy-slot request this slow would mean it waited on the dead shard
 /// (its park budget is 1.5 s); the margin absorbs a busy 2-core machine.
@@ -52,27 +48,6 @@ const SLOW: Duration = Duration::from_millis(1000);
 const UNKNOWN: &str = "write outcome unknown";
 /// Hard bound of any load or probe thread.
 const THREAD_LIMIT: Duration = Duration::from_secs(60);
-
-// A std Mutex: this crate does not depend on parking_lot, and a poisoned
-// lock (a failed scenario) must not fail the next ones.
-#[allow(clippy::disallowed_types)]
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// Held for a whole scenario: one cluster under load at a time.
-#[allow(clippy::disallowed_types)]
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// `SLOTWAY_TEST_LOG=slotway_core=debug` shows the proxy's log (diagnosis).
-fn init_log() {
-    if let Ok(filter) = std::env::var("SLOTWAY_TEST_LOG") {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-            .with_test_writer()
-            .try_init();
-    }
-}
 
 fn cluster_with(extra: &[&str]) -> Cluster {
     init_log();
@@ -87,94 +62,9 @@ fn cluster_with(extra: &[&str]) -> Cluster {
     b.start().expect("start a 3 masters + 3 replicas cluster")
 }
 
-/// Signed milliseconds from `base` to `t`.
-fn ms_from(base: Instant, t: Instant) -> i64 {
-    if t >= base {
-        i64::try_from(t.duration_since(base).as_millis()).unwrap_or(i64::MAX)
-    } else {
-        -i64::try_from(base.duration_since(t).as_millis()).unwrap_or(i64::MAX)
-    }
-}
-
 // ---------------------------------------------------------------------------
 // A client that never panics: I/O problems are results, so a load thread
 // records them and goes on (reconnecting).
-
-struct Conn {
-    addr: SocketAddr,
-    stream: Option<TcpStream>,
-    buf: BytesMut,
-}
-
-impl Conn {
-    fn new(addr: SocketAddr) -> Conn {
-        Conn {
-            addr,
-            stream: None,
-            buf: BytesMut::new(),
-        }
-    }
-
-    fn to(addr: &str) -> Conn {
-        Conn::new(addr.parse().expect("ip:port"))
-    }
-
-    /// One request, one reply; `Err` is an I/O failure (the connection is
-    /// dropped and re-opened by the next request).
-    fn request<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Value, String> {
-        let r = self.try_request(args);
-        if r.is_err() {
-            self.stream = None;
-            self.buf.clear();
-        }
-        r
-    }
-
-    fn try_request<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Value, String> {
-        if self.stream.is_none() {
-            let s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2))
-                .map_err(|e| format!("connect: {e}"))?;
-            s.set_read_timeout(Some(REPLY_TIMEOUT))
-                .map_err(|e| e.to_string())?;
-            s.set_nodelay(true).map_err(|e| e.to_string())?;
-            self.stream = Some(s);
-        }
-        let Some(stream) = self.stream.as_mut() else {
-            return Err("no connection".to_owned());
-        };
-        let mut out = BytesMut::new();
-        slotway_resp::encode::command(&mut out, args);
-        stream.write_all(&out).map_err(|e| format!("write: {e}"))?;
-        let mut chunk = [0u8; 16 * 1024];
-        for _ in 0..100_000 {
-            match Value::decode(&self.buf) {
-                Ok(Some((v, n))) => {
-                    let _ = self.buf.split_to(n);
-                    return Ok(v);
-                }
-                Ok(None) => {}
-                Err(e) => return Err(format!("malformed reply: {e}")),
-            }
-            let n = stream.read(&mut chunk).map_err(|e| format!("read: {e}"))?;
-            if n == 0 {
-                return Err("connection closed by the proxy".to_owned());
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-        Err("reply never completed".to_owned())
-    }
-}
-
-fn reply_text(r: &Result<Value, String>) -> String {
-    match r {
-        Ok(Value::Error(e) | Value::Bulk(e) | Value::Simple(e)) => {
-            String::from_utf8_lossy(e).into_owned()
-        }
-        Ok(Value::Integer(i)) => i.to_string(),
-        Ok(other) => format!("{other:?}"),
-        Err(io) => format!("I/O: {io}"),
-    }
-}
 
 fn is_success(r: &Result<Value, String>) -> bool {
     matches!(r, Ok(v) if !matches!(v, Value::Error(_)))
@@ -203,20 +93,6 @@ impl ErrEvent {
         } else {
             self.kind.clone()
         }
-    }
-}
-
-/// One value key: the last acknowledged SET, and a later SET whose outcome
-/// is unknown (it may or may not have been applied).
-#[derive(Default, Debug)]
-struct ValueKey {
-    acked: Option<String>,
-    unknown: Option<String>,
-}
-
-impl ValueKey {
-    fn allows(&self, got: Option<&str>) -> bool {
-        got == self.acked.as_deref() || (self.unknown.is_some() && got == self.unknown.as_deref())
     }
 }
 

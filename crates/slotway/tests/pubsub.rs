@@ -17,19 +17,10 @@ use std::collections::BTreeSet;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Proxy, Raw, is_ok, key_in_range, text};
-use slotway_fixture::{Cluster, require_binaries};
+use common::{Raw, cluster_and_proxy, is_ok, key_in_range, text};
 use slotway_resp::Value;
 
 const NOT_ALLOWED_GET: &str = "ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context";
-
-fn cluster_and_proxy() -> (Cluster, Proxy) {
-    require_binaries(&["redis-server", "redis-cli"]);
-    let cluster = Cluster::start(3, 0).expect("cluster");
-    let proxy = Proxy::start(&cluster.seeds());
-    proxy.wait_ready();
-    (cluster, proxy)
-}
 
 fn b(s: &str) -> Value {
     Value::Bulk(s.as_bytes().to_vec().into())

@@ -16,28 +16,10 @@ mod common;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Proxy, Raw, is_ok, key_in_range, text};
-use slotway_fixture::{Cluster, require_binaries};
+use common::{Raw, cluster_and_proxy, is_ok, key_in_range, master_ranges, text};
 use slotway_resp::Value;
 
 const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
-
-fn cluster_and_proxy() -> (Cluster, Proxy) {
-    require_binaries(&["redis-server", "redis-cli"]);
-    let cluster = Cluster::start(3, 0).expect("cluster");
-    let proxy = Proxy::start(&cluster.seeds());
-    proxy.wait_ready();
-    (cluster, proxy)
-}
-
-/// `(first slot, last slot, master address)` of each master, in slot order.
-fn ranges(cluster: &Cluster) -> Vec<(u16, u16, String)> {
-    let map = cluster.slots().expect("slot map");
-    assert_eq!(map.len(), 3, "one range per master: {map:?}");
-    map.into_iter()
-        .map(|r| (r.start, r.end, r.master))
-        .collect()
-}
 
 /// A hash tag `{prefix:i}` whose slot is on master `m`.
 fn tag_on(ranges: &[(u16, u16, String)], m: usize, prefix: &str) -> String {
@@ -89,7 +71,7 @@ fn wait_blocked(node: &mut Raw, n: i64, what: &str) {
 #[test]
 fn multi_exec_with_hash_tagged_keys() {
     let (cluster, proxy) = cluster_and_proxy();
-    let ranges = ranges(&cluster);
+    let ranges = master_ranges(&cluster);
     let mut c = proxy.client();
     for m in 0..3 {
         let t = tag_on(&ranges, m, "tx");
@@ -157,7 +139,7 @@ fn multi_exec_with_hash_tagged_keys() {
 #[test]
 fn execabort_when_a_queued_key_lives_on_another_node() {
     let (cluster, proxy) = cluster_and_proxy();
-    let ranges = ranges(&cluster);
+    let ranges = master_ranges(&cluster);
     let mut direct: Vec<Raw> = ranges
         .iter()
         .map(|(_, _, a)| Raw::connect(a.as_str()))
@@ -256,7 +238,7 @@ fn discard_and_errors_outside_multi() {
 #[test]
 fn watch_guards_exec_on_a_dedicated_connection() {
     let (cluster, proxy) = cluster_and_proxy();
-    let ranges = ranges(&cluster);
+    let ranges = master_ranges(&cluster);
     let mut c = proxy.client();
     let mut other = proxy.client();
     for m in 0..3 {
@@ -359,7 +341,7 @@ fn watch_guards_exec_on_a_dedicated_connection() {
 #[test]
 fn watch_then_client_disconnects_leaves_nothing_behind() {
     let (cluster, proxy) = cluster_and_proxy();
-    let ranges = ranges(&cluster);
+    let ranges = master_ranges(&cluster);
     let t = tag_on(&ranges, 0, "gone");
     let k = format!("{t}k");
     {
@@ -382,7 +364,7 @@ fn watch_then_client_disconnects_leaves_nothing_behind() {
 #[test]
 fn blpop_blocked_for_2s_does_not_slow_20_other_clients() {
     let (cluster, proxy) = cluster_and_proxy();
-    let ranges = ranges(&cluster);
+    let ranges = master_ranges(&cluster);
     let list = format!("{}list", tag_on(&ranges, 0, "blk"));
     let mut node = Raw::connect(ranges[0].2.as_str());
 
@@ -499,7 +481,7 @@ fn blocking_commands_time_out_with_nil() {
 #[test]
 fn a_client_that_disconnects_while_blocked_releases_its_blpop() {
     let (cluster, proxy) = cluster_and_proxy();
-    let ranges = ranges(&cluster);
+    let ranges = master_ranges(&cluster);
     let list = format!("{}list", tag_on(&ranges, 1, "gone"));
     let mut node = Raw::connect(ranges[1].2.as_str());
 
@@ -542,7 +524,7 @@ fn a_client_that_disconnects_while_blocked_releases_its_blpop() {
 #[test]
 fn xread_block_and_other_blocking_commands_wake_up() {
     let (cluster, proxy) = cluster_and_proxy();
-    let ranges = ranges(&cluster);
+    let ranges = master_ranges(&cluster);
     let mut c = proxy.client();
     for m in 0..3 {
         let t = tag_on(&ranges, m, "wake");
@@ -596,7 +578,7 @@ fn xread_block_and_other_blocking_commands_wake_up() {
 #[test]
 fn thirty_blocked_clients_each_get_one_value() {
     let (cluster, proxy) = cluster_and_proxy();
-    let ranges = ranges(&cluster);
+    let ranges = master_ranges(&cluster);
     let list = format!("{}many", tag_on(&ranges, 2, "many"));
     let mut node = Raw::connect(ranges[2].2.as_str());
     let mut waiters: Vec<Raw> = (0..30).map(|_| proxy.client()).collect();
@@ -635,7 +617,7 @@ fn thirty_blocked_clients_each_get_one_value() {
 #[test]
 fn concurrent_transactions_on_shared_connections_stay_atomic() {
     let (cluster, proxy) = cluster_and_proxy();
-    let ranges = ranges(&cluster);
+    let ranges = master_ranges(&cluster);
     let k = format!("{}ctr", tag_on(&ranges, 1, "atomic"));
     let addr = proxy.addr;
     let txn_workers: Vec<_> = (0..8)

@@ -5,6 +5,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod load;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::thread::JoinHandle;
@@ -102,6 +104,50 @@ impl Drop for Proxy {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A 3-master cluster (no replicas) and a proxy in front of it, ready.
+pub fn cluster_and_proxy() -> (slotway_fixture::Cluster, Proxy) {
+    slotway_fixture::require_binaries(&["redis-server", "redis-cli"]);
+    let cluster = slotway_fixture::Cluster::start(3, 0).expect("cluster");
+    let proxy = Proxy::start(&cluster.seeds());
+    proxy.wait_ready();
+    (cluster, proxy)
+}
+
+/// `(first slot, last slot, master address)` of each master, in slot order.
+pub fn master_ranges(cluster: &slotway_fixture::Cluster) -> Vec<(u16, u16, String)> {
+    let map = cluster.slots().expect("slot map");
+    assert_eq!(map.len(), 3, "one range per master: {map:?}");
+    map.into_iter()
+        .map(|r| (r.start, r.end, r.master))
+        .collect()
+}
+
+/// Runs `tests/py/<script> <args…>` with python3, bounded by `timeout`, and
+/// requires it to exit 0 with `ok` as its last line. A script exits 3 when
+/// redis-py is not installed: that fails with the install hint.
+pub fn run_redis_py_script(script: &str, args: &[String], timeout: Duration, what: &str) {
+    let python = slotway_fixture::find_binary("python3")
+        .unwrap_or_else(|| panic!("python3 not found on PATH (apt-get install python3)"));
+    let path: std::path::PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "py", script]
+        .iter()
+        .collect();
+    let out = slotway_fixture::run_bounded(
+        std::process::Command::new(python).arg(&path).args(args),
+        timeout,
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(3) {
+        panic!("redis-py is not installed for python3: pip install redis (redis-py 8.x)\n{stderr}");
+    }
+    assert!(
+        out.status.success() && stdout.lines().last() == Some("ok"),
+        "{what} against the proxy failed: {}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        out.status
+    );
 }
 
 /// A blocking RESP client that returns decoded replies and raw bytes.

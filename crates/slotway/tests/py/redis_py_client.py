@@ -12,24 +12,9 @@ Run by crates/slotway/tests/clients.rs against a proxy on 127.0.0.1:PORT.
 """
 
 import sys
-import traceback
 
-try:
-    import redis
-    from redis.crc import key_slot
-except ImportError as e:  # the Rust test turns exit code 3 into "pip install redis"
-    print(f"cannot import redis-py ({e}): pip install redis", file=sys.stderr)
-    sys.exit(3)
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
-def eq(got, want, what):
-    if got != want:
-        raise AssertionError(f"{what}: got {got!r}, want {want!r}")
+from pycheck import check, eq, redis, run  # exits 3 without redis-py
+from redis.crc import key_slot
 
 
 def keys_str(d):
@@ -274,8 +259,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception:  # any failure: print it and exit non-zero
-        traceback.print_exc()
-        sys.exit(1)
+    run(main)

@@ -138,6 +138,11 @@ pub struct ClusterConfig {
     /// or `replica-preferred` (a replica when the shard has one). A client
     /// that sends READONLY reads as `replica-preferred`.
     pub read_from: ReadFrom,
+    /// Backend credentials: the ACL user the proxy authenticates as on
+    /// every node connection (empty: `default`). Never shown anywhere.
+    pub user: String,
+    /// Backend password (`AUTH`); empty: the nodes need none.
+    pub password: String,
 }
 
 /// `[cluster.write_ack]`.
@@ -182,6 +187,8 @@ impl Default for ClusterConfig {
             fanout_admin: false,
             read_from: ReadFrom::Master,
             write_ack: None,
+            user: String::new(),
+            password: String::new(),
         }
     }
 }
@@ -256,17 +263,35 @@ impl Config {
     /// # Errors
     /// A value is out of range or an address does not parse.
     pub fn validate(&self) -> Result<Settings, ConfigError> {
-        let listen: SocketAddr = self
-            .proxy
-            .listen
-            .parse()
-            .map_err(|_| ConfigError::invalid("proxy.listen", "expected ip:port"))?;
         if self.cluster.seeds.is_empty() {
             return Err(ConfigError::invalid(
                 "cluster.seeds",
                 "at least one host:port of a cluster node is needed",
             ));
         }
+        self.validate_common()
+    }
+
+    /// Validates the settings that serve one sharded pool: `pool` replaces
+    /// the cluster (no seeds needed); every other value applies as given.
+    ///
+    /// # Errors
+    /// As [`Config::validate`].
+    pub fn validate_for_pool(
+        &self,
+        pool: crate::pool::PoolSettings,
+    ) -> Result<Settings, ConfigError> {
+        let mut settings = self.validate_common()?;
+        settings.pool = Some(std::sync::Arc::new(pool));
+        Ok(settings)
+    }
+
+    fn validate_common(&self) -> Result<Settings, ConfigError> {
+        let listen: SocketAddr = self
+            .proxy
+            .listen
+            .parse()
+            .map_err(|_| ConfigError::invalid("proxy.listen", "expected ip:port"))?;
         let mut seeds = Vec::with_capacity(self.cluster.seeds.len());
         for seed in &self.cluster.seeds {
             seeds.push(parse_host_port(seed).ok_or_else(|| {
@@ -352,6 +377,8 @@ impl Config {
                 max_multibulk_len: l.max_multibulk_len,
                 max_inline_len: l.max_inline_len,
             },
+            prelude: backend_prelude(&c.user, &c.password)?,
+            pool: None,
         })
     }
 }
@@ -403,6 +430,11 @@ pub struct Settings {
     pub write_ack: Option<crate::backend::conn::WriteAck>,
     /// Client input limits.
     pub limits: Limits,
+    /// Sent first on every backend connection (backend credentials).
+    pub prelude: crate::backend::Prelude,
+    /// A sharded pool instead of a cluster: its servers and placement
+    /// (`seeds` is then unused).
+    pub pool: Option<std::sync::Arc<crate::pool::PoolSettings>>,
 }
 
 impl Settings {
@@ -416,6 +448,22 @@ impl Settings {
         config.cluster.seeds = seeds.iter().map(|s| s.as_ref().to_owned()).collect();
         config.validate()
     }
+}
+
+/// The AUTH that backend connections send, from `cluster.user` and
+/// `cluster.password`.
+fn backend_prelude(user: &str, password: &str) -> Result<crate::backend::Prelude, ConfigError> {
+    if !user.is_empty() && password.is_empty() {
+        return Err(ConfigError::invalid(
+            "cluster.user",
+            "a backend user needs cluster.password",
+        ));
+    }
+    Ok(crate::backend::Prelude::new(
+        (!user.is_empty()).then_some(user),
+        (!password.is_empty()).then_some(password),
+        0,
+    ))
 }
 
 /// Accepts `host:port` with a non-empty host and a numeric port; IPv6 hosts in

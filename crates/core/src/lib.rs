@@ -13,6 +13,7 @@
 //! - [`route`]: pure per-request decisions (local, forward to a slot, refuse).
 //! - [`backend`]: shared pipelined connections per node, reply delivery.
 //! - [`cluster`]: slot table, topology discovery and refresh.
+//! - [`pool`]: sharded standalone pools (twemproxy's model), Sentinel, health.
 //! - [`config`]: the TOML file and its validated [`Settings`].
 
 #![forbid(unsafe_code)]
@@ -22,6 +23,7 @@ pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod merge;
+pub mod pool;
 pub mod route;
 pub mod server;
 pub mod session;

@@ -19,6 +19,8 @@ use crate::cluster::refresh::{self, RefreshTiming};
 use crate::cluster::table::NodeParams;
 use crate::config::Settings;
 use crate::error::RunError;
+use crate::pool::{self, PoolTiming};
+use crate::route::KeyMap;
 use crate::session::{self, SessionSettings, Shared};
 
 /// Serves clients on `listener` in front of the cluster of `settings` until
@@ -32,26 +34,53 @@ pub async fn run(
     settings: Settings,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    let topology = Arc::new(Topology::new(
+    let keys = match &settings.pool {
+        Some(pool) => pool
+            .key_map(&vec![true; pool.servers.len()])
+            .ok_or_else(|| RunError::Placement(pool.name.clone()))?,
+        None => KeyMap::Cluster,
+    };
+    let topology = Arc::new(Topology::with_keys(
         settings.seeds.clone(),
         NodeParams {
             connections_per_node: settings.connections_per_node,
             connect_timeout: settings.connect_timeout,
             reply_timeout: settings.reply_timeout,
             write_ack: settings.write_ack,
+            prelude: settings.prelude.clone(),
         },
+        keys,
     ));
+    if let Some(pool) = &settings.pool {
+        // A pool's servers are known before the first client: install them
+        // now (Sentinel may move some of them moments later).
+        let addrs: Vec<String> = pool.servers.iter().map(|s| s.addr.clone()).collect();
+        topology.install(&pool::view(&addrs));
+    }
     let stop = CancellationToken::new();
-    let refresher = tokio::spawn(refresh::run(
-        topology.clone(),
-        RefreshTiming {
-            interval: settings.refresh_interval,
-            debounce: settings.refresh_debounce,
-            connect_timeout: settings.connect_timeout,
-            query_timeout: settings.query_timeout,
-        },
-        stop.child_token(),
-    ));
+    // What keeps the table current: the cluster refresher, or a pool's
+    // manager (Sentinel, health, ejection).
+    let refresher = match &settings.pool {
+        Some(pool) => tokio::spawn(pool::run(
+            topology.clone(),
+            pool.clone(),
+            PoolTiming {
+                connect_timeout: settings.connect_timeout,
+                query_timeout: settings.query_timeout,
+            },
+            stop.child_token(),
+        )),
+        None => tokio::spawn(refresh::run(
+            topology.clone(),
+            RefreshTiming {
+                interval: settings.refresh_interval,
+                debounce: settings.refresh_debounce,
+                connect_timeout: settings.connect_timeout,
+                query_timeout: settings.query_timeout,
+            },
+            stop.child_token(),
+        )),
+    };
     let shared = Arc::new(Shared {
         topology,
         clients: Arc::default(),
@@ -68,12 +97,18 @@ pub async fn run(
             announce: settings.announce,
             read_from: settings.read_from,
             requirepass: settings.requirepass.clone(),
+            pool: settings.pool.as_ref().map(|p| p.name.clone()),
         },
     });
     let sessions = TaskTracker::new();
     session::mark_started();
     if let Ok(addr) = listener.local_addr() {
-        info!(%addr, seeds = ?settings.seeds, "slotway listening");
+        match &settings.pool {
+            Some(pool) => {
+                info!(%addr, pool = %pool.name, servers = pool.servers.len(), "slotway listening (sharded pool)")
+            }
+            None => info!(%addr, seeds = ?settings.seeds, "slotway listening"),
+        }
         if !addr.ip().is_loopback() && settings.requirepass.is_none() {
             warn!(
                 %addr,

@@ -120,6 +120,8 @@ pub struct ConnParams {
     pub reply_timeout: Option<Duration>,
     /// Confirm writes with replicas before replying (group commit).
     pub write_ack: Option<WriteAck>,
+    /// Sent first on every new connection (AUTH, SELECT).
+    pub prelude: super::Prelude,
 }
 
 /// Starts a connection task on the current runtime.
@@ -371,7 +373,10 @@ async fn serve(
         (Protocol::Resp2, true) => &[READONLY, PING],
         (Protocol::Resp2, false) => &[PING],
     };
-    for cmd in handshake {
+    // Credentials and database first: HELLO 3 needs an authenticated
+    // connection on a node with a password.
+    let prelude = params.prelude.commands().iter().map(|c| &c[..]);
+    for cmd in prelude.chain(handshake.iter().copied()) {
         wire.pending.push_back(Pending {
             to: None,
             skip: 0,
@@ -379,7 +384,7 @@ async fn serve(
             start: wire.queued,
             hold: false,
             wait: false,
-            probe: *cmd == PING,
+            probe: cmd == PING,
         });
         wire.out.extend_from_slice(cmd);
         wire.queued += cmd.len() as u64;
@@ -568,7 +573,7 @@ fn dispatch_replies(
                 Some((sink, seq)) => sink.deliver(seq, Reply::Frame(frame)),
                 None if info.is_error() => {
                     warn!(node = %params.addr, reply = %String::from_utf8_lossy(&frame).trim_end(),
-                        "node refused the connection handshake (HELLO 3 / READONLY)");
+                        "node refused the connection handshake (AUTH / SELECT / HELLO 3 / READONLY)");
                 }
                 None => {}
             }

@@ -34,6 +34,7 @@ pub struct LeasePool {
     addr: Arc<str>,
     connect_timeout: Duration,
     on_failure: Arc<Notify>,
+    prelude: super::Prelude,
     resp2: Arc<Idle>,
     resp3: Arc<Idle>,
 }
@@ -41,11 +42,17 @@ pub struct LeasePool {
 impl LeasePool {
     /// An empty pool for the node at `addr`.
     #[must_use]
-    pub fn new(addr: Arc<str>, connect_timeout: Duration, on_failure: Arc<Notify>) -> Self {
+    pub fn new(
+        addr: Arc<str>,
+        connect_timeout: Duration,
+        on_failure: Arc<Notify>,
+        prelude: super::Prelude,
+    ) -> Self {
         Self {
             addr,
             connect_timeout,
             on_failure,
+            prelude,
             resp2: Arc::default(),
             resp3: Arc::default(),
         }
@@ -76,6 +83,7 @@ impl LeasePool {
             readonly: false,
             reply_timeout: None,
             write_ack: None,
+            prelude: self.prelude.clone(),
         });
         (handle, abort)
     }

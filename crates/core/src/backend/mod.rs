@@ -4,6 +4,7 @@
 //! - [`conn`]: one connection task: coalesced writes, FIFO reply matching.
 //! - [`node`]: the set of shared connections of one node address.
 //! - [`dedicated`]: connections lent to one client (blocking, WATCH, pub/sub).
+//! - [`prelude`]: what every new connection sends first (AUTH, SELECT).
 //!
 //! Backend connections are dumb transports: they never interpret a reply.
 //! Redirects, retries and ordering are the session's business, because only
@@ -12,9 +13,11 @@
 pub mod conn;
 pub mod dedicated;
 pub mod node;
+pub mod prelude;
 pub mod sink;
 
 pub use conn::{BackendRequest, ConnHandle};
 pub use dedicated::{Lease, LeasePool, StreamConn};
 pub use node::Node;
+pub use prelude::Prelude;
 pub use sink::{Failure, FailureKind, Reply, ReplySink};

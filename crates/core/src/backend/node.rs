@@ -11,13 +11,13 @@
 //! requests are answered.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use slotway_resp::Protocol;
 use tokio::sync::Notify;
 
-use super::conn::{self, ConnHandle, ConnParams, WriteAck};
+use super::conn::{self, ConnHandle, ConnParams};
 use super::dedicated::LeasePool;
+use crate::cluster::table::NodeParams;
 
 /// Connections to one node.
 #[derive(Debug)]
@@ -34,15 +34,15 @@ impl Node {
     #[must_use]
     pub fn new(
         addr: Arc<str>,
-        per_protocol: usize,
-        connect_timeout: Duration,
+        params: &NodeParams,
         on_failure: &Arc<Notify>,
         readonly: bool,
-        reply_timeout: Duration,
-        write_ack: Option<WriteAck>,
     ) -> Self {
+        let connect_timeout = params.connect_timeout;
+        // Replicas serve reads and never confirm writes.
+        let write_ack = if readonly { None } else { params.write_ack };
         let make = |protocol| {
-            (0..per_protocol.max(1))
+            (0..params.connections_per_node.max(1))
                 .map(|_| {
                     conn::spawn(ConnParams {
                         addr: addr.clone(),
@@ -52,15 +52,21 @@ impl Node {
                         abort: None,
                         stream: None,
                         readonly,
-                        reply_timeout: Some(reply_timeout),
+                        reply_timeout: Some(params.reply_timeout),
                         write_ack,
+                        prelude: params.prelude.clone(),
                     })
                 })
                 .collect::<Box<[_]>>()
         };
         let resp2 = make(Protocol::Resp2);
         let resp3 = make(Protocol::Resp3);
-        let dedicated = LeasePool::new(addr.clone(), connect_timeout, on_failure.clone());
+        let dedicated = LeasePool::new(
+            addr.clone(),
+            connect_timeout,
+            on_failure.clone(),
+            params.prelude.clone(),
+        );
         Self {
             addr,
             resp2,

@@ -76,17 +76,76 @@ impl ControlConn {
         }
     }
 
+    /// Sends the prelude (backend AUTH / SELECT) and checks each reply.
+    ///
+    /// # Errors
+    /// I/O failure, timeout, or the node refused a command (the error
+    /// names the command, never its arguments: they hold the password).
+    pub async fn authenticate(
+        &mut self,
+        prelude: &crate::backend::Prelude,
+    ) -> Result<(), BackendError> {
+        for cmd in prelude.commands() {
+            let reply = match tokio::time::timeout(self.timeout, self.send_raw(cmd)).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    return Err(BackendError::Timeout {
+                        addr: self.addr.clone(),
+                    });
+                }
+            };
+            if let Value::Error(e) = reply {
+                let what = if cmd.windows(4).any(|w| w == b"AUTH") {
+                    "AUTH"
+                } else {
+                    "SELECT"
+                };
+                return Err(BackendError::Reply {
+                    addr: self.addr.clone(),
+                    reason: format!("{what} refused: {}", String::from_utf8_lossy(&e)),
+                });
+            }
+        }
+        Ok(())
+    }
+
     async fn exchange(&mut self, args: &[&[u8]]) -> Result<Value, BackendError> {
+        let mut out = BytesMut::new();
+        encode::command(&mut out, args);
+        self.send_raw(&out).await
+    }
+
+    async fn send_raw(&mut self, out: &[u8]) -> Result<Value, BackendError> {
         let io = |e: std::io::Error, addr: &str| BackendError::Io {
             addr: addr.to_owned(),
             reason: e.to_string(),
         };
-        let mut out = BytesMut::new();
-        encode::command(&mut out, args);
         self.stream
-            .write_all(&out)
+            .write_all(out)
             .await
             .map_err(|e| io(e, &self.addr))?;
+        self.read_value().await
+    }
+
+    /// The next value the node sends unasked (a subscription's messages),
+    /// waiting at most `wait`.
+    ///
+    /// # Errors
+    /// I/O failure, a malformed reply, or nothing arrived in time.
+    pub async fn next_pushed(&mut self, wait: Duration) -> Result<Value, BackendError> {
+        match tokio::time::timeout(wait, self.read_value()).await {
+            Ok(r) => r,
+            Err(_) => Err(BackendError::Timeout {
+                addr: self.addr.clone(),
+            }),
+        }
+    }
+
+    async fn read_value(&mut self) -> Result<Value, BackendError> {
+        let io = |e: std::io::Error, addr: &str| BackendError::Io {
+            addr: addr.to_owned(),
+            reason: e.to_string(),
+        };
         loop {
             match Value::decode(&self.input) {
                 Ok(Some((value, used))) => {

@@ -88,8 +88,9 @@ pub async fn refresh_once(topology: &Topology, timing: RefreshTiming) -> bool {
         let mut asks = tokio::task::JoinSet::new();
         for addr in batch {
             let addr = addr.clone();
+            let prelude = topology.prelude().clone();
             asks.spawn(async move {
-                let result = fetch(&addr, timing, want_version).await;
+                let result = fetch(&addr, timing, want_version, &prelude).await;
                 (addr, result)
             });
         }
@@ -123,8 +124,10 @@ async fn fetch(
     addr: &str,
     timing: RefreshTiming,
     want_version: bool,
+    prelude: &crate::backend::Prelude,
 ) -> Result<(ClusterView, Option<String>), BackendError> {
     let mut conn = ControlConn::connect(addr, timing.connect_timeout, timing.query_timeout).await?;
+    conn.authenticate(prelude).await?;
     let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let bad = |reason: String| BackendError::Reply {

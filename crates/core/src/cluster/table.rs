@@ -23,6 +23,7 @@ use tracing::info;
 
 use super::view::ClusterView;
 use crate::backend::Node;
+use crate::route::KeyMap;
 
 /// Marks a slot no known master serves.
 pub const NO_NODE: u16 = u16::MAX;
@@ -35,16 +36,26 @@ pub struct SlotTable {
     nodes: Vec<Arc<Node>>,
     /// Replicas serving reads, per master (same index as `nodes`).
     replicas: Vec<Vec<Arc<Node>>>,
+    /// How keys map to the "slots" of this table (CRC16 slots, or a pool's
+    /// server indexes).
+    keys: KeyMap,
 }
 
 impl SlotTable {
-    pub(crate) fn empty() -> Self {
+    pub(crate) fn empty(keys: KeyMap) -> Self {
         Self {
             version: 0,
             slots: vec![NO_NODE; usize::from(SLOT_COUNT)].into_boxed_slice(),
             nodes: Vec::new(),
             replicas: Vec::new(),
+            keys,
         }
+    }
+
+    /// How keys map to this table's slots.
+    #[must_use]
+    pub fn keys(&self) -> &KeyMap {
+        &self.keys
     }
 
     /// Grows with every change.
@@ -134,6 +145,8 @@ pub struct NodeParams {
     pub reply_timeout: Duration,
     /// Confirm writes with replicas before replying.
     pub write_ack: Option<crate::backend::conn::WriteAck>,
+    /// Sent first on every connection (backend AUTH, SELECT).
+    pub prelude: crate::backend::Prelude,
 }
 
 /// The live topology: the current slot table plus what is needed to change it.
@@ -180,15 +193,7 @@ fn get_or_create(
         return node.clone();
     }
     let addr: Arc<str> = Arc::from(addr);
-    let node = Arc::new(Node::new(
-        addr.clone(),
-        params.connections_per_node,
-        params.connect_timeout,
-        refresh,
-        readonly,
-        params.reply_timeout,
-        if readonly { None } else { params.write_ack },
-    ));
+    let node = Arc::new(Node::new(addr.clone(), params, refresh, readonly));
     map.insert(addr, node.clone());
     node
 }
@@ -197,8 +202,15 @@ impl Topology {
     /// An empty topology (no slot known yet) for the cluster behind `seeds`.
     #[must_use]
     pub fn new(seeds: Vec<String>, params: NodeParams) -> Self {
+        Self::with_keys(seeds, params, KeyMap::Cluster)
+    }
+
+    /// An empty topology whose keys map to shards by `keys` (a sharded
+    /// pool's placement; the pool manager installs its servers).
+    #[must_use]
+    pub fn with_keys(seeds: Vec<String>, params: NodeParams, keys: KeyMap) -> Self {
         Self {
-            table: ArcSwap::from_pointee(SlotTable::empty()),
+            table: ArcSwap::from_pointee(SlotTable::empty(keys)),
             registry: Mutex::new(Registry::default()),
             refresh: Arc::new(Notify::new()),
             params,
@@ -250,6 +262,7 @@ impl Topology {
                 slots,
                 nodes,
                 replicas,
+                keys: current.keys.clone(),
             }));
         }
         self.request_refresh();
@@ -323,6 +336,7 @@ impl Topology {
             slots,
             nodes,
             replicas,
+            keys: current.keys.clone(),
         }));
         info!(
             version,
@@ -331,6 +345,20 @@ impl Topology {
             "cluster topology updated"
         );
         true
+    }
+
+    /// Replaces how keys map to shards (a pool's placement after an
+    /// ejection or a restore); the shard → node map is unchanged.
+    pub fn set_keys(&self, keys: KeyMap) {
+        let _reg = self.registry.lock();
+        let current = self.table.load_full();
+        self.table.store(Arc::new(SlotTable {
+            version: current.version + 1,
+            slots: current.slots.clone(),
+            nodes: current.nodes.clone(),
+            replicas: current.replicas.clone(),
+            keys,
+        }));
     }
 
     /// Asks the refresher for a full refresh soon (coalesced).
@@ -361,6 +389,12 @@ impl Topology {
     #[must_use]
     pub fn all_addrs(&self) -> Vec<String> {
         self.registry.lock().known.clone()
+    }
+
+    /// What every connection to a node sends first (backend credentials).
+    #[must_use]
+    pub fn prelude(&self) -> &crate::backend::Prelude {
+        &self.params.prelude
     }
 
     /// `redis_version` of the backends, once a node has told it.

@@ -8,12 +8,13 @@
 //! every key must hash to one slot, else `-CROSSSLOT`.
 
 use slotway_command::{Args, CommandSpec, Resolved, flags};
-use slotway_hashkit::key_slot;
 use slotway_resp::Request;
 
+mod keymap;
 mod redirect;
 mod reject;
 
+pub use keymap::KeyMap;
 pub use redirect::{Redirect, redirect};
 pub use reject::Reject;
 
@@ -233,9 +234,17 @@ impl Args for ReqArgs<'_> {
     }
 }
 
-/// Decides what to do with `req`.
+/// Decides what to do with `req` in front of a Redis Cluster.
 #[must_use]
 pub fn route(req: &Request, policy: Policy) -> Route {
+    route_with(req, policy, &KeyMap::Cluster)
+}
+
+/// Decides what to do with `req`, its keys sharded by `keys` (a "slot" in
+/// the returned route is the shard `keys` gives: a cluster slot or a pool
+/// server's index).
+#[must_use]
+pub fn route_with(req: &Request, policy: Policy, keys: &KeyMap) -> Route {
     let args = ReqArgs(req);
     // CLIENT SETINFO arrived in Redis 7.2 and is not in the 7.0 table, yet
     // every modern client sends it on connect: the proxy answers it itself.
@@ -273,11 +282,11 @@ pub fn route(req: &Request, policy: Policy) -> Route {
     if !spec.arity_ok(req.argc()) {
         return Route::Reject(Reject::Arity(spec));
     }
-    if let Some(r) = special(spec, req, policy) {
+    if let Some(r) = special(spec, req, policy, keys) {
         return r;
     }
     let blocking = spec.has_flag(flags::BLOCKING) && blocks(spec.name, req);
-    match slot_of(spec, &args) {
+    match slot_of(spec, &args, keys) {
         Ok(slot) if blocking => Route::Blocking(Forward {
             slot,
             readonly: spec.has_flag(flags::READONLY),
@@ -330,9 +339,16 @@ fn slot_arg(req: &Request) -> Route {
 
 /// Commands decided by name: local ones, fan-outs, and ones a shared
 /// connection cannot carry.
-fn special(spec: &CommandSpec, req: &Request, policy: Policy) -> Option<Route> {
+fn special(spec: &CommandSpec, req: &Request, policy: Policy, keys: &KeyMap) -> Option<Route> {
     use Route::{Local as L, Reject as R};
     let name = spec.name;
+    // A sharded pool is no cluster: cluster-aware clients must not take it
+    // for one (and COUNTKEYSINSLOT's slot means nothing there).
+    if keys.is_pool() && name.starts_with("cluster|") && name != "cluster|keyslot" {
+        return Some(R(Reject::Refused(
+            "CLUSTER commands: this is a sharded pool, not a Redis Cluster",
+        )));
+    }
     let readonly = spec.has_flag(flags::READONLY);
     let all = |merge| Route::Fanout {
         merge,
@@ -410,23 +426,23 @@ fn special(spec: &CommandSpec, req: &Request, policy: Policy) -> Option<Route> {
         "exec" => Route::Txn(Txn::Exec),
         "discard" => Route::Txn(Txn::Discard),
         "unwatch" => Route::Txn(Txn::Unwatch),
-        "watch" => match slot_of(spec, &ReqArgs(req)) {
+        "watch" => match slot_of(spec, &ReqArgs(req), keys) {
             Ok(Some(slot)) => Route::Txn(Txn::Watch(slot)),
             Ok(None) => return None,
             Err(reject) => R(reject),
         },
         "subscribe" | "psubscribe" => Route::PubSub(PubSub::Subscribe),
         "unsubscribe" | "punsubscribe" => Route::PubSub(PubSub::Unsubscribe),
-        "ssubscribe" => match channel_slot(spec, req) {
+        "ssubscribe" => match channel_slot(spec, req, keys) {
             Ok(Some(slot)) => Route::PubSub(PubSub::SSubscribe(slot)),
             Ok(None) => return None,
             Err(reject) => R(reject),
         },
-        "sunsubscribe" => match channel_slot(spec, req) {
+        "sunsubscribe" => match channel_slot(spec, req, keys) {
             Ok(slot) => Route::PubSub(PubSub::SUnsubscribe(slot)),
             Err(reject) => R(reject),
         },
-        "spublish" => match channel_slot(spec, req) {
+        "spublish" => match channel_slot(spec, req, keys) {
             Ok(slot) => Route::Forward(Forward {
                 slot,
                 readonly: false,
@@ -487,11 +503,11 @@ fn blocks(name: &str, req: &Request) -> bool {
 
 /// The slot all shard channels hash to (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH),
 /// `None` without channels, or CROSSSLOT as Redis Cluster answers.
-fn channel_slot(spec: &CommandSpec, req: &Request) -> Result<Option<u16>, Reject> {
+fn channel_slot(spec: &CommandSpec, req: &Request, keys: &KeyMap) -> Result<Option<u16>, Reject> {
     let mut slot: Option<u16> = None;
     let mut cross = false;
     slotway_command::for_each_shard_channel(spec, &ReqArgs(req), |i| {
-        let s = key_slot(req.arg(i).unwrap_or_default());
+        let s = keys.shard(req.arg(i).unwrap_or_default());
         if slot.is_some_and(|prev| prev != s) {
             cross = true;
         }
@@ -505,12 +521,12 @@ fn channel_slot(spec: &CommandSpec, req: &Request) -> Result<Option<u16>, Reject
 }
 
 /// The slot all keys hash to, `None` for keyless commands, or CROSSSLOT.
-fn slot_of(spec: &CommandSpec, args: &ReqArgs<'_>) -> Result<Option<u16>, Reject> {
+fn slot_of(spec: &CommandSpec, args: &ReqArgs<'_>, keys: &KeyMap) -> Result<Option<u16>, Reject> {
     let mut slot: Option<u16> = None;
     let mut cross = false;
     let found = slotway_command::for_each_key(spec, args, |i| {
         if let Some(key) = args.0.arg(i) {
-            let s = key_slot(key);
+            let s = keys.shard(key);
             match slot {
                 None => slot = Some(s),
                 Some(prev) if prev != s => cross = true,

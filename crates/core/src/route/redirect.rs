@@ -1,5 +1,7 @@
 //! Redirects and retry requests in error replies from nodes: `-MOVED`,
-//! `-ASK`, `-TRYAGAIN`, `-CLUSTERDOWN`. Pure.
+//! `-ASK`, `-TRYAGAIN`, `-CLUSTERDOWN`, and the replies of a node that did
+//! not run the command because of its role or state (`-READONLY`,
+//! `-LOADING`, `-MASTERDOWN`). Pure.
 
 /// A redirect or retry request parsed from an error reply frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +46,10 @@ pub fn redirect(frame: &[u8]) -> Option<Redirect<'_>> {
                 Redirect::Ask { slot, addr }
             })
         }
-        "TRYAGAIN" | "CLUSTERDOWN" => Some(Redirect::Retry),
+        // READONLY: a master demoted by a failover (a Sentinel-managed pool
+        // server) refused a write; LOADING / MASTERDOWN: a node not serving
+        // yet. None of them ran the command.
+        "TRYAGAIN" | "CLUSTERDOWN" | "READONLY" | "LOADING" | "MASTERDOWN" => Some(Redirect::Retry),
         _ => None,
     }
 }
@@ -75,6 +80,14 @@ mod tests {
         );
         assert_eq!(
             redirect(b"-CLUSTERDOWN The cluster is down\r\n"),
+            Some(Redirect::Retry)
+        );
+        assert_eq!(
+            redirect(b"-READONLY You can't write against a read only replica.\r\n"),
+            Some(Redirect::Retry)
+        );
+        assert_eq!(
+            redirect(b"-LOADING Redis is loading\r\n"),
             Some(Redirect::Retry)
         );
         assert_eq!(redirect(b"-ERR wrong\r\n"), None);

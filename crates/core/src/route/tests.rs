@@ -1,6 +1,7 @@
 //! Routing decisions for representative requests.
 
 use super::*;
+use slotway_hashkit::key_slot;
 
 fn r(args: &[&str]) -> Route {
     route(

@@ -155,6 +155,7 @@ impl Queue {
             return;
         }
         let max = self.shared.settings.max_redirects;
+        let pool = self.shared.settings.pool.is_some();
         let topology = self.shared.topology.clone();
         if let Some(super::queue::Entry::Wait(w)) = self.entry_mut(tag) {
             if let Reply::Frame(frame) = reply {
@@ -252,7 +253,7 @@ impl Queue {
                     }
                 } else {
                     u.reply = Some(error_bytes(
-                        failure_message(&failure, u.readonly).as_bytes(),
+                        failure_message(&failure, u.readonly, pool).as_bytes(),
                     ));
                     Next::Done
                 }
@@ -328,7 +329,23 @@ fn full_addr(addr: &str, last: Option<&str>) -> String {
     }
 }
 
-fn failure_message(f: &Failure, readonly: bool) -> String {
+fn failure_message(f: &Failure, readonly: bool, pool: bool) -> String {
+    // A pool has no cluster to be "down": its clients get plain errors.
+    if pool {
+        return match &f.kind {
+            FailureKind::Connect(reason) => {
+                format!("ERR slotway: server {} is unreachable ({reason})", f.addr)
+            }
+            FailureKind::Lost { written: true } if !readonly => format!(
+                "ERR slotway: connection to {} lost, write outcome unknown",
+                f.addr
+            ),
+            FailureKind::Lost { .. } | FailureKind::Closed => format!(
+                "ERR slotway: server {} is not answering (connection lost)",
+                f.addr
+            ),
+        };
+    }
     match &f.kind {
         FailureKind::Connect(reason) => {
             format!(

@@ -355,7 +355,7 @@ mod tests {
     fn run(state: &mut ClientState, cmd: Local, args: &[&str]) -> (String, After) {
         let req = Request::from_args(args.iter().map(|a| a.as_bytes()));
         let mut out = BytesMut::new();
-        let table = SlotTable::empty();
+        let table = SlotTable::empty(crate::route::KeyMap::Cluster);
         let clients = std::sync::Arc::new(Registry::default());
         let membership = clients.join(state.id, None, None);
         let ctx = Context {

@@ -80,6 +80,8 @@ pub struct SessionSettings {
     pub read_from: crate::config::ReadFrom,
     /// Password clients must AUTH with.
     pub requirepass: Option<crate::config::Secret>,
+    /// The name of the sharded pool served (`None`: a cluster).
+    pub pool: Option<String>,
 }
 
 /// State shared by all sessions of a proxy.

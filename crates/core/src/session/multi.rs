@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use slotway_hashkit::key_slot;
 use slotway_resp::{Request, encode};
 
 use super::Shared;
@@ -35,23 +34,25 @@ impl Queue {
         if step == 2 && req.argc().is_multiple_of(2) {
             return self.push_error(b"ERR wrong number of arguments for 'mset' command");
         }
+        // Each key's shard is computed once (a pool's `random` distribution
+        // would give another answer the second time).
         let mut by_slot: HashMap<u16, usize> = HashMap::new();
-        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut groups: Vec<(u16, Vec<usize>)> = Vec::new();
         let mut i = 1;
         while i < req.argc() {
-            let slot = key_slot(req.arg(i).unwrap_or_default());
+            let slot = table.keys().shard(req.arg(i).unwrap_or_default());
             let g = *by_slot.entry(slot).or_insert_with(|| {
-                groups.push(Vec::new());
+                groups.push((slot, Vec::new()));
                 groups.len() - 1
             });
-            if let Some(group) = groups.get_mut(g) {
+            if let Some((_, group)) = groups.get_mut(g) {
                 group.push(i);
             }
             i += step;
         }
         let mut units = Vec::with_capacity(groups.len());
         let mut positions = Vec::with_capacity(groups.len());
-        for group in &groups {
+        for (slot, group) in &groups {
             let mut args: Vec<&[u8]> = Vec::with_capacity(1 + group.len() * step);
             args.push(name);
             for &k in group {
@@ -59,13 +60,9 @@ impl Queue {
                     args.push(req.arg(j).unwrap_or_default());
                 }
             }
-            let slot = key_slot(
-                req.arg(group.first().copied().unwrap_or(1))
-                    .unwrap_or_default(),
-            );
             units.push(Unit::new(
                 Request::from_args(args),
-                Target::Slot(slot),
+                Target::Slot(*slot),
                 readonly,
             ));
             positions.push(

@@ -332,7 +332,7 @@ impl Queue {
 
     /// Handles one request, writing its reply unless CLIENT REPLY says not to.
     fn on_request(&mut self, req: Request, table: &SlotTable) {
-        let route = route::route(&req, self.shared.settings.policy);
+        let route = route::route_with(&req, self.shared.settings.policy, table.keys());
         // Redis checks the command itself first, then authentication: only
         // AUTH, HELLO, QUIT and RESET (the `no_auth` commands) pass before it.
         if !self.client.authenticated
@@ -568,6 +568,7 @@ impl Queue {
                             w.timeout,
                             &self.sink,
                             self.head_seq,
+                            self.shared.topology.prelude().clone(),
                         );
                     }
                     w.reply.take()

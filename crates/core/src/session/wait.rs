@@ -59,6 +59,7 @@ pub fn spawn(
     timeout: Option<Duration>,
     sink: &Arc<ReplySink>,
     tag: u64,
+    prelude: crate::backend::Prelude,
 ) {
     let sink = Arc::downgrade(sink);
     tokio::spawn(async move {
@@ -67,7 +68,7 @@ pub fn spawn(
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut least: Option<i64> = None;
         for master in &masters {
-            let n = acked_replicas(master, numreplicas, deadline, &sink)
+            let n = acked_replicas(master, numreplicas, deadline, &sink, &prelude)
                 .await
                 .unwrap_or(0);
             least = Some(least.map_or(n, |l| l.min(n)));
@@ -86,9 +87,11 @@ async fn acked_replicas(
     want: i64,
     deadline: Option<Instant>,
     client: &Weak<ReplySink>,
+    prelude: &crate::backend::Prelude,
 ) -> Option<i64> {
     let io = Duration::from_secs(2);
     let mut conn = ControlConn::connect(master, io, io).await.ok()?;
+    conn.authenticate(prelude).await.ok()?;
     let target = replication(&mut conn).await?.0;
     loop {
         let (_, offsets) = replication(&mut conn).await?;

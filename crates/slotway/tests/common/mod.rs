@@ -36,6 +36,11 @@ impl Proxy {
         config.proxy.threads = 2;
         tweak(&mut config);
         let settings: Settings = config.validate().expect("valid test config");
+        Self::start_settings(settings)
+    }
+
+    /// Starts a proxy on already-validated settings (a sharded pool, say).
+    pub fn start_settings(settings: Settings) -> Proxy {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {

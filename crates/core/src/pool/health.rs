@@ -1,0 +1,130 @@
+//! Health of a pool's servers: a PING probe per server per tick, and the
+//! ejection bookkeeping of `auto_eject_hosts`.
+//!
+//! Unlike nutcracker, which re-adds an ejected server blindly after
+//! `server_retry_timeout` and lets clients' requests discover it is still
+//! down (each re-add costing `server_failure_limit` failed requests), an
+//! ejected server returns only when the retry timeout has passed *and* a
+//! probe succeeded.
+//!
+//! Invariant: `live` changes only when ejection is enabled.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::{Ejection, PoolSettings, PoolTiming};
+use crate::backend::Prelude;
+use crate::cluster::control::ControlConn;
+
+/// Per-server health state.
+#[derive(Debug)]
+pub struct Health {
+    failures: Vec<u32>,
+    ejected_at: Vec<Option<Instant>>,
+    /// Ejections so far (the `server_ejects` stat).
+    pub ejects: u64,
+}
+
+impl Health {
+    /// Every server healthy.
+    #[must_use]
+    pub fn new(servers: usize) -> Self {
+        Self {
+            failures: vec![0; servers],
+            ejected_at: vec![None; servers],
+            ejects: 0,
+        }
+    }
+
+    /// Takes one round of probe results; returns the new live set when it
+    /// changed (only with ejection enabled).
+    pub fn update(
+        &mut self,
+        ok: &[bool],
+        ejection: Option<Ejection>,
+        pool: &PoolSettings,
+        addrs: &[String],
+    ) -> Option<Vec<bool>> {
+        let mut changed = false;
+        let now = Instant::now();
+        for (i, &up) in ok.iter().enumerate() {
+            let (Some(failures), Some(ejected)) =
+                (self.failures.get_mut(i), self.ejected_at.get_mut(i))
+            else {
+                continue;
+            };
+            let name = pool.servers.get(i).map_or("?", |s| s.name.as_str());
+            let addr = addrs.get(i).map_or("?", String::as_str);
+            if up {
+                if *failures > 0 {
+                    info!(pool = %pool.name, server = %name, %addr, "server answers again");
+                }
+                *failures = 0;
+            } else {
+                *failures = failures.saturating_add(1);
+                if *failures == 1 {
+                    warn!(pool = %pool.name, server = %name, %addr, "server probe failed");
+                }
+            }
+            let Some(ej) = ejection else {
+                continue;
+            };
+            match *ejected {
+                None if *failures >= ej.failure_limit.max(1) => {
+                    *ejected = Some(now);
+                    self.ejects += 1;
+                    changed = true;
+                    warn!(pool = %pool.name, server = %name, %addr, "server ejected: its keys move to the other servers");
+                }
+                Some(at) if up && now.duration_since(at) >= ej.retry_timeout => {
+                    *ejected = None;
+                    changed = true;
+                    info!(pool = %pool.name, server = %name, %addr, "server restored to the pool");
+                }
+                _ => {}
+            }
+        }
+        changed.then(|| self.ejected_at.iter().map(Option::is_none).collect())
+    }
+}
+
+/// Probes every address at once: connect, authenticate, PING.
+pub async fn probe_all(addrs: &[String], prelude: &Prelude, timing: PoolTiming) -> Vec<bool> {
+    let mut set = tokio::task::JoinSet::new();
+    for (i, addr) in addrs.iter().enumerate() {
+        let addr = addr.clone();
+        let prelude = prelude.clone();
+        set.spawn(async move { (i, probe(&addr, &prelude, timing).await) });
+    }
+    let mut out = vec![false; addrs.len()];
+    while let Some(done) = set.join_next().await {
+        if let Ok((i, ok)) = done
+            && let Some(slot) = out.get_mut(i)
+        {
+            *slot = ok;
+        }
+    }
+    out
+}
+
+async fn probe(addr: &str, prelude: &Prelude, timing: PoolTiming) -> bool {
+    let attempt = async {
+        let mut conn = ControlConn::connect(addr, timing.connect_timeout, timing.query_timeout)
+            .await
+            .ok()?;
+        conn.authenticate(prelude).await.ok()?;
+        let reply = conn.query(&[b"PING"]).await.ok()?;
+        // LOADING / MASTERDOWN … are errors: not serving yet.
+        (!matches!(reply, slotway_resp::Value::Error(_))).then_some(())
+    };
+    tokio::time::timeout(
+        timing.connect_timeout + timing.query_timeout + Duration::from_millis(10),
+        attempt,
+    )
+    .await
+    .ok()
+    .flatten()
+    .is_some()
+}

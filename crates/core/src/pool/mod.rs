@@ -1,0 +1,274 @@
+//! Sharded standalone pools (twemproxy's model): a fixed list of Redis
+//! servers, keys placed on them by nutcracker's rules, bit for bit.
+//!
+//! The engine is the same as for a cluster: a pool is a [`Topology`] whose
+//! "slots" are server indexes (`slot i` ↦ server `i`, in nutcracker's
+//! server order) and whose [`KeyMap`] is the pool's placement. This module
+//! owns what differs: the settings of a pool, and the manager task that
+//! keeps the table current —
+//! - [`sentinel`]: servers named after a Sentinel master follow
+//!   `+switch-master` live (and are re-resolved after any reconnect, so a
+//!   missed event is caught up);
+//! - [`health`]: a background PING probe per server; with
+//!   `auto_eject_hosts`, a server failing `server_failure_limit` probes in
+//!   a row leaves the placement for at least `server_retry_timeout`, and
+//!   comes back only once a probe succeeds again (nutcracker re-adds it
+//!   blindly and lets live traffic find out).
+//!
+//! Invariants: the shard of a key is always an index into `servers`; the
+//! table always maps every shard to its server's current address; the
+//! placement only ever drops servers when ejection is enabled.
+
+pub mod health;
+pub mod sentinel;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use slotway_hashkit::SLOT_COUNT;
+use slotway_hashkit::twemproxy::{Distribution, Hash, HashTag, Placement, Server, ServerEntry};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::backend::Prelude;
+use crate::cluster::Topology;
+use crate::cluster::view::{ClusterView, ShardView};
+use crate::error::ConfigError;
+use crate::route::KeyMap;
+
+/// One server of a pool.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolServer {
+    /// Its name in stats (`host:port` or the entry's name).
+    pub name: String,
+    /// `host:port` to connect to (the configured one; a Sentinel-managed
+    /// server's current master replaces it at run time).
+    pub addr: String,
+    /// Placement identity and weight.
+    pub server: Server,
+    /// The Sentinel master name this server follows, if any.
+    pub sentinel_name: Option<String>,
+}
+
+impl PoolServer {
+    /// The server of a nutcracker `servers:` entry. A named entry may follow
+    /// the Sentinel master of that name (when the pool has Sentinels).
+    #[must_use]
+    pub fn from_entry(entry: &ServerEntry) -> Self {
+        let addr = match entry.port {
+            Some(port) => format!("{}:{port}", entry.addr),
+            None => entry.addr.clone(),
+        };
+        let named = entry.name.clone().filter(|n| !n.is_empty());
+        Self {
+            name: named.clone().unwrap_or_else(|| addr.clone()),
+            addr,
+            server: entry.server(),
+            sentinel_name: named,
+        }
+    }
+}
+
+/// Automatic ejection (`auto_eject_hosts`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ejection {
+    /// Consecutive failed probes before a server is ejected.
+    pub failure_limit: u32,
+    /// Least time an ejected server stays out.
+    pub retry_timeout: Duration,
+}
+
+/// A validated pool.
+#[derive(Clone, Debug)]
+pub struct PoolSettings {
+    /// The pool's name (stats, logs).
+    pub name: String,
+    /// Servers as configured: the index is the shard (the placement maps
+    /// keys to these indexes; nutcracker's sorted order only matters inside
+    /// it and in stats).
+    pub servers: Vec<PoolServer>,
+    /// Key hash.
+    pub hash: Hash,
+    /// Hash tag.
+    pub tag: Option<HashTag>,
+    /// ketama / modula / random.
+    pub distribution: Distribution,
+    /// `auto_eject_hosts` and its limits; `None`: never remap keys.
+    pub ejection: Option<Ejection>,
+    /// Sentinel addresses (`host:port`).
+    pub sentinels: Vec<String>,
+    /// Sent first on every Sentinel connection (Sentinel credentials).
+    pub sentinel_prelude: Prelude,
+    /// Period of the health probe.
+    pub probe_interval: Duration,
+    /// Connect to every server at start (the first health probe does).
+    pub preconnect: bool,
+}
+
+impl PoolSettings {
+    /// A pool of `servers` with every option
+    /// at its default: no ejection, no Sentinel, a probe every second.
+    ///
+    /// # Errors
+    /// No server, too many, a unix-socket server (not supported yet), or a
+    /// placement nutcracker would refuse (zero weight, duplicate names).
+    pub fn new(
+        name: impl Into<String>,
+        servers: Vec<PoolServer>,
+        hash: Hash,
+        tag: Option<HashTag>,
+        distribution: Distribution,
+    ) -> Result<Self, ConfigError> {
+        if servers.len() > usize::from(SLOT_COUNT) {
+            return Err(ConfigError::invalid(
+                "pool.servers",
+                "at most 16384 servers",
+            ));
+        }
+        if let Some(s) = servers.iter().find(|s| s.addr.starts_with('/')) {
+            return Err(ConfigError::invalid(
+                "pool.servers",
+                format!("{}: unix-socket servers are not supported yet", s.name),
+            ));
+        }
+        let pool = Self {
+            name: name.into(),
+            servers,
+            hash,
+            tag,
+            distribution,
+            ejection: None,
+            sentinels: Vec::new(),
+            sentinel_prelude: Prelude::default(),
+            probe_interval: Duration::from_secs(1),
+            preconnect: false,
+        };
+        pool.placement(&vec![true; pool.servers.len()])
+            .map_err(|e| ConfigError::invalid("pool.servers", e))?;
+        Ok(pool)
+    }
+
+    /// The placement over the servers whose `live` flag is set.
+    ///
+    /// # Errors
+    /// No live server, or an invalid server list.
+    pub fn placement(&self, live: &[bool]) -> Result<Placement, String> {
+        let servers: Vec<Server> = self.servers.iter().map(|s| s.server.clone()).collect();
+        Placement::with_live(self.hash, self.tag, self.distribution, &servers, live)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The key map for the live servers; `None` when none is live.
+    #[must_use]
+    pub fn key_map(&self, live: &[bool]) -> Option<KeyMap> {
+        self.placement(live).ok().map(|p| KeyMap::Pool(Arc::new(p)))
+    }
+}
+
+/// The table view of a pool: shard `i` is served by `addrs[i]`.
+#[must_use]
+pub fn view(addrs: &[String]) -> ClusterView {
+    ClusterView {
+        shards: addrs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, addr)| {
+                let i = u16::try_from(i).ok()?;
+                Some(ShardView {
+                    master: addr.clone(),
+                    replicas: Vec::new(),
+                    ranges: vec![(i, i)],
+                })
+            })
+            .collect(),
+    }
+}
+
+/// Timeouts of the manager's own connections (probes, Sentinel queries).
+#[derive(Clone, Copy, Debug)]
+pub struct PoolTiming {
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Timeout of one query.
+    pub query_timeout: Duration,
+}
+
+/// Keeps the pool's table current until `stop` is cancelled: installs the
+/// servers, follows Sentinel, probes health, ejects and restores.
+pub async fn run(
+    topology: Arc<Topology>,
+    pool: Arc<PoolSettings>,
+    timing: PoolTiming,
+    stop: CancellationToken,
+) {
+    let mut addrs: Vec<String> = pool.servers.iter().map(|s| s.addr.clone()).collect();
+    let follows =
+        !pool.sentinels.is_empty() && pool.servers.iter().any(|s| s.sentinel_name.is_some());
+    if follows {
+        sentinel::resolve_all(&pool, &mut addrs, timing).await;
+    }
+    topology.install(&view(&addrs));
+    info!(pool = %pool.name, servers = addrs.len(), "pool ready");
+    // `preconnect`: the first probe (right away) connects to every server.
+    let (tx, mut switches) = mpsc::unbounded_channel();
+    if follows {
+        for addr in &pool.sentinels {
+            tokio::spawn(sentinel::watch(
+                addr.clone(),
+                pool.clone(),
+                timing,
+                tx.clone(),
+                stop.child_token(),
+            ));
+        }
+    }
+    drop(tx);
+    let mut health = health::Health::new(pool.servers.len());
+    let mut ticker = tokio::time::interval(pool.probe_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            Some(event) = switches.recv() => match event {
+                sentinel::Event::Switched { name, addr } => {
+                    let mut changed = false;
+                    for (i, s) in pool.servers.iter().enumerate() {
+                        if s.sentinel_name.as_deref() == Some(name.as_str())
+                            && let Some(slot) = addrs.get_mut(i)
+                            && *slot != addr
+                        {
+                            info!(pool = %pool.name, server = %s.name, from = %slot, to = %addr, "master switched (Sentinel)");
+                            *slot = addr.clone();
+                            changed = true;
+                        }
+                    }
+                    if changed {
+                        topology.install(&view(&addrs));
+                    }
+                }
+                sentinel::Event::Resync => {
+                    if sentinel::resolve_all(&pool, &mut addrs, timing).await {
+                        topology.install(&view(&addrs));
+                    }
+                }
+            },
+            _ = ticker.tick() => {
+                let verdicts = health::probe_all(&addrs, topology.prelude(), timing).await;
+                if let Some(live) = health.update(&verdicts, pool.ejection, &pool, &addrs) {
+                    match pool.key_map(&live) {
+                        Some(keys) => topology.set_keys(keys),
+                        None => warn!(pool = %pool.name, "every server is down; keeping the last placement"),
+                    }
+                }
+                // A failed server of a Sentinel-managed pool: maybe a
+                // failover under way whose event this proxy missed.
+                if follows && verdicts.iter().any(|ok| !ok)
+                    && sentinel::resolve_all(&pool, &mut addrs, timing).await
+                {
+                    topology.install(&view(&addrs));
+                }
+            }
+        }
+    }
+}

@@ -122,10 +122,12 @@ fn pool_follows_a_sentinel_failover_live() {
             m0.kill();
             killed_at = Some(Instant::now());
         }
-        if killed_at.is_some() && switched_at.is_none() && n % 20 == 0 {
-            if sentinels[0].master_addr("shard0") == Some(r0.addr()) {
-                switched_at = Some(Instant::now());
-            }
+        if killed_at.is_some()
+            && switched_at.is_none()
+            && n.is_multiple_of(20)
+            && sentinels[0].master_addr("shard0") == Some(r0.addr())
+        {
+            switched_at = Some(Instant::now());
         }
         if let Some(t) = switched_at
             && t.elapsed() > Duration::from_secs(2)

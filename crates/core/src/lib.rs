@@ -27,7 +27,8 @@ pub mod pool;
 pub mod route;
 pub mod server;
 pub mod session;
+pub mod stats;
 
 pub use config::{Config, Settings};
 pub use error::{ConfigError, RunError};
-pub use server::run;
+pub use server::{run, run_observed};

@@ -22,6 +22,7 @@ use crate::error::RunError;
 use crate::pool::{self, PoolTiming};
 use crate::route::KeyMap;
 use crate::session::{self, SessionSettings, Shared};
+use crate::stats::Observer;
 
 /// Serves clients on `listener` in front of the cluster of `settings` until
 /// `shutdown` completes.
@@ -33,6 +34,20 @@ pub async fn run(
     listener: TcpListener,
     settings: Settings,
     shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    run_observed(listener, settings, shutdown, Arc::default()).await
+}
+
+/// [`run`], with `observer` attached so the caller can read counters and
+/// the topology while it runs (stats port, admin API).
+///
+/// # Errors
+/// As [`run`].
+pub async fn run_observed(
+    listener: TcpListener,
+    settings: Settings,
+    shutdown: impl Future<Output = ()>,
+    observer: Arc<Observer>,
 ) -> Result<(), RunError> {
     let keys = match &settings.pool {
         Some(pool) => pool
@@ -64,6 +79,7 @@ pub async fn run(
         Some(pool) => tokio::spawn(pool::run(
             topology.clone(),
             pool.clone(),
+            observer.stats.clone(),
             PoolTiming {
                 connect_timeout: settings.connect_timeout,
                 query_timeout: settings.query_timeout,
@@ -81,9 +97,12 @@ pub async fn run(
             stop.child_token(),
         )),
     };
+    let clients: Arc<session::clients::Registry> = Arc::default();
+    observer.attach(topology.clone(), clients.clone());
     let shared = Arc::new(Shared {
         topology,
-        clients: Arc::default(),
+        stats: observer.stats.clone(),
+        clients,
         pause: session::Pause::default(),
         settings: SessionSettings {
             limits: settings.limits,
@@ -122,6 +141,7 @@ pub async fn run(
             () = &mut shutdown => break Ok(()),
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
+                    crate::stats::bump(&observer.stats.total_connections, 1);
                     sessions.spawn(session::run(stream, shared.clone(), stop.clone()));
                 }
                 Err(e) if is_transient(&e) => {

@@ -24,6 +24,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -36,10 +37,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::sink::{Failure, FailureKind, Reply, ReplySink};
+use crate::stats;
 
 /// Stop taking requests off the channel while this much is waiting to be
 /// written: the node is slower than the clients, let the channel hold them.
 const WRITE_HIGH_WATER: usize = 1 << 20;
+/// How a connection's end is reported, so the right counter is bumped.
+const CLOSED_BY_NODE: &str = "closed by the node";
+const HUNG: &str = "the node is taken as hung";
 /// Smallest free space offered to each read; replies larger than this grow
 /// the buffer geometrically.
 const READ_CHUNK: usize = 16 * 1024;
@@ -122,6 +127,8 @@ pub struct ConnParams {
     pub write_ack: Option<WriteAck>,
     /// Sent first on every new connection (AUTH, SELECT).
     pub prelude: super::Prelude,
+    /// The node's counters.
+    pub stats: Arc<crate::stats::NodeStats>,
 }
 
 /// Starts a connection task on the current runtime.
@@ -205,12 +212,21 @@ async fn run(params: ConnParams, mut rx: mpsc::UnboundedReceiver<BackendRequest>
                     }
                     Err(reason) => {
                         warn!(node = %params.addr, %reason, "backend connection lost");
+                        let counter = if reason.starts_with(CLOSED_BY_NODE) {
+                            &params.stats.server_eof
+                        } else if reason.starts_with(HUNG) {
+                            &params.stats.server_timedout
+                        } else {
+                            &params.stats.server_err
+                        };
+                        stats::bump(counter, 1);
                         params.on_failure.notify_one();
                     }
                 }
             }
             Err(reason) => {
                 warn!(node = %params.addr, %reason, "backend connect failed");
+                stats::bump(&params.stats.server_err, 1);
                 backoff.failed();
                 params.on_failure.notify_one();
                 fail_queued(&params, first, &mut rx, &reason);
@@ -290,6 +306,26 @@ struct Wire {
 }
 
 impl Wire {
+    /// `(in_queue, in_queue_bytes, out_queue, out_queue_bytes)`: requests
+    /// not yet fully written, and written ones waiting for their reply.
+    fn queue_gauges(&self) -> [i64; 4] {
+        // Pending requests are in write order: the first `sent` of them
+        // have (at least partly) left.
+        let sent = self.pending.partition_point(|p| p.start < self.written);
+        let total = self.pending.len();
+        let waiting_bytes = self
+            .pending
+            .front()
+            .map_or(0, |p| self.written.saturating_sub(p.start));
+        let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        [
+            as_i64((total - sent) as u64),
+            as_i64(self.out.len() as u64),
+            as_i64(sent as u64),
+            as_i64(waiting_bytes),
+        ]
+    }
+
     /// Closes a batch: one WAIT after all the writes it carries (group commit).
     fn close_batch(&mut self) {
         if !std::mem::take(&mut self.needs_wait) {
@@ -396,6 +432,7 @@ async fn serve(
         scanner: ReplyScanner::new(),
         combined: 0,
         frames: 0,
+        delivered: 0,
     };
     let mut accepting = true;
     let never = CancellationToken::new();
@@ -409,7 +446,13 @@ async fn serve(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_progress = Instant::now();
 
+    params
+        .stats
+        .server_connections
+        .fetch_add(1, Ordering::Relaxed);
+    let mut share = stats::QueueShare::default();
     let result = loop {
+        share.publish(&params.stats, wire.queue_gauges());
         if !accepting && (wire.pending.is_empty() || stream) {
             break Ok(());
         }
@@ -421,16 +464,19 @@ async fn serve(
             () = abort.cancelled() => break Err("aborted".to_owned()),
             _ = ticker.tick(), if params.reply_timeout.is_some() && !wire.pending.is_empty() => {
                 if last_progress.elapsed() > reply_timeout {
-                    break Err(format!("no reply for {reply_timeout:?}; the node is taken as hung"));
+                    break Err(format!("{HUNG}: no reply for {reply_timeout:?}"));
                 }
             }
             read = rd.read_buf(&mut input) => match read {
-                Ok(0) => break Err("closed by the node".to_owned()),
-                Ok(_) => {
+                Ok(0) => break Err(CLOSED_BY_NODE.to_owned()),
+                Ok(n) => {
                     last_progress = Instant::now();
+                    let before = reader.delivered;
                     if let Err(e) = dispatch_replies(params, &mut input, &mut reader, &mut wire) {
                         break Err(e);
                     }
+                    stats::bump(&params.stats.responses, reader.delivered - before);
+                    stats::bump(&params.stats.response_bytes, n as u64);
                     if wire.ready && let Some(req) = first.take() {
                         wire.push(req, stream);
                         wire.close_batch();
@@ -447,14 +493,20 @@ async fn serve(
                     if wire.pending.is_empty() {
                         last_progress = Instant::now();
                     }
+                    let (queued, mut batch) = (wire.queued, 1);
                     wire.push(req, stream);
                     while wire.out.len() < WRITE_HIGH_WATER {
                         match rx.try_recv() {
-                            Ok(req) => wire.push(req, stream),
+                            Ok(req) => {
+                                wire.push(req, stream);
+                                batch += 1;
+                            }
                             Err(_) => break,
                         }
                     }
                     wire.close_batch();
+                    stats::bump(&params.stats.requests, batch);
+                    stats::bump(&params.stats.request_bytes, wire.queued - queued);
                 }
                 // Every handle dropped: the node left the topology. Finish
                 // what is in flight, then end.
@@ -462,6 +514,11 @@ async fn serve(
             },
         }
     };
+    share.publish(&params.stats, [0; 4]);
+    params
+        .stats
+        .server_connections
+        .fetch_sub(1, Ordering::Relaxed);
     if let Err(reason) = &result {
         debug!(node = %params.addr, %reason, in_flight = wire.pending.len(), "failing in-flight requests");
         // The connection died before proving itself: the held request was
@@ -510,6 +567,8 @@ struct Reader {
     combined: usize,
     /// Frames of the front request's reply found so far.
     frames: u32,
+    /// Replies matched to requests so far (the `responses` stat).
+    delivered: u64,
 }
 
 /// Splits every complete reply off `input` and delivers it.
@@ -555,6 +614,7 @@ fn dispatch_replies(
         let frame = input.split_to(reader.combined).freeze();
         reader.combined = 0;
         reader.frames = 0;
+        reader.delivered += 1;
         if let Some(p) = wire.pending.pop_front() {
             if p.wait {
                 release_held(wire, &frame);

@@ -35,6 +35,7 @@ pub struct LeasePool {
     connect_timeout: Duration,
     on_failure: Arc<Notify>,
     prelude: super::Prelude,
+    stats: Arc<crate::stats::NodeStats>,
     resp2: Arc<Idle>,
     resp3: Arc<Idle>,
 }
@@ -47,12 +48,14 @@ impl LeasePool {
         connect_timeout: Duration,
         on_failure: Arc<Notify>,
         prelude: super::Prelude,
+        stats: Arc<crate::stats::NodeStats>,
     ) -> Self {
         Self {
             addr,
             connect_timeout,
             on_failure,
             prelude,
+            stats,
             resp2: Arc::default(),
             resp3: Arc::default(),
         }
@@ -84,6 +87,7 @@ impl LeasePool {
             reply_timeout: None,
             write_ack: None,
             prelude: self.prelude.clone(),
+            stats: self.stats.clone(),
         });
         (handle, abort)
     }

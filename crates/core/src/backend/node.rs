@@ -26,6 +26,7 @@ pub struct Node {
     resp2: Box<[ConnHandle]>,
     resp3: Box<[ConnHandle]>,
     dedicated: LeasePool,
+    stats: Arc<crate::stats::NodeStats>,
 }
 
 impl Node {
@@ -39,6 +40,7 @@ impl Node {
         readonly: bool,
     ) -> Self {
         let connect_timeout = params.connect_timeout;
+        let stats = Arc::new(crate::stats::NodeStats::default());
         // Replicas serve reads and never confirm writes.
         let write_ack = if readonly { None } else { params.write_ack };
         let make = |protocol| {
@@ -55,6 +57,7 @@ impl Node {
                         reply_timeout: Some(params.reply_timeout),
                         write_ack,
                         prelude: params.prelude.clone(),
+                        stats: stats.clone(),
                     })
                 })
                 .collect::<Box<[_]>>()
@@ -66,13 +69,21 @@ impl Node {
             connect_timeout,
             on_failure.clone(),
             params.prelude.clone(),
+            stats.clone(),
         );
         Self {
             addr,
             resp2,
             resp3,
             dedicated,
+            stats,
         }
+    }
+
+    /// This node's counters.
+    #[must_use]
+    pub fn stats(&self) -> &Arc<crate::stats::NodeStats> {
+        &self.stats
     }
 
     /// `host:port`.

@@ -25,6 +25,9 @@ pub struct Health {
     ejected_at: Vec<Option<Instant>>,
     /// Ejections so far (the `server_ejects` stat).
     pub ejects: u64,
+    /// Per server, µs since the Unix epoch of its last ejection, 0 if never
+    /// (the `server_ejected_at` stat).
+    pub ejected_at_us: Vec<u64>,
 }
 
 impl Health {
@@ -35,6 +38,7 @@ impl Health {
             failures: vec![0; servers],
             ejected_at: vec![None; servers],
             ejects: 0,
+            ejected_at_us: vec![0; servers],
         }
     }
 
@@ -75,6 +79,11 @@ impl Health {
                 None if *failures >= ej.failure_limit.max(1) => {
                     *ejected = Some(now);
                     self.ejects += 1;
+                    if let Some(at) = self.ejected_at_us.get_mut(i) {
+                        *at = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+                    }
                     changed = true;
                     warn!(pool = %pool.name, server = %name, %addr, "server ejected: its keys move to the other servers");
                 }

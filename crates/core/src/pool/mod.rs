@@ -199,6 +199,7 @@ pub struct PoolTiming {
 pub async fn run(
     topology: Arc<Topology>,
     pool: Arc<PoolSettings>,
+    stats: Arc<crate::stats::ProxyStats>,
     timing: PoolTiming,
     stop: CancellationToken,
 ) {
@@ -255,7 +256,13 @@ pub async fn run(
             },
             _ = ticker.tick() => {
                 let verdicts = health::probe_all(&addrs, topology.prelude(), timing).await;
-                if let Some(live) = health.update(&verdicts, pool.ejection, &pool, &addrs) {
+                let ejects = health.ejects;
+                let changed = health.update(&verdicts, pool.ejection, &pool, &addrs);
+                if health.ejects != ejects {
+                    crate::stats::bump(&stats.server_ejects, health.ejects - ejects);
+                    stats.server_ejected_at.lock().clone_from(&health.ejected_at_us);
+                }
+                if let Some(live) = changed {
                     match pool.key_map(&live) {
                         Some(keys) => topology.set_keys(keys),
                         None => warn!(pool = %pool.name, "every server is down; keeping the last placement"),

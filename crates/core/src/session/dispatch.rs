@@ -156,6 +156,7 @@ impl Queue {
         }
         let max = self.shared.settings.max_redirects;
         let pool = self.shared.settings.pool.is_some();
+        let stats = self.shared.stats.clone();
         let topology = self.shared.topology.clone();
         if let Some(super::queue::Entry::Wait(w)) = self.entry_mut(tag) {
             if let Reply::Frame(frame) = reply {
@@ -255,6 +256,7 @@ impl Queue {
                     u.reply = Some(error_bytes(
                         failure_message(&failure, u.readonly, pool).as_bytes(),
                     ));
+                    crate::stats::bump(&stats.forward_error, 1);
                     Next::Done
                 }
             }

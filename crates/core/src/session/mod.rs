@@ -95,6 +95,8 @@ pub struct Shared {
     pub pause: pause::Pause,
     /// Session settings.
     pub settings: SessionSettings,
+    /// Counters.
+    pub stats: Arc<crate::stats::ProxyStats>,
 }
 
 static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
@@ -182,7 +184,10 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
             Event::Resume => queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER),
             // End of the client's input: like Redis, answer what was read
             // before it (a half-closed client still reads), then close.
-            Event::Read(Ok(0)) => queue.client_gone(),
+            Event::Read(Ok(0)) => {
+                crate::stats::bump(&shared.stats.client_eof, 1);
+                queue.client_gone();
+            }
             Event::Read(Ok(_)) => {
                 me.touch();
                 queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);

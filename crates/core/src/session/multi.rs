@@ -50,6 +50,7 @@ impl Queue {
             }
             i += step;
         }
+        crate::stats::bump(&self.shared.stats.fragments, groups.len() as u64);
         let mut units = Vec::with_capacity(groups.len());
         let mut positions = Vec::with_capacity(groups.len());
         for (slot, group) in &groups {

@@ -322,6 +322,7 @@ impl Queue {
                     let mut reply = BytesMut::with_capacity(64);
                     e.write_reply(&mut reply);
                     self.push_ready(reply.freeze());
+                    crate::stats::bump(&self.shared.stats.client_err, 1);
                     self.closing = true;
                     break;
                 }
@@ -412,7 +413,10 @@ impl Queue {
         }
         match route {
             Route::Local(cmd) => self.answer_locally(cmd, &req, table),
-            Route::Reject(reject) => self.push_error(&reject.message(&req)),
+            Route::Reject(reject) => {
+                crate::stats::bump(&self.shared.stats.client_err, 1);
+                self.push_error(&reject.message(&req));
+            }
             Route::Forward(fwd) => {
                 let target = fwd.slot.map_or(Target::Any, Target::Slot);
                 self.push_unit(Entry::One(Unit::new(req, target, fwd.readonly)), table);

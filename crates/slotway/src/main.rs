@@ -5,6 +5,7 @@
 
 mod cli;
 mod demo;
+mod nutcracker;
 
 use std::process::ExitCode;
 
@@ -16,6 +17,22 @@ use tracing_subscriber::EnvFilter;
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    // nutcracker's command line, through a link named `nutcracker` or as
+    // `slotway nutcracker ARGS` (its flags are not clap's).
+    let mut argv = std::env::args_os();
+    let program = argv.next().unwrap_or_default();
+    let rest: Vec<std::ffi::OsString> = argv.collect();
+    if std::path::Path::new(&program)
+        .file_name()
+        .is_some_and(|n| n == "nutcracker")
+    {
+        return nutcracker::main(rest);
+    }
+    if let Some((first, args)) = rest.split_first()
+        && first == "nutcracker"
+    {
+        return nutcracker::main(args.to_vec());
+    }
     let cli = Cli::parse();
     match real_main(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -63,6 +80,26 @@ fn apply_flags(cli: &Cli, config: &mut Config) {
     if let Some(level) = &cli.log_level {
         config.log.level.clone_from(level);
     }
+}
+
+/// Logging at `level` to standard error, or appended to `file`.
+pub(crate) fn init_logging_to(level: &str, file: Option<&std::path::Path>) -> Result<()> {
+    let Some(path) = file else {
+        return init_logging(level);
+    };
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open log file {}", path.display()))?;
+    let filter =
+        EnvFilter::try_new(level).with_context(|| format!("invalid log level {level:?}"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Arc::new(out))
+        .try_init()
+        .map_err(|e| anyhow::anyhow!("logging: {e}"))
 }
 
 fn init_logging(level: &str) -> Result<()> {

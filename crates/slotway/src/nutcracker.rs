@@ -1,0 +1,359 @@
+//! `slotway nutcracker ARGS`, and the binary invoked through a link named
+//! `nutcracker`: a drop-in for twemproxy 0.5.0. Same flags, same YAML, same
+//! key placement, same stats JSON on `-s`/`-a` (refreshed every `-i` ms) —
+//! served by Slotway's engine, one listener per pool.
+//!
+//! What differs from nutcracker, on purpose: `-t` says *why* a file is
+//! invalid; `-m` is accepted and has no effect (buffers grow as needed);
+//! `-d` re-executes the process detached (new session, no terminal) rather
+//! than forking; SIGTERM drains like SIGINT instead of killing outright.
+
+use std::ffi::OsString;
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use slotway_core::Config;
+use slotway_core::backend::Prelude;
+use slotway_core::pool::{Ejection, PoolServer, PoolSettings};
+use slotway_core::stats::{Observer, gauge, read};
+use slotway_nutconf::{
+    Command, Listen, NutcrackerArgs, PoolConf, PoolStats, ServerStats, StatsSnapshot,
+};
+use tokio::io::AsyncWriteExt;
+use tracing::{info, warn};
+
+/// Runs the nutcracker command line `args` (without the program name).
+pub fn main(args: Vec<OsString>) -> ExitCode {
+    let args_again = args.clone();
+    let command = match NutcrackerArgs::parse(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("nutcracker: {e}");
+            eprintln!("{}", slotway_nutconf::cli::usage());
+            return ExitCode::FAILURE;
+        }
+    };
+    match command {
+        // nutcracker prints its version and help on standard error.
+        Command::Show(show) => {
+            eprint!("{}", show.text());
+            ExitCode::SUCCESS
+        }
+        Command::TestConf(args) => match load(&args) {
+            Ok(_) => {
+                println!(
+                    "nutcracker: configuration file '{}' syntax is ok",
+                    args.conf_file.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                println!(
+                    "nutcracker: configuration file '{}' syntax is invalid",
+                    args.conf_file.display()
+                );
+                eprintln!("nutcracker: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Run(parsed) => match run(&parsed, &args_again) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("nutcracker: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// The pools of `args`' configuration file, validated.
+fn load(args: &NutcrackerArgs) -> Result<Vec<PoolConf>> {
+    let text = std::fs::read_to_string(&args.conf_file)
+        .with_context(|| format!("cannot read {}", args.conf_file.display()))?;
+    let pools = slotway_nutconf::parse_yaml(&text)?;
+    for pool in &pools {
+        settings_for(pool)?;
+    }
+    Ok(pools)
+}
+
+/// nutcracker's pool as engine settings.
+fn settings_for(pool: &PoolConf) -> Result<slotway_core::Settings> {
+    let Listen::Tcp { host, port } = &pool.listen else {
+        bail!(
+            "pool {:?}: listening on a unix socket is not supported yet",
+            pool.name
+        );
+    };
+    let servers: Vec<PoolServer> = pool
+        .servers
+        .iter()
+        .map(|s| {
+            let mut server = PoolServer::from_entry(&s.entry);
+            server.sentinel_name.clone_from(&s.sentinel_master);
+            server
+        })
+        .collect();
+    let mut settings = PoolSettings::new(
+        pool.name.clone(),
+        servers,
+        pool.hash,
+        pool.hash_tag,
+        pool.distribution,
+    )
+    .with_context(|| format!("pool {:?}", pool.name))?;
+    settings.preconnect = pool.preconnect;
+    settings.ejection = pool.auto_eject_hosts.then_some(Ejection {
+        failure_limit: pool.server_failure_limit,
+        retry_timeout: pool.server_retry_timeout,
+    });
+    if let Some(sentinel) = &pool.sentinel {
+        settings.sentinels = sentinel.addrs.iter().map(ToString::to_string).collect();
+        settings.sentinel_prelude = Prelude::new(
+            sentinel.user.as_deref(),
+            sentinel
+                .auth
+                .as_ref()
+                .map(slotway_nutconf::Password::expose),
+            0,
+        );
+    }
+    let mut config = Config::default();
+    config.proxy.listen = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    // Clients AUTH with the pool's redis_auth, as nutcracker checks it.
+    if let Some(auth) = &pool.redis_auth {
+        config.proxy.requirepass = auth.expose().to_owned();
+    }
+    config.cluster.connections_per_node = usize::try_from(pool.server_connections)
+        .unwrap_or(1)
+        .clamp(1, 64);
+    if let Some(t) = pool.timeout {
+        let ms = u64::try_from(t.as_millis()).unwrap_or(u64::MAX);
+        config.cluster.connect_timeout_ms = ms;
+        config.cluster.request_timeout_ms = ms;
+    }
+    let following = !settings.sentinels.is_empty();
+    // Without Sentinel no failover will come: a dead server's requests fail
+    // at once (as in nutcracker) instead of waiting.
+    if !following {
+        config.cluster.park_timeout_ms = 0;
+    }
+    let mut engine = config
+        .validate_for_pool(settings)
+        .map_err(|e| anyhow::anyhow!("pool {:?}: {e}", pool.name))?;
+    engine.prelude = Prelude::new(
+        None,
+        pool.redis_auth
+            .as_ref()
+            .map(slotway_nutconf::Password::expose),
+        pool.redis_db,
+    );
+    Ok(engine)
+}
+
+fn run(args: &NutcrackerArgs, raw: &[OsString]) -> Result<()> {
+    if args.daemonize {
+        return daemonize(raw);
+    }
+    let pools = load(args)?;
+    crate::init_logging_to(nutcracker_level(args.verbosity), args.output.as_deref())?;
+    if let Some(path) = &args.pid_file {
+        std::fs::write(path, format!("{}\n", std::process::id()))
+            .with_context(|| format!("cannot write pid file {}", path.display()))?;
+    }
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("slotway-worker")
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let result = runtime.block_on(serve(args, pools));
+    if let Some(path) = &args.pid_file {
+        let _ = std::fs::remove_file(path);
+    }
+    result
+}
+
+async fn serve(args: &NutcrackerArgs, pools: Vec<PoolConf>) -> Result<()> {
+    let started = Instant::now();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut watched: Vec<(PoolConf, Arc<Observer>)> = Vec::new();
+    for pool in pools {
+        let settings = settings_for(&pool)?;
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| {
+                format!("pool {:?}: cannot listen on {}", pool.name, settings.listen)
+            })?;
+        let observer = Arc::new(Observer::default());
+        let token = stop.clone();
+        tasks.spawn(slotway_core::run_observed(
+            listener,
+            settings,
+            async move { token.cancelled().await },
+            observer.clone(),
+        ));
+        watched.push((pool, observer));
+    }
+    let stats_addr = format!("{}:{}", args.stats_addr, args.stats_port);
+    let stats = tokio::net::TcpListener::bind(&stats_addr)
+        .await
+        .with_context(|| format!("cannot listen for stats on {stats_addr}"))?;
+    info!(%stats_addr, pools = watched.len(), "nutcracker-compatible proxy running");
+    let watched = Arc::new(watched);
+    let stats_task = tokio::spawn(stats_server(stats, watched, args.stats_interval, started));
+    tokio::select! {
+        () = crate::shutdown_signal() => {}
+        Some(done) = tasks.join_next() => {
+            warn!(result = ?done, "a pool stopped");
+        }
+    }
+    stop.cancel();
+    while tasks.join_next().await.is_some() {}
+    stats_task.abort();
+    Ok(())
+}
+
+/// Serves the latest snapshot to every connection, then closes it;
+/// snapshots are taken every `interval`, as nutcracker aggregates.
+async fn stats_server(
+    listener: tokio::net::TcpListener,
+    pools: Arc<Vec<(PoolConf, Arc<Observer>)>>,
+    interval: Duration,
+    started: Instant,
+) {
+    let mut latest = Arc::new(snapshot(&pools, started));
+    let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(10)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => latest = Arc::new(snapshot(&pools, started)),
+            accepted = listener.accept() => {
+                if let Ok((mut conn, _)) = accepted {
+                    let doc = latest.clone();
+                    tokio::spawn(async move {
+                        let _ = conn.write_all(doc.as_bytes()).await;
+                        let _ = conn.shutdown().await;
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn snapshot(pools: &[(PoolConf, Arc<Observer>)], started: Instant) -> String {
+    let mut doc = StatsSnapshot {
+        source: hostname(),
+        version: "0.5.0".to_owned(),
+        uptime: started.elapsed().as_secs(),
+        timestamp: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        ..StatsSnapshot::default()
+    };
+    for (conf, observer) in pools {
+        let s = &observer.stats;
+        let clients = observer.client_connections() as u64;
+        doc.total_connections += read(&s.total_connections);
+        doc.curr_connections += clients;
+        let ejected_at = s.server_ejected_at.lock().clone();
+        let table = observer
+            .topology()
+            .map(|t| arc_swap::Guard::into_inner(t.load()));
+        let mut pool = PoolStats {
+            name: conf.name.clone(),
+            client_eof: read(&s.client_eof),
+            client_err: read(&s.client_err),
+            client_connections: clients,
+            server_ejects: read(&s.server_ejects),
+            forward_error: read(&s.forward_error),
+            fragments: read(&s.fragments),
+            servers: Vec::new(),
+        };
+        for (i, server) in conf.servers.iter().enumerate() {
+            let name = PoolServer::from_entry(&server.entry).name;
+            let node = u16::try_from(i)
+                .ok()
+                .and_then(|slot| table.as_ref().and_then(|t| t.master(slot).cloned()));
+            let mut out = ServerStats {
+                name,
+                server_ejected_at: ejected_at.get(i).copied().unwrap_or(0),
+                ..ServerStats::default()
+            };
+            if let Some(node) = node {
+                let n = node.stats();
+                out.server_eof = read(&n.server_eof);
+                out.server_err = read(&n.server_err);
+                out.server_timedout = read(&n.server_timedout);
+                out.server_connections = gauge(&n.server_connections);
+                out.requests = read(&n.requests);
+                out.request_bytes = read(&n.request_bytes);
+                out.responses = read(&n.responses);
+                out.response_bytes = read(&n.response_bytes);
+                out.in_queue = gauge(&n.in_queue);
+                out.in_queue_bytes = gauge(&n.in_queue_bytes);
+                out.out_queue = gauge(&n.out_queue);
+                out.out_queue_bytes = gauge(&n.out_queue_bytes);
+                doc.curr_connections += out.server_connections;
+            }
+            pool.servers.push(out);
+        }
+        doc.pools.push(pool);
+    }
+    slotway_nutconf::to_json(&doc)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".to_owned())
+}
+
+/// nutcracker's levels (0 emerg … 5 notice … 11 verbose) as a filter.
+fn nutcracker_level(v: u8) -> &'static str {
+    match v {
+        0..=3 => "error",
+        4 => "warn",
+        5 | 6 => "info",
+        7 | 8 => "debug",
+        _ => "trace",
+    }
+}
+
+/// `-d`: the same command line again, without `-d`, detached in its own
+/// session with no terminal; the parent returns at once.
+fn daemonize(raw: &[OsString]) -> Result<()> {
+    use std::os::unix::process::CommandExt as _;
+    let exe = std::env::current_exe().context("finding the executable to daemonize")?;
+    // Through `slotway nutcracker …` whatever name this was started by.
+    let args: Vec<OsString> = std::iter::once(OsString::from("nutcracker"))
+        .chain(
+            raw.iter()
+                .filter(|a| *a != "-d" && *a != "--daemonize")
+                .cloned(),
+        )
+        .collect();
+    let child = std::process::Command::new(exe)
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .context("starting the daemon")?;
+    let _ = writeln!(
+        std::io::stderr(),
+        "nutcracker: daemon started, pid {}",
+        child.id()
+    );
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! The nutcracker drop-in as users run it: the real `slotway` binary with
+//! nutcracker's flags and YAML, over real redis-server processes.
+//!
+//! - `-V`, `-h`, `-D`; `-t` on a good and a bad file (and *why* it is bad);
+//! - serving a pool (with `redis_db`, `redis_auth`-free) and the stats port
+//!   answering nutcracker's JSON with live counters, refreshed every `-i` ms;
+//! - invoked through a link named `nutcracker`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{bulk, is_ok};
+use slotway_fixture::{RedisServer, free_port, run_bounded};
+
+const BIN: &str = env!("CARGO_BIN_EXE_slotway");
+
+fn nutcracker(args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("nutcracker").args(args);
+    run_bounded(&mut cmd, Duration::from_secs(20)).unwrap()
+}
+
+/// A child process killed and reaped on drop (by its own handle).
+struct Owned(Child);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn write_conf(dir: &Path, body: &str) -> String {
+    let path = dir.join("nutcracker.yml");
+    std::fs::write(&path, body).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn flags_and_config_test() {
+    let out = nutcracker(&["-V"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.starts_with("This is nutcracker-0.5.0"), "{text}");
+    let out = nutcracker(&["-D"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("out_queue_bytes"));
+    let out = nutcracker(&["--bogus"]);
+    assert!(!out.status.success());
+
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_conf(
+        dir.path(),
+        "alpha:\n  listen: 127.0.0.1:22121\n  redis: true\n  servers:\n    - 127.0.0.1:6379:1\n",
+    );
+    let out = nutcracker(&["-t", "-c", &good]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("syntax is ok"));
+    let bad = write_conf(
+        dir.path(),
+        "alpha:\n  listen: 127.0.0.1:22121\n  redis: true\n  reuseport: true\n  servers:\n    - 127.0.0.1:6379:1\n",
+    );
+    let out = nutcracker(&["-t", "-c", &bad]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("syntax is invalid"));
+    let why = String::from_utf8_lossy(&out.stderr);
+    assert!(why.contains("reuseport"), "-t must say why: {why}");
+}
+
+#[test]
+fn serves_a_pool_and_its_stats() {
+    slotway_fixture::require_binaries(&["redis-server", "redis-cli"]);
+    let a = RedisServer::start().unwrap();
+    let b = RedisServer::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (listen, stats) = (free_port(), free_port());
+    let conf = write_conf(
+        dir.path(),
+        &format!(
+            "alpha:\n  listen: 127.0.0.1:{listen}\n  redis: true\n  redis_db: 3\n  hash: murmur\n  servers:\n    - {}:1 one\n    - {}:1 two\n",
+            a.addr(),
+            b.addr()
+        ),
+    );
+    // Through a link named `nutcracker`, as a drop-in is installed.
+    let link = dir.path().join("nutcracker");
+    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    let log = dir.path().join("nc.log");
+    let child = Command::new(&link)
+        .args([
+            "-c",
+            &conf,
+            "-s",
+            &stats.to_string(),
+            "-a",
+            "127.0.0.1",
+            "-i",
+            "100",
+        ])
+        .args(["-o", &log.display().to_string(), "-v", "6"])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = Owned(child);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut c = loop {
+        if let Ok(s) = TcpStream::connect(("127.0.0.1", listen)) {
+            drop(s);
+            break common::Raw::connect(("127.0.0.1", listen));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pool never listened: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    for i in 0..50 {
+        assert!(is_ok(&c.cmd(&["SET", &format!("key:{i}"), "v"])));
+    }
+    assert_eq!(bulk(&c.cmd(&["GET", "key:7"])), b"v");
+    let mut mget = vec!["MGET".to_string()];
+    mget.extend((0..50).map(|i| format!("key:{i}")));
+    c.cmd(&mget);
+    // redis_db: the keys are in db 3 of the servers, not db 0.
+    let in_db3: usize = [&a, &b]
+        .iter()
+        .map(|s| {
+            s.cmd(&["-n", "3", "DBSIZE"])
+                .unwrap_or_default()
+                .trim()
+                .parse::<usize>()
+                .unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(in_db3, 50);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut json = String::new();
+    TcpStream::connect(("127.0.0.1", stats))
+        .unwrap()
+        .read_to_string(&mut json)
+        .unwrap();
+    assert!(json.starts_with("{\"service\":\"nutcracker\""), "{json}");
+    assert!(json.ends_with("}\n"), "{json}");
+    for want in [
+        "\"alpha\": {",
+        "\"one\": {",
+        "\"two\": {",
+        "\"client_connections\":1",
+    ] {
+        assert!(json.contains(want), "{want} missing in {json}");
+    }
+    let requests: u64 = json
+        .split("\"requests\":")
+        .skip(1)
+        .map(|s| s.split(',').next().unwrap().trim().parse::<u64>().unwrap())
+        .sum();
+    assert!(requests >= 51, "requests counted: {requests} in {json}");
+    let fragments: u64 = json
+        .split("\"fragments\":")
+        .nth(1)
+        .map(|s| s.split(',').next().unwrap().trim().parse().unwrap())
+        .unwrap();
+    assert!(fragments >= 2, "MGET over 2 servers is 2 fragments: {json}");
+}

@@ -14,18 +14,26 @@
 //! - [`backend`]: shared pipelined connections per node, reply delivery.
 //! - [`cluster`]: slot table, topology discovery and refresh.
 //! - [`config`]: the TOML file and its validated [`Settings`].
+//! - [`engine`]: one proxy instance's shared state ([`Engine`]).
+//! - [`metrics`], [`slowlog`]: what the proxy measures about itself.
+//! - [`admin`]: the admin HTTP API (JSON, Prometheus metrics, probes).
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod backend;
 pub mod cluster;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod merge;
+pub mod metrics;
 pub mod route;
 pub mod server;
 pub mod session;
+pub mod slowlog;
 
 pub use config::{Config, Settings};
+pub use engine::Engine;
 pub use error::{ConfigError, RunError};
-pub use server::run;
+pub use server::{run, serve};

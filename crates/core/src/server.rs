@@ -14,12 +14,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::cluster::Topology;
 use crate::cluster::refresh::{self, RefreshTiming};
-use crate::cluster::table::NodeParams;
 use crate::config::Settings;
+use crate::engine::Engine;
 use crate::error::RunError;
-use crate::session::{self, SessionSettings, Shared};
+use crate::session;
 
 /// Serves clients on `listener` in front of the cluster of `settings` until
 /// `shutdown` completes.
@@ -32,47 +31,37 @@ pub async fn run(
     settings: Settings,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    let topology = Arc::new(Topology::new(
-        settings.seeds.clone(),
-        NodeParams {
-            connections_per_node: settings.connections_per_node,
-            connect_timeout: settings.connect_timeout,
-            reply_timeout: settings.reply_timeout,
-            write_ack: settings.write_ack,
-        },
-    ));
+    serve(listener, Engine::new(settings), shutdown).await
+}
+
+/// [`run`] with an engine built beforehand, so that the admin listener
+/// ([`crate::admin::run`]) can share it.
+///
+/// # Errors
+/// Only if the listener fails for good.
+pub async fn serve(
+    listener: TcpListener,
+    engine: Arc<Engine>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    let settings = engine.settings();
+    let shared = engine.shared.clone();
     let stop = CancellationToken::new();
     let refresher = tokio::spawn(refresh::run(
-        topology.clone(),
+        shared.topology.clone(),
         RefreshTiming {
             interval: settings.refresh_interval,
             debounce: settings.refresh_debounce,
             connect_timeout: settings.connect_timeout,
             query_timeout: settings.query_timeout,
         },
+        shared.metrics.clone(),
         stop.child_token(),
     ));
-    let shared = Arc::new(Shared {
-        topology,
-        clients: Arc::default(),
-        pause: session::Pause::default(),
-        settings: SessionSettings {
-            limits: settings.limits,
-            max_inflight: settings.max_inflight_per_client,
-            max_redirects: settings.max_redirects,
-            retry_delay: settings.retry_delay,
-            park_timeout: settings.park_timeout,
-            retry_unknown_writes: settings.retry_unknown_writes,
-            request_timeout: settings.request_timeout,
-            policy: settings.policy,
-            announce: settings.announce,
-            read_from: settings.read_from,
-            requirepass: settings.requirepass.clone(),
-        },
-    });
     let sessions = TaskTracker::new();
     session::mark_started();
     if let Ok(addr) = listener.local_addr() {
+        engine.set_listening(addr);
         info!(%addr, seeds = ?settings.seeds, "slotway listening");
         if !addr.ip().is_loopback() && settings.requirepass.is_none() {
             warn!(
@@ -87,6 +76,7 @@ pub async fn run(
             () = &mut shutdown => break Ok(()),
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
+                    shared.metrics.clients_accepted.inc();
                     sessions.spawn(session::run(stream, shared.clone(), stop.clone()));
                 }
                 Err(e) if is_transient(&e) => {

@@ -169,6 +169,7 @@ fn jitter_seed() -> u32 {
 }
 
 async fn run(params: ConnParams, mut rx: mpsc::UnboundedReceiver<BackendRequest>) {
+    let stats = crate::metrics::backend::conn_stats(&params.addr);
     let mut backoff = Backoff {
         failures: 0,
         until: None,
@@ -191,7 +192,8 @@ async fn run(params: ConnParams, mut rx: mpsc::UnboundedReceiver<BackendRequest>
         match connect(&params).await {
             Ok(stream) => {
                 backoff.reset();
-                match serve(&params, stream, first, &mut rx).await {
+                let _up = stats.connected();
+                match serve(&params, stream, first, &mut rx, &stats.depth).await {
                     Ok(()) => return,
                     Err(_)
                         if params
@@ -208,6 +210,7 @@ async fn run(params: ConnParams, mut rx: mpsc::UnboundedReceiver<BackendRequest>
                 }
             }
             Err(reason) => {
+                stats.connect_failed();
                 warn!(node = %params.addr, %reason, "backend connect failed");
                 backoff.failed();
                 params.on_failure.notify_one();
@@ -340,6 +343,7 @@ async fn serve(
     mut stream: TcpStream,
     first: BackendRequest,
     rx: &mut mpsc::UnboundedReceiver<BackendRequest>,
+    depth: &crate::metrics::backend::ConnDepth,
 ) -> Result<(), String> {
     let (mut rd, mut wr) = stream.split();
     let mut wire = Wire {
@@ -408,6 +412,7 @@ async fn serve(
         if !accepting && (wire.pending.is_empty() || stream) {
             break Ok(());
         }
+        depth.set(wire.pending.len() + rx.len());
         if input.capacity() - input.len() < READ_CHUNK / 2 {
             input.reserve(input.len().max(READ_CHUNK));
         }

@@ -27,6 +27,16 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The admin HTTP API (off unless `listen` is set).
+    pub admin: AdminConfig,
+}
+
+/// `[admin]`: the admin HTTP API (JSON status, Prometheus metrics, probes).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// `ip:port` of the admin HTTP listener; empty: off.
+    pub listen: String,
 }
 
 /// `[proxy]`: where and how clients are served.
@@ -48,6 +58,11 @@ pub struct ProxyConfig {
     /// Clients must `AUTH` with this password (the `default` user's, as in
     /// Redis). Empty: no authentication.
     pub requirepass: String,
+    /// Requests whose end-to-end time through the proxy reaches this many
+    /// microseconds go to the proxy's slow log; negative: off.
+    pub slowlog_log_slower_than: i64,
+    /// Entries the slow log keeps.
+    pub slowlog_max_len: usize,
 }
 
 /// A secret from the configuration: compared in constant time, never shown
@@ -84,6 +99,8 @@ impl Default for ProxyConfig {
             max_inflight_per_client: 4096,
             announce: String::new(),
             requirepass: String::new(),
+            slowlog_log_slower_than: 10_000,
+            slowlog_max_len: 128,
         }
     }
 }
@@ -227,12 +244,26 @@ impl Default for LimitsConfig {
 pub struct LogConfig {
     /// `error`, `warn`, `info`, `debug` or `trace`, or a `RUST_LOG`-style filter.
     pub level: String,
+    /// `text` (human-readable) or `json` (one object per line).
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, fields at the top level.
+    Json,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
             level: "info".to_owned(),
+            format: LogFormat::Text,
         }
     }
 }
@@ -328,6 +359,16 @@ impl Config {
                     .map_err(|_| ConfigError::invalid("proxy.announce", "expected ip:port"))?,
             )
         };
+        let admin_listen = if self.admin.listen.is_empty() {
+            None
+        } else {
+            Some(
+                self.admin
+                    .listen
+                    .parse()
+                    .map_err(|_| ConfigError::invalid("admin.listen", "expected ip:port"))?,
+            )
+        };
         let threads = if self.proxy.threads == 0 {
             std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
         } else {
@@ -359,6 +400,11 @@ impl Config {
             requirepass: (!self.proxy.requirepass.is_empty())
                 .then(|| Secret(self.proxy.requirepass.clone())),
             read_from: c.read_from,
+            admin_listen,
+            slowlog: crate::slowlog::SlowlogSettings {
+                log_slower_than: self.proxy.slowlog_log_slower_than,
+                max_len: self.proxy.slowlog_max_len,
+            },
             write_ack: match c.write_ack {
                 None => None,
                 Some(w) if w.replicas == 0 || w.timeout_ms == 0 => {
@@ -426,6 +472,10 @@ pub struct Settings {
     pub requirepass: Option<Secret>,
     /// Where read-only commands go.
     pub read_from: ReadFrom,
+    /// Admin HTTP API address (off when `None`).
+    pub admin_listen: Option<SocketAddr>,
+    /// The proxy's slow log.
+    pub slowlog: crate::slowlog::SlowlogSettings,
     /// Confirm writes with replicas before acknowledging them.
     pub write_ack: Option<crate::backend::conn::WriteAck>,
     /// Client input limits.

@@ -77,7 +77,4 @@ pub enum RunError {
     /// The listener failed in a way accepting cannot recover from.
     #[error("client listener: {0}")]
     Listener(io::Error),
-    /// A pool's servers admit no placement (validation should prevent it).
-    #[error("pool {0}: no server can be placed on")]
-    Placement(String),
 }

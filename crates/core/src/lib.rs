@@ -15,20 +15,28 @@
 //! - [`cluster`]: slot table, topology discovery and refresh.
 //! - [`pool`]: sharded standalone pools (twemproxy's model), Sentinel, health.
 //! - [`config`]: the TOML file and its validated [`Settings`].
+//! - [`engine`]: one proxy instance's shared state ([`Engine`]).
+//! - [`metrics`], [`slowlog`]: what the proxy measures about itself.
+//! - [`admin`]: the admin HTTP API (JSON, Prometheus metrics, probes).
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod backend;
 pub mod cluster;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod merge;
+pub mod metrics;
 pub mod pool;
 pub mod route;
 pub mod server;
 pub mod session;
+pub mod slowlog;
 pub mod stats;
 
 pub use config::{Config, Settings};
+pub use engine::Engine;
 pub use error::{ConfigError, RunError};
-pub use server::{run, run_observed};
+pub use server::{run, serve};

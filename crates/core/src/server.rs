@@ -14,15 +14,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::cluster::Topology;
 use crate::cluster::refresh::{self, RefreshTiming};
-use crate::cluster::table::NodeParams;
 use crate::config::Settings;
+use crate::engine::Engine;
 use crate::error::RunError;
 use crate::pool::{self, PoolTiming};
-use crate::route::KeyMap;
-use crate::session::{self, SessionSettings, Shared};
-use crate::stats::Observer;
+use crate::session;
 
 /// Serves clients on `listener` in front of the cluster of `settings` until
 /// `shutdown` completes.
@@ -35,51 +32,35 @@ pub async fn run(
     settings: Settings,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    run_observed(listener, settings, shutdown, Arc::default()).await
+    serve(listener, Engine::new(settings), shutdown).await
 }
 
-/// [`run`], with `observer` attached so the caller can read counters and
-/// the topology while it runs (stats port, admin API).
+/// [`run`] with an engine built beforehand, so that the admin listener
+/// ([`crate::admin::run`]) can share it.
 ///
 /// # Errors
-/// As [`run`].
-pub async fn run_observed(
+/// Only if the listener fails for good.
+pub async fn serve(
     listener: TcpListener,
-    settings: Settings,
+    engine: Arc<Engine>,
     shutdown: impl Future<Output = ()>,
-    observer: Arc<Observer>,
 ) -> Result<(), RunError> {
-    let keys = match &settings.pool {
-        Some(pool) => pool
-            .key_map(&vec![true; pool.servers.len()])
-            .ok_or_else(|| RunError::Placement(pool.name.clone()))?,
-        None => KeyMap::Cluster,
-    };
-    let topology = Arc::new(Topology::with_keys(
-        settings.seeds.clone(),
-        NodeParams {
-            connections_per_node: settings.connections_per_node,
-            connect_timeout: settings.connect_timeout,
-            reply_timeout: settings.reply_timeout,
-            write_ack: settings.write_ack,
-            prelude: settings.prelude.clone(),
-        },
-        keys,
-    ));
+    let settings = engine.settings();
+    let shared = engine.shared.clone();
     if let Some(pool) = &settings.pool {
         // A pool's servers are known before the first client: install them
         // now (Sentinel may move some of them moments later).
         let addrs: Vec<String> = pool.servers.iter().map(|s| s.addr.clone()).collect();
-        topology.install(&pool::view(&addrs));
+        shared.topology.install(&pool::view(&addrs));
     }
     let stop = CancellationToken::new();
     // What keeps the table current: the cluster refresher, or a pool's
     // manager (Sentinel, health, ejection).
     let refresher = match &settings.pool {
         Some(pool) => tokio::spawn(pool::run(
-            topology.clone(),
+            shared.topology.clone(),
             pool.clone(),
-            observer.stats.clone(),
+            shared.stats.clone(),
             PoolTiming {
                 connect_timeout: settings.connect_timeout,
                 query_timeout: settings.query_timeout,
@@ -87,44 +68,24 @@ pub async fn run_observed(
             stop.child_token(),
         )),
         None => tokio::spawn(refresh::run(
-            topology.clone(),
+            shared.topology.clone(),
             RefreshTiming {
                 interval: settings.refresh_interval,
                 debounce: settings.refresh_debounce,
                 connect_timeout: settings.connect_timeout,
                 query_timeout: settings.query_timeout,
             },
+            shared.metrics.clone(),
             stop.child_token(),
         )),
     };
-    let clients: Arc<session::clients::Registry> = Arc::default();
-    observer.attach(topology.clone(), clients.clone());
-    let shared = Arc::new(Shared {
-        topology,
-        stats: observer.stats.clone(),
-        clients,
-        pause: session::Pause::default(),
-        settings: SessionSettings {
-            limits: settings.limits,
-            max_inflight: settings.max_inflight_per_client,
-            max_redirects: settings.max_redirects,
-            retry_delay: settings.retry_delay,
-            park_timeout: settings.park_timeout,
-            retry_unknown_writes: settings.retry_unknown_writes,
-            request_timeout: settings.request_timeout,
-            policy: settings.policy,
-            announce: settings.announce,
-            read_from: settings.read_from,
-            requirepass: settings.requirepass.clone(),
-            pool: settings.pool.as_ref().map(|p| p.name.clone()),
-        },
-    });
     let sessions = TaskTracker::new();
     session::mark_started();
     if let Ok(addr) = listener.local_addr() {
+        engine.set_listening(addr);
         match &settings.pool {
             Some(pool) => {
-                info!(%addr, pool = %pool.name, servers = pool.servers.len(), "slotway listening (sharded pool)")
+                info!(%addr, pool = %pool.name, servers = pool.servers.len(), "slotway listening (sharded pool)");
             }
             None => info!(%addr, seeds = ?settings.seeds, "slotway listening"),
         }
@@ -141,7 +102,8 @@ pub async fn run_observed(
             () = &mut shutdown => break Ok(()),
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
-                    crate::stats::bump(&observer.stats.total_connections, 1);
+                    shared.metrics.clients_accepted.inc();
+                    crate::stats::bump(&shared.stats.total_connections, 1);
                     sessions.spawn(session::run(stream, shared.clone(), stop.clone()));
                 }
                 Err(e) if is_transient(&e) => {

@@ -6,12 +6,7 @@
 //! the one task that owns what they measure, so they return to 0 when that
 //! task ends.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-
-use arc_swap::ArcSwapOption;
-
-use crate::cluster::Topology;
 
 /// One backend node's counters (nutcracker's per-server stats).
 #[derive(Debug, Default)]
@@ -104,37 +99,4 @@ pub struct ProxyStats {
     pub server_ejects: AtomicU64,
     /// Per pool server, µs since the epoch of its last ejection (0: never).
     pub server_ejected_at: parking_lot::Mutex<Vec<u64>>,
-}
-
-/// What an embedding program (the nutcracker stats port, the admin API)
-/// can watch of a running proxy.
-#[derive(Debug, Default)]
-pub struct Observer {
-    /// Proxy counters.
-    pub stats: Arc<ProxyStats>,
-    topology: ArcSwapOption<Topology>,
-    clients: ArcSwapOption<crate::session::clients::Registry>,
-}
-
-impl Observer {
-    /// The topology, once the proxy runs.
-    #[must_use]
-    pub fn topology(&self) -> Option<Arc<Topology>> {
-        self.topology.load_full()
-    }
-
-    /// Connected clients right now.
-    #[must_use]
-    pub fn client_connections(&self) -> usize {
-        self.clients.load().as_ref().map_or(0, |c| c.len())
-    }
-
-    pub(crate) fn attach(
-        &self,
-        topology: Arc<Topology>,
-        clients: Arc<crate::session::clients::Registry>,
-    ) {
-        self.topology.store(Some(topology));
-        self.clients.store(Some(clients));
-    }
 }

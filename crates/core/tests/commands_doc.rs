@@ -525,6 +525,9 @@ fn local_text(local: Local) -> &'static str {
         Local::ClientGetRedir => "answered by the proxy (-1: no tracking)",
         Local::Asking => "answered by the proxy (OK: the proxy follows ASK redirects itself)",
         Local::Proxy => "answered by the proxy (its PROXY command)",
+        Local::SlowLog => {
+            "answered by the proxy (its own slow log: end-to-end time through the proxy)"
+        }
         Local::ClientPause => {
             "answered by the proxy (pauses the proxy's own clients: all, or only writes)"
         }

@@ -10,6 +10,9 @@ use clap::{Parser, Subcommand};
 ///     slotway --listen 127.0.0.1:7777 --cluster 127.0.0.1:7001,127.0.0.1:7002
 /// or from a TOML file (every key is listed in docs/configuration.md):
 ///     slotway --config slotway.toml
+/// Flags given on the command line override the file. The admin API
+/// (JSON, Prometheus metrics, probes) is off unless --admin is given:
+///     slotway --config slotway.toml --admin 127.0.0.1:9121
 /// Flags given on the command line override the file.
 #[derive(Debug, Parser)]
 #[command(name = "slotway", version, verbatim_doc_comment)]
@@ -35,8 +38,26 @@ pub struct Cli {
     #[arg(long, value_name = "LEVEL", global = true)]
     pub log_level: Option<String>,
 
+    /// Log format: text (human-readable) or json (one object per line).
+    #[arg(long, value_name = "FORMAT", global = true)]
+    pub log_format: Option<LogFormatArg>,
+
+    /// Serve the admin HTTP API (status, topology, /metrics, /health,
+    /// /ready) on this address [default: off].
+    #[arg(long, value_name = "IP:PORT", global = true)]
+    pub admin: Option<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// `--log-format` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormatArg {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Subcommands.

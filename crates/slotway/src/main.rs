@@ -11,10 +11,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use slotway_core::{Config, Settings};
+use slotway_core::config::LogFormat;
+use slotway_core::{Config, Engine, Settings};
 use tracing_subscriber::EnvFilter;
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, LogFormatArg};
 
 fn main() -> ExitCode {
     // nutcracker's command line, through a link named `nutcracker` or as
@@ -51,7 +52,7 @@ fn real_main(cli: Cli) -> Result<()> {
     apply_flags(&cli, &mut config);
     match cli.command {
         Some(Command::Demo { masters, replicas }) => {
-            init_logging(&config.log.level)?;
+            init_logging(&config.log.level, config.log.format)?;
             demo::run(config, masters, replicas)
         }
         Some(Command::CheckConfig) => {
@@ -61,7 +62,7 @@ fn real_main(cli: Cli) -> Result<()> {
         }
         None => {
             let settings = config.validate()?;
-            init_logging(&config.log.level)?;
+            init_logging(&config.log.level, config.log.format)?;
             serve(settings)
         }
     }
@@ -80,12 +81,21 @@ fn apply_flags(cli: &Cli, config: &mut Config) {
     if let Some(level) = &cli.log_level {
         config.log.level.clone_from(level);
     }
+    if let Some(format) = cli.log_format {
+        config.log.format = match format {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        };
+    }
+    if let Some(admin) = &cli.admin {
+        config.admin.listen.clone_from(admin);
+    }
 }
 
 /// Logging at `level` to standard error, or appended to `file`.
 pub(crate) fn init_logging_to(level: &str, file: Option<&std::path::Path>) -> Result<()> {
     let Some(path) = file else {
-        return init_logging(level);
+        return init_logging(level, LogFormat::Text);
     };
     let out = std::fs::OpenOptions::new()
         .create(true)
@@ -102,17 +112,28 @@ pub(crate) fn init_logging_to(level: &str, file: Option<&std::path::Path>) -> Re
         .map_err(|e| anyhow::anyhow!("logging: {e}"))
 }
 
-fn init_logging(level: &str) -> Result<()> {
+/// Human-readable lines by default; with `json`, one object per line with
+/// the event's fields at the top level (`timestamp`, `level`, `target`,
+/// `message`, and stable names such as `event`, `node`, `version`).
+fn init_logging(level: &str, format: LogFormat) -> Result<()> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(env) if !env.is_empty() => EnvFilter::try_new(env),
         _ => EnvFilter::try_new(level),
     }
     .with_context(|| format!("invalid log level {level:?}"))?;
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init()
-        .map_err(|e| anyhow::anyhow!("logging: {e}"))
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+    }
+    .map_err(|e| anyhow::anyhow!("logging: {e}"))
 }
 
 /// Builds the runtime and serves until a signal; returns after the grace period.
@@ -127,7 +148,37 @@ pub(crate) fn serve(settings: Settings) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
-        slotway_core::run(listener, settings, shutdown_signal()).await?;
+        let admin = match settings.admin_listen {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (admin.listen)"))?,
+            ),
+            None => None,
+        };
+        let engine = Engine::new(settings);
+        let stop = tokio_util::sync::CancellationToken::new();
+        let admin_task = admin.map(|listener| {
+            tokio::spawn(slotway_core::admin::run(
+                listener,
+                engine.clone(),
+                stop.clone().cancelled_owned(),
+            ))
+        });
+        let signal = async {
+            shutdown_signal().await;
+            stop.cancel();
+        };
+        let served = slotway_core::serve(listener, engine, signal).await;
+        stop.cancel();
+        if let Some(task) = admin_task {
+            match task.await {
+                Ok(Err(e)) => tracing::warn!(error = %e, "admin API stopped with an error"),
+                Err(e) => tracing::warn!(error = %e, "admin API task failed"),
+                Ok(Ok(())) => {}
+            }
+        }
+        served?;
         Ok(())
     })
 }

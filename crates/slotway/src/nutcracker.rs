@@ -16,9 +16,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use slotway_core::Config;
+use slotway_core::Engine;
 use slotway_core::backend::Prelude;
 use slotway_core::pool::{Ejection, PoolServer, PoolSettings};
-use slotway_core::stats::{Observer, gauge, read};
+use slotway_core::stats::{gauge, read};
 use slotway_nutconf::{
     Command, Listen, NutcrackerArgs, PoolConf, PoolStats, ServerStats, StatsSnapshot,
 };
@@ -186,7 +187,7 @@ async fn serve(args: &NutcrackerArgs, pools: Vec<PoolConf>) -> Result<()> {
     let started = Instant::now();
     let stop = tokio_util::sync::CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
-    let mut watched: Vec<(PoolConf, Arc<Observer>)> = Vec::new();
+    let mut watched: Vec<(PoolConf, Arc<Engine>)> = Vec::new();
     for pool in pools {
         let settings = settings_for(&pool)?;
         let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -194,15 +195,12 @@ async fn serve(args: &NutcrackerArgs, pools: Vec<PoolConf>) -> Result<()> {
             .with_context(|| {
                 format!("pool {:?}: cannot listen on {}", pool.name, settings.listen)
             })?;
-        let observer = Arc::new(Observer::default());
+        let engine = Engine::new(settings);
         let token = stop.clone();
-        tasks.spawn(slotway_core::run_observed(
-            listener,
-            settings,
-            async move { token.cancelled().await },
-            observer.clone(),
-        ));
-        watched.push((pool, observer));
+        tasks.spawn(slotway_core::serve(listener, engine.clone(), async move {
+            token.cancelled().await
+        }));
+        watched.push((pool, engine));
     }
     let stats_addr = format!("{}:{}", args.stats_addr, args.stats_port);
     let stats = tokio::net::TcpListener::bind(&stats_addr)
@@ -227,7 +225,7 @@ async fn serve(args: &NutcrackerArgs, pools: Vec<PoolConf>) -> Result<()> {
 /// snapshots are taken every `interval`, as nutcracker aggregates.
 async fn stats_server(
     listener: tokio::net::TcpListener,
-    pools: Arc<Vec<(PoolConf, Arc<Observer>)>>,
+    pools: Arc<Vec<(PoolConf, Arc<Engine>)>>,
     interval: Duration,
     started: Instant,
 ) {
@@ -250,7 +248,7 @@ async fn stats_server(
     }
 }
 
-fn snapshot(pools: &[(PoolConf, Arc<Observer>)], started: Instant) -> String {
+fn snapshot(pools: &[(PoolConf, Arc<Engine>)], started: Instant) -> String {
     let mut doc = StatsSnapshot {
         source: hostname(),
         version: "0.5.0".to_owned(),
@@ -260,15 +258,13 @@ fn snapshot(pools: &[(PoolConf, Arc<Observer>)], started: Instant) -> String {
             .map_or(0, |d| d.as_secs()),
         ..StatsSnapshot::default()
     };
-    for (conf, observer) in pools {
-        let s = &observer.stats;
-        let clients = observer.client_connections() as u64;
+    for (conf, engine) in pools {
+        let s = engine.stats();
+        let clients = engine.clients().len() as u64;
         doc.total_connections += read(&s.total_connections);
         doc.curr_connections += clients;
         let ejected_at = s.server_ejected_at.lock().clone();
-        let table = observer
-            .topology()
-            .map(|t| arc_swap::Guard::into_inner(t.load()));
+        let table = engine.topology().load();
         let mut pool = PoolStats {
             name: conf.name.clone(),
             client_eof: read(&s.client_eof),
@@ -283,7 +279,7 @@ fn snapshot(pools: &[(PoolConf, Arc<Observer>)], started: Instant) -> String {
             let name = PoolServer::from_entry(&server.entry).name;
             let node = u16::try_from(i)
                 .ok()
-                .and_then(|slot| table.as_ref().and_then(|t| t.master(slot).cloned()));
+                .and_then(|slot| table.master(slot).cloned());
             let mut out = ServerStats {
                 name,
                 server_ejected_at: ejected_at.get(i).copied().unwrap_or(0),

@@ -178,6 +178,7 @@ fn jitter_seed() -> u32 {
 }
 
 async fn run(params: ConnParams, mut rx: mpsc::UnboundedReceiver<BackendRequest>) {
+    let stats = crate::metrics::backend::conn_stats(&params.addr);
     let mut backoff = Backoff {
         failures: 0,
         until: None,
@@ -200,7 +201,8 @@ async fn run(params: ConnParams, mut rx: mpsc::UnboundedReceiver<BackendRequest>
         match connect(&params).await {
             Ok(stream) => {
                 backoff.reset();
-                match serve(&params, stream, first, &mut rx).await {
+                let _up = stats.connected();
+                match serve(&params, stream, first, &mut rx, &stats.depth).await {
                     Ok(()) => return,
                     Err(_)
                         if params
@@ -225,6 +227,7 @@ async fn run(params: ConnParams, mut rx: mpsc::UnboundedReceiver<BackendRequest>
                 }
             }
             Err(reason) => {
+                stats.connect_failed();
                 warn!(node = %params.addr, %reason, "backend connect failed");
                 stats::bump(&params.stats.server_err, 1);
                 backoff.failed();
@@ -378,6 +381,7 @@ async fn serve(
     mut stream: TcpStream,
     first: BackendRequest,
     rx: &mut mpsc::UnboundedReceiver<BackendRequest>,
+    depth: &crate::metrics::backend::ConnDepth,
 ) -> Result<(), String> {
     let (mut rd, mut wr) = stream.split();
     let mut wire = Wire {
@@ -456,6 +460,7 @@ async fn serve(
         if !accepting && (wire.pending.is_empty() || stream) {
             break Ok(());
         }
+        depth.set(wire.pending.len() + rx.len());
         if input.capacity() - input.len() < READ_CHUNK / 2 {
             input.reserve(input.len().max(READ_CHUNK));
         }

@@ -6,7 +6,9 @@
 //! - [`view`]: parsing `CLUSTER SHARDS` / `CLUSTER SLOTS` replies (pure).
 //! - [`control`]: a small request/response client for control-plane queries.
 //! - [`refresh`]: the task that discovers and refreshes the topology.
+//! - [`changes`]: what a refresh changed (failovers, masters in and out).
 
+pub mod changes;
 pub mod control;
 pub mod refresh;
 pub mod table;

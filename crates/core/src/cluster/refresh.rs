@@ -16,10 +16,12 @@ use slotway_resp::Value;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::changes;
 use super::control::ControlConn;
 use super::table::Topology;
 use super::view::{self, ClusterView};
 use crate::error::BackendError;
+use crate::metrics::Metrics;
 
 /// Timing of the refresher.
 #[derive(Clone, Copy, Debug)]
@@ -34,11 +36,29 @@ pub struct RefreshTiming {
     pub query_timeout: Duration,
 }
 
-/// Runs until `shutdown` is cancelled.
-pub async fn run(topology: Arc<Topology>, timing: RefreshTiming, shutdown: CancellationToken) {
+/// Runs until `shutdown` is cancelled; counts every refresh in `metrics`.
+pub async fn run(
+    topology: Arc<Topology>,
+    timing: RefreshTiming,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
     let mut failures: u32 = 0;
     loop {
+        let before = Arc::clone(&*topology.load());
+        metrics.refreshes_started.inc();
         let ok = refresh_once(&topology, timing).await;
+        if ok {
+            metrics.refreshes_ok.inc();
+            let after = Arc::clone(&*topology.load());
+            // The first discovery is logged as one topology change, not as
+            // every master joining.
+            if before.is_known() && after.version() != before.version() {
+                changes::log(&changes::diff(&before, &after));
+            }
+        } else {
+            metrics.refreshes_failed.inc();
+        }
         let wait = if ok {
             failures = 0;
             None
@@ -102,7 +122,7 @@ pub async fn refresh_once(topology: &Topology, timing: RefreshTiming) -> bool {
                         topology.set_backend_version(v);
                     }
                     topology.install(&view);
-                    debug!(node = %addr, "topology refreshed");
+                    debug!(event = "topology_refreshed", node = %addr, "topology refreshed");
                     return true;
                 }
                 Ok((addr, Ok(_))) => debug!(node = %addr, "node knows no slots; asking another"),
@@ -112,9 +132,15 @@ pub async fn refresh_once(topology: &Topology, timing: RefreshTiming) -> bool {
         }
     }
     if topology.load().is_known() {
-        warn!("no cluster node answered the topology query; keeping the last slot table");
+        warn!(
+            event = "topology_refresh_failed",
+            "no cluster node answered the topology query; keeping the last slot table"
+        );
     } else {
-        warn!("no cluster node reachable yet; retrying");
+        warn!(
+            event = "topology_refresh_failed",
+            "no cluster node reachable yet; retrying"
+        );
     }
     false
 }

@@ -339,6 +339,7 @@ impl Topology {
             keys: current.keys.clone(),
         }));
         info!(
+            event = "topology_changed",
             version,
             masters = view.shards.iter().filter(|s| !s.ranges.is_empty()).count(),
             covered_slots = covered,
@@ -406,5 +407,33 @@ impl Topology {
     /// Records the backends' `redis_version`.
     pub fn set_backend_version(&self, version: String) {
         self.backend_version.store(Some(Arc::new(version)));
+    }
+}
+
+/// Read access for the admin API and change logging.
+impl SlotTable {
+    /// Replicas of the `i`-th master of [`SlotTable::masters`].
+    #[must_use]
+    pub fn replicas_of(&self, i: usize) -> &[Arc<Node>] {
+        self.replicas.get(i).map_or(&[], Vec::as_slice)
+    }
+
+    /// Contiguous slot ranges served by one master: `(first, last, i)` with
+    /// `i` an index into [`SlotTable::masters`], in slot order; slots with
+    /// no owner are left out.
+    #[must_use]
+    pub fn ranges(&self) -> Vec<(u16, u16, usize)> {
+        let mut out: Vec<(u16, u16, usize)> = Vec::new();
+        for (slot, &idx) in (0u16..).zip(self.slots.iter()) {
+            if idx == NO_NODE {
+                continue;
+            }
+            let idx = usize::from(idx);
+            match out.last_mut() {
+                Some((_, last, owner)) if *owner == idx && *last + 1 == slot => *last = slot,
+                _ => out.push((slot, slot, idx)),
+            }
+        }
+        out
     }
 }

@@ -24,6 +24,8 @@ pub struct ProxySection<'a> {
     pub topology_version: u64,
     /// Slots with an owner.
     pub covered_slots: usize,
+    /// The proxy's own per-command counters (`# Slotway_commandstats`).
+    pub commands: &'a [crate::metrics::commands::CommandSnapshot],
 }
 
 /// Sections whose integer values are totals over the nodes.
@@ -62,6 +64,16 @@ pub(super) const MAXED: &[&str] = &[
 /// Section arguments that include the `# Slotway` section.
 const WITH_SLOTWAY: &[&str] = &["default", "all", "everything", "slotway"];
 
+/// Section arguments that include the `# Slotway_commandstats` section
+/// (like Redis's commandstats, not part of the default sections).
+const WITH_COMMANDSTATS: &[&str] = &[
+    "all",
+    "everything",
+    "commandstats",
+    "slotway",
+    "slotway_commandstats",
+];
+
 /// INFO merged over masters. `replies` are the nodes' INFO replies (bulk `$`
 /// or RESP3 verbatim `=…txt:`); `sections` are the client's INFO arguments
 /// (empty = default). Output: one text (`# Section\r\nk:v\r\n…` blocks
@@ -80,7 +92,10 @@ const WITH_SLOTWAY: &[&str] = &["default", "all", "everything", "slotway"];
 /// - `cluster_enabled:0` and `redis_mode:standalone`: the proxy looks like a
 ///   standalone Redis, and clients pick their behaviour from these.
 /// - A `# Slotway` section is appended when `sections` is empty or includes
-///   `default`, `all`, `everything` or `slotway` (case-insensitive).
+///   `default`, `all`, `everything` or `slotway` (case-insensitive), and a
+///   `# Slotway_commandstats` section (the proxy's own per-command counters,
+///   end to end, in Redis's `cmdstat_` format) for `all`, `everything`,
+///   `commandstats`, `slotway` or `slotway_commandstats`.
 /// - Any error reply → that error (the first one).
 pub fn info(
     replies: &[Bytes],
@@ -103,14 +118,18 @@ pub fn info(
     }
     let mut text = Vec::with_capacity(replies.first().map_or(0, Bytes::len) + 256);
     render(&texts, &mut text);
-    let with_slotway = sections.is_empty()
-        || sections.iter().any(|arg| {
-            WITH_SLOTWAY
+    let asked = |names: &[&str]| {
+        sections.iter().any(|arg| {
+            names
                 .iter()
                 .any(|name| arg.eq_ignore_ascii_case(name.as_bytes()))
-        });
-    if with_slotway {
+        })
+    };
+    if sections.is_empty() || asked(WITH_SLOTWAY) {
         slotway_section(proxy, &mut text);
+    }
+    if asked(WITH_COMMANDSTATS) {
+        commandstats_section(proxy, &mut text);
     }
     let mut out = BytesMut::with_capacity(text.len() + 32);
     encode::verbatim(&mut out, &text, proto);
@@ -288,4 +307,28 @@ fn slotway_section(proxy: &ProxySection<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\r\ncluster_slots_covered:");
     out.extend_from_slice(num.format(proxy.covered_slots).as_bytes());
     out.extend_from_slice(b"\r\n");
+}
+
+/// `# Slotway_commandstats`: one `cmdstat_` line per command the proxy has
+/// answered, in Redis's format, after an empty line unless it is the only
+/// section.
+fn commandstats_section(proxy: &ProxySection<'_>, out: &mut Vec<u8>) {
+    use std::io::Write as _;
+    if !out.is_empty() {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"# Slotway_commandstats\r\n");
+    for c in proxy.commands {
+        let per_call = if c.calls == 0 {
+            0.0
+        } else {
+            c.usec as f64 / c.calls as f64
+        };
+        // Writing into a Vec cannot fail.
+        let _ = write!(
+            out,
+            "cmdstat_{}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls=0,failed_calls={}\r\n",
+            c.name, c.calls, c.usec, c.failed
+        );
+    }
 }

@@ -310,6 +310,7 @@ fn malformed_and_truncated_parts_never_panic() {
         masters: 1,
         topology_version: 1,
         covered_slots: 0,
+        commands: &[],
     };
     for (i, piece) in pieces.iter().enumerate() {
         let good = b(valid[i % valid.len()]);

@@ -17,6 +17,7 @@ const PROXY: ProxySection<'static> = ProxySection {
     masters: 2,
     topology_version: 7,
     covered_slots: 16384,
+    commands: &[],
 };
 
 const SLOTWAY: &str = "# Slotway\r\nslotway_version:0.1.0\r\ncluster_masters:2\r\n\
@@ -79,8 +80,12 @@ fn two_nodes_give_totals_in_the_first_nodes_layout() {
             .map(|h| h.to_string())
             .collect::<Vec<_>>();
         expected_headers.push("# Slotway".into());
+        expected_headers.push("# Slotway_commandstats".into());
         assert_eq!(headers(&text), expected_headers);
-        assert!(text.ends_with(&format!("\r\n\r\n{SLOTWAY}")), "{text}");
+        assert!(
+            text.ends_with(&format!("\r\n\r\n{SLOTWAY}\r\n# Slotway_commandstats\r\n")),
+            "{text}"
+        );
         assert!(!text.contains("\r\n\r\n\r\n"));
 
         assert_eq!(value(&text, "Memory", "used_memory"), Some("3602720"));
@@ -197,8 +202,13 @@ fn commandstats_are_summed_per_command_with_usec_per_call_recomputed() {
             "cmdstat_dbsize:calls=1,usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0",
         ]
     );
-    // The nodes' texts only had the asked section: no Slotway section.
-    assert!(!text.contains("# Slotway"));
+    // The nodes' texts only had the asked section: no Slotway section, but
+    // the proxy's own commandstats follow the nodes'.
+    assert!(!text.contains("# Slotway\r\n"));
+    assert!(
+        text.ends_with("\r\n\r\n# Slotway_commandstats\r\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -301,22 +311,32 @@ fn slotway_section_follows_the_section_arguments() {
         )
     };
     let server = "# Server\nredis_version:7.0.15\nredis_mode:cluster\n";
-    for args in [
-        &[][..],
-        &[&b"default"[..]],
-        &[b"ALL"],
-        &[b"Everything"],
-        &[b"server", b"SlotWay"],
+    for (args, commandstats) in [
+        (&[][..], false),
+        (&[&b"default"[..]], false),
+        (&[b"ALL"], true),
+        (&[b"Everything"], true),
+        (&[b"server", b"SlotWay"], true),
     ] {
+        let tail = if commandstats {
+            "\r\n# Slotway_commandstats\r\n"
+        } else {
+            ""
+        };
         assert_eq!(
             with(args, server),
-            format!("# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n\r\n{SLOTWAY}"),
+            format!(
+                "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n\r\n{SLOTWAY}{tail}"
+            ),
             "{args:?}"
         );
     }
     assert!(!with(&[b"server"], server).contains("Slotway"));
     // Nodes answer an empty text for a section they do not know.
-    assert_eq!(with(&[b"slotway"], ""), SLOTWAY);
+    assert_eq!(
+        with(&[b"slotway"], ""),
+        format!("{SLOTWAY}\r\n# Slotway_commandstats\r\n")
+    );
     assert_eq!(with(&[b"memory"], ""), "");
     let odd = ProxySection {
         version: "1\r\nx",
@@ -372,4 +392,28 @@ fn errors_come_first_and_non_texts_are_refused() {
         info(&[], &[], Protocol::Resp2, &PROXY),
         Bytes::from_static(b"-ERR slotway: no node answered\r\n")
     );
+}
+
+#[test]
+fn proxy_commandstats_in_redis_format() {
+    let commands = [crate::metrics::commands::CommandSnapshot {
+        name: "client|list",
+        calls: 3,
+        usec: 10,
+        failed: 1,
+    }];
+    let proxy = ProxySection {
+        commands: &commands,
+        ..PROXY
+    };
+    let with = |args: &[&[u8]]| {
+        let out = info(&[reply("", Protocol::Resp2)], args, Protocol::Resp2, &proxy);
+        text_of(&out, Protocol::Resp2)
+    };
+    let section = "# Slotway_commandstats\r\ncmdstat_client|list:calls=3,usec=10,\
+                   usec_per_call=3.33,rejected_calls=0,failed_calls=1\r\n";
+    assert_eq!(with(&[b"commandstats"]), section);
+    assert!(with(&[b"all"]).ends_with(&format!("\r\n{section}")));
+    assert!(!with(&[]).contains("Slotway_commandstats"));
+    assert!(!with(&[b"default"]).contains("Slotway_commandstats"));
 }

@@ -104,6 +104,8 @@ pub struct PoolSettings {
     pub probe_interval: Duration,
     /// Connect to every server at start (the first health probe does).
     pub preconnect: bool,
+    /// The placement with every server live (validated at construction).
+    pub keys: KeyMap,
 }
 
 impl PoolSettings {
@@ -132,7 +134,7 @@ impl PoolSettings {
                 format!("{}: unix-socket servers are not supported yet", s.name),
             ));
         }
-        let pool = Self {
+        let mut pool = Self {
             name: name.into(),
             servers,
             hash,
@@ -143,9 +145,12 @@ impl PoolSettings {
             sentinel_prelude: Prelude::default(),
             probe_interval: Duration::from_secs(1),
             preconnect: false,
+            keys: KeyMap::Cluster,
         };
-        pool.placement(&vec![true; pool.servers.len()])
+        let placement = pool
+            .placement(&vec![true; pool.servers.len()])
             .map_err(|e| ConfigError::invalid("pool.servers", e))?;
+        pool.keys = KeyMap::Pool(Arc::new(placement));
         Ok(pool)
     }
 

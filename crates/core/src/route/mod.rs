@@ -202,6 +202,8 @@ pub enum Local {
     ClientGetRedir,
     /// READWRITE: back to masters only.
     ReadWrite,
+    /// SLOWLOG GET / LEN / RESET: the proxy's own slow log.
+    SlowLog,
     /// CLUSTER INFO / SLOTS / SHARDS / NODES / MYID: the proxy as a
     /// one-node cluster owning every slot.
     ClusterView(ClusterView),
@@ -388,7 +390,9 @@ fn special(spec: &CommandSpec, req: &Request, policy: Policy, keys: &KeyMap) -> 
         }
         "script|kill" | "function|kill" => all(Merge::AnyOk),
         // Node-level resets: every master, or they would reset one of them.
-        "slowlog|reset" | "latency|reset" | "memory|purge" => all(Merge::AllOk),
+        "latency|reset" | "memory|purge" => all(Merge::AllOk),
+        // The proxy's own slow log (end-to-end time through the proxy).
+        "slowlog|get" | "slowlog|len" | "slowlog|reset" => L(Local::SlowLog),
         // The proxy follows redirects itself; a client's ASKING must not set
         // the flag on a shared connection.
         "asking" => L(Local::Asking),

@@ -40,6 +40,23 @@ pub struct Facts {
     pub ssub: usize,
 }
 
+/// A client as the admin API shows it (the facts of CLIENT LIST).
+#[derive(Clone, Debug)]
+pub struct ClientSnapshot {
+    /// Client id.
+    pub id: u64,
+    /// Peer address.
+    pub addr: Option<SocketAddr>,
+    /// Proxy address it connected to.
+    pub laddr: Option<SocketAddr>,
+    /// Seconds connected.
+    pub age_secs: u64,
+    /// Seconds since it last sent anything.
+    pub idle_secs: u64,
+    /// Changing facts.
+    pub facts: Facts,
+}
+
 /// One live client.
 #[derive(Debug)]
 pub struct Client {
@@ -63,6 +80,20 @@ impl Client {
     pub fn touch(&self) {
         let ms = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last_active_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// What the admin API shows of this client.
+    #[must_use]
+    pub fn snapshot(&self) -> ClientSnapshot {
+        let elapsed = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX);
+        ClientSnapshot {
+            id: self.id,
+            addr: self.addr,
+            laddr: self.laddr,
+            age_secs: elapsed / 1000,
+            idle_secs: elapsed.saturating_sub(self.last_active_ms.load(Ordering::Relaxed)) / 1000,
+            facts: self.facts.lock().clone(),
+        }
     }
 
     /// The CLIENT LIST line of this client (without the newline).

@@ -25,6 +25,7 @@ use super::queue::{PART_SHIFT, Queue, SEQ_MASK, Target, Via, error_bytes};
 use crate::backend::{BackendRequest, Failure, FailureKind, Lease, Node, Reply};
 use crate::cluster::SlotTable;
 use crate::config::ReadFrom;
+use crate::metrics::RedirectKind;
 use crate::route::{self, Redirect};
 
 /// What a delivery asks the queue to do for its unit.
@@ -76,6 +77,7 @@ impl Queue {
             // park until the refresher finds one.
             topology.request_refresh();
             if may_park(u, park) {
+                self.shared.metrics.parked.inc();
                 self.schedule_retry(tag);
             } else {
                 let msg: &[u8] = if table.is_known() {
@@ -185,6 +187,7 @@ impl Queue {
         // Redirects make no sense on the WATCH connection: the watch is
         // bound to the node it was made on.
         let follows = !matches!(u.via, Via::Watch);
+        let mut redirected = None;
         let next = match reply {
             Reply::Frame(frame) if !follows => {
                 u.reply = Some(frame);
@@ -193,6 +196,7 @@ impl Queue {
             Reply::Frame(frame) => match route::redirect(&frame) {
                 // TRYAGAIN / CLUSTERDOWN: nothing ran; park and retry.
                 Some(Redirect::Retry) if may_park(u, park) => {
+                    redirected = Some(RedirectKind::TryAgain);
                     // Start over at the slot's owner: it redirects again if
                     // the migration is still under way.
                     if let Target::Ask { slot, .. } = u.target {
@@ -207,6 +211,7 @@ impl Queue {
                     u.attempts += 1;
                     match redirect {
                         Redirect::Moved { slot, addr } => {
+                            redirected = Some(RedirectKind::Moved);
                             let addr = full_addr(addr, u.node.as_deref());
                             topology.patch_slot(slot, &addr);
                             if !matches!(u.target, Target::Node(_)) {
@@ -215,6 +220,7 @@ impl Queue {
                             Next::Dispatch
                         }
                         Redirect::Ask { slot, addr } => {
+                            redirected = Some(RedirectKind::Ask);
                             u.target = Target::Ask {
                                 slot,
                                 addr: Arc::from(full_addr(addr, u.node.as_deref())),
@@ -261,6 +267,9 @@ impl Queue {
                 }
             }
         };
+        if let Some(kind) = redirected {
+            self.shared.metrics.redirect(kind);
+        }
         match next {
             Next::Done => self.after_done(tag),
             Next::Dispatch => {
@@ -292,6 +301,7 @@ impl Queue {
     }
 
     fn schedule_retry(&mut self, tag: u64) {
+        self.shared.metrics.retries.inc();
         self.retries.push(tag);
         if self.retry_at.is_none() {
             self.retry_at = Some(Instant::now() + self.shared.settings.retry_delay);

@@ -1,6 +1,6 @@
 //! Commands the proxy answers itself, with Redis's exact replies and errors:
 //! PING, ECHO, QUIT, HELLO, SELECT, RESET, AUTH, CLIENT SETNAME/GETNAME/ID/
-//! SETINFO and CLUSTER KEYSLOT.
+//! SETINFO, CLUSTER KEYSLOT and SLOWLOG (the proxy's own).
 //!
 //! The proxy looks like one standalone Redis to its clients (HELLO says
 //! `mode: standalone`), with the version of the Redis nodes behind it.
@@ -183,6 +183,10 @@ pub fn answer(
             state.readonly = false;
             encode::simple(out, b"OK");
         }
+        Local::SlowLog => match ctx.shared {
+            Some(shared) => crate::slowlog::answer(req, &shared.slowlog, out),
+            None => encode::error(out, b"ERR slotway: SLOWLOG is not available here"),
+        },
         Local::ClusterView(view) => {
             super::cluster_view::answer(view, ctx.announce, ctx.table, state.protocol, out);
         }

@@ -27,6 +27,7 @@ mod pause;
 mod proxy_cmd;
 mod pubsub;
 mod queue;
+mod track;
 mod txn;
 mod wait;
 
@@ -93,6 +94,10 @@ pub struct Shared {
     pub clients: Arc<clients::Registry>,
     /// CLIENT PAUSE.
     pub pause: pause::Pause,
+    /// Metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The proxy's slow log.
+    pub slowlog: Arc<crate::slowlog::SlowLog>,
     /// Session settings.
     pub settings: SessionSettings,
     /// Counters.
@@ -175,7 +180,7 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
                 queue.on_replies();
                 queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);
             }
-            Event::Wrote(Ok(_)) => {}
+            Event::Wrote(Ok(n)) => shared.metrics.bytes_out.add(n as u64),
             Event::Wrote(Err(e)) => {
                 debug!(client = id, error = %e, "client write failed");
                 break;
@@ -188,7 +193,8 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
                 crate::stats::bump(&shared.stats.client_eof, 1);
                 queue.client_gone();
             }
-            Event::Read(Ok(_)) => {
+            Event::Read(Ok(n)) => {
+                shared.metrics.bytes_in.add(n as u64);
                 me.touch();
                 queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);
             }

@@ -217,6 +217,7 @@ pub(super) fn finish(m: &Multi, shared: &Shared, seq: u64) -> Bytes {
         Merge::Info => {
             let table = shared.topology.load();
             let sections: Vec<&[u8]> = m.req.args().skip(1).collect();
+            let commands = shared.metrics.commands.snapshot();
             merge::info(
                 &replies,
                 &sections,
@@ -226,6 +227,7 @@ pub(super) fn finish(m: &Multi, shared: &Shared, seq: u64) -> Bytes {
                     masters: table.masters().len(),
                     topology_version: table.version(),
                     covered_slots: table.covered_slots(),
+                    commands: &commands,
                 },
             )
         }

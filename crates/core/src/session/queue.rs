@@ -192,6 +192,8 @@ pub struct Queue {
     pub(super) written: Vec<Arc<str>>,
     /// A request held by CLIENT PAUSE, and when to look again.
     pub(super) held: Option<(Request, Instant)>,
+    /// Per-request metrics and slow log accounting.
+    pub(super) track: super::track::Tracker,
 }
 
 /// CLIENT REPLY ON / OFF / SKIP.
@@ -229,6 +231,7 @@ impl Queue {
             tick: 0,
             written: Vec::new(),
             held: None,
+            track: super::track::Tracker::default(),
         }
     }
 
@@ -297,6 +300,7 @@ impl Queue {
     pub fn on_input(&mut self, parser: &mut RequestParser, input: &mut BytesMut, high: usize) {
         let topology = self.shared.topology.clone();
         let table = topology.load();
+        self.track.new_batch();
         // A request held by CLIENT PAUSE goes first, once the pause is over.
         if let Some((req, _)) = self.held.take() {
             match self.shared.pause.holds(&req) {
@@ -332,7 +336,7 @@ impl Queue {
     }
 
     /// Handles one request, writing its reply unless CLIENT REPLY says not to.
-    fn on_request(&mut self, req: Request, table: &SlotTable) {
+    pub(super) fn handle_request(&mut self, req: Request, table: &SlotTable) {
         let route = route::route_with(&req, self.shared.settings.policy, table.keys());
         // Redis checks the command itself first, then authentication: only
         // AUTH, HELLO, QUIT and RESET (the `no_auth` commands) pass before it.
@@ -588,6 +592,7 @@ impl Queue {
             let Some(reply) = done else {
                 break;
             };
+            self.track_reply(self.head_seq, &reply);
             if self.silenced.front() == Some(&self.head_seq) {
                 self.silenced.pop_front();
             } else {
@@ -596,6 +601,7 @@ impl Queue {
             self.entries.pop_front();
             self.head_seq += 1;
         }
+        self.track_done();
     }
 }
 

@@ -1,0 +1,128 @@
+//! `GET /api/v1/config`: the settings the proxy runs with, laid out like the
+//! configuration file (sections and `_ms` keys), secrets redacted.
+//!
+//! Invariant: every field of [`Settings`] appears (a test compares against
+//! its `Debug` output, so a new setting cannot be forgotten here), and a
+//! secret is only ever shown as `"<redacted>"` — or `null` when unset.
+
+use serde_json::{Value, json};
+
+use crate::config::{ReadFrom, Settings};
+
+/// Shown instead of a secret's value.
+pub const REDACTED: &str = "<redacted>";
+
+fn ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The settings as JSON.
+#[must_use]
+pub fn config(s: &Settings) -> Value {
+    json!({
+        "proxy": {
+            "listen": s.listen.to_string(),
+            "threads": s.threads,
+            "shutdown_grace_ms": ms(s.shutdown_grace),
+            "max_inflight_per_client": s.max_inflight_per_client,
+            "announce": s.announce.map(|a| a.to_string()),
+            "requirepass": s.requirepass.as_ref().map(|_| REDACTED),
+            "slowlog_log_slower_than": s.slowlog.log_slower_than,
+            "slowlog_max_len": s.slowlog.max_len,
+        },
+        "cluster": {
+            "seeds": s.seeds,
+            "connections_per_node": s.connections_per_node,
+            "refresh_interval_ms": ms(s.refresh_interval),
+            "refresh_debounce_ms": ms(s.refresh_debounce),
+            "connect_timeout_ms": ms(s.connect_timeout),
+            "query_timeout_ms": ms(s.query_timeout),
+            "reply_timeout_ms": ms(s.reply_timeout),
+            "request_timeout_ms": s.request_timeout.map_or(0, ms),
+            "max_redirects": s.max_redirects,
+            "retry_delay_ms": ms(s.retry_delay),
+            "park_timeout_ms": ms(s.park_timeout),
+            "retry_unknown_writes": s.retry_unknown_writes,
+            "cross_slot_split": s.policy.split_multi_key,
+            "fanout_admin": s.policy.fanout_admin,
+            "read_from": match s.read_from {
+                ReadFrom::Master => "master",
+                ReadFrom::Replica => "replica",
+                ReadFrom::ReplicaPreferred => "replica-preferred",
+            },
+            "write_ack": s.write_ack.map(|w| json!({
+                "replicas": w.replicas,
+                "timeout_ms": w.timeout_ms,
+            })),
+        },
+        "limits": {
+            "max_bulk_len": s.limits.max_bulk_len,
+            "max_multibulk_len": s.limits.max_multibulk_len,
+            "max_inline_len": s.limits.max_inline_len,
+        },
+        "admin": {
+            "listen": s.admin_listen.map(|a| a.to_string()),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::config::Config;
+
+    /// Where a `Settings` field shows up in the JSON, when not under its own
+    /// name (or its name plus `_ms`).
+    const RENAMED: &[(&str, &str)] = &[
+        ("policy", "cross_slot_split"),
+        ("admin_listen", "admin"),
+        ("slowlog", "slowlog_log_slower_than"),
+        ("max_inflight_per_client", "max_inflight_per_client"),
+    ];
+
+    fn keys(v: &Value, out: &mut Vec<String>) {
+        if let Value::Object(map) = v {
+            for (k, v) in map {
+                out.push(k.clone());
+                keys(v, out);
+            }
+        }
+    }
+
+    #[test]
+    fn every_setting_is_shown_and_secrets_are_not() {
+        let mut c = Config::default();
+        c.cluster.seeds = vec!["127.0.0.1:7001".into()];
+        c.proxy.requirepass = "hunter2-very-secret".into();
+        let s = c.validate().unwrap();
+        let v = config(&s);
+        let text = v.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert_eq!(v["proxy"]["requirepass"], REDACTED);
+        let mut all = Vec::new();
+        keys(&v, &mut all);
+        // Field names of Settings, from its Debug output (`name: value`).
+        let debug = format!("{s:#?}");
+        for line in debug.lines() {
+            let Some((field, _)) = line.trim().split_once(": ") else {
+                continue;
+            };
+            // Only top-level fields (4 spaces of indent in `{:#?}`).
+            if !line.starts_with("    ") || line.starts_with("     ") {
+                continue;
+            }
+            let shown = RENAMED
+                .iter()
+                .find(|(f, _)| *f == field)
+                .map_or(field.to_owned(), |(_, k)| (*k).to_owned());
+            let found = all
+                .iter()
+                .any(|k| *k == shown || *k == format!("{shown}_ms"));
+            assert!(
+                found,
+                "setting {field} is missing from the admin config view"
+            );
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The admin API's routes: one table ([`ROUTES`]) that the router is built
+//! from and that the OpenAPI check compares with the description.
+//!
+//! Invariant: a route is served if and only if it is in [`ROUTES`];
+//! [`router`] fails loudly (a test) if an entry has no handler.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use serde_json::json;
+
+use super::{config_view, openapi, views};
+use crate::engine::Engine;
+
+/// HTTP method of a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// GET
+    Get,
+    /// POST
+    Post,
+}
+
+impl Method {
+    /// Lowercase, as OpenAPI names operations.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "get",
+            Method::Post => "post",
+        }
+    }
+}
+
+/// Every route of the admin API.
+pub const ROUTES: &[(Method, &str)] = &[
+    (Method::Get, "/health"),
+    (Method::Get, "/ready"),
+    (Method::Get, "/metrics"),
+    (Method::Get, "/api/v1/status"),
+    (Method::Get, "/api/v1/topology"),
+    (Method::Post, "/api/v1/topology/refresh"),
+    (Method::Get, "/api/v1/clients"),
+    (Method::Get, "/api/v1/stats/commands"),
+    (Method::Get, "/api/v1/stats/backends"),
+    (Method::Get, "/api/v1/slowlog"),
+    (Method::Get, "/api/v1/config"),
+    (Method::Post, "/api/v1/config/reload"),
+    (Method::Get, "/api/v1/openapi.json"),
+];
+
+type Engines = Arc<Engine>;
+
+/// The handler of one route of [`ROUTES`].
+fn handler(method: Method, path: &str) -> Option<MethodRouter<Engines>> {
+    Some(match (method, path) {
+        (Method::Get, "/health") => get(health),
+        (Method::Get, "/ready") => get(ready),
+        (Method::Get, "/metrics") => get(metrics),
+        (Method::Get, "/api/v1/status") => {
+            get(|State(e): State<Engines>| async move { Json(views::status(&e)) })
+        }
+        (Method::Get, "/api/v1/topology") => {
+            get(|State(e): State<Engines>| async move { Json(views::topology(&e)) })
+        }
+        (Method::Post, "/api/v1/topology/refresh") => post(refresh),
+        (Method::Get, "/api/v1/clients") => {
+            get(|State(e): State<Engines>| async move { Json(views::clients(&e)) })
+        }
+        (Method::Get, "/api/v1/stats/commands") => {
+            get(|State(e): State<Engines>| async move { Json(views::commands(&e)) })
+        }
+        (Method::Get, "/api/v1/stats/backends") => {
+            get(|State(e): State<Engines>| async move { Json(views::backends(&e)) })
+        }
+        (Method::Get, "/api/v1/slowlog") => {
+            get(|State(e): State<Engines>| async move { Json(views::slowlog(&e)) })
+        }
+        (Method::Get, "/api/v1/config") => {
+            get(|State(e): State<Engines>| async move { Json(config_view::config(e.settings())) })
+        }
+        (Method::Post, "/api/v1/config/reload") => post(reload),
+        (Method::Get, "/api/v1/openapi.json") => {
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], openapi::TEXT) })
+        }
+        _ => return None,
+    })
+}
+
+/// The router of every route in [`ROUTES`]; unknown paths answer 404 JSON.
+pub fn router(engine: Arc<Engine>) -> Router {
+    let mut router = Router::new();
+    for &(method, path) in ROUTES {
+        if let Some(h) = handler(method, path) {
+            router = router.route(path, h);
+        }
+    }
+    router
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                Json(json!({ "error": "no such endpoint; see /api/v1/openapi.json" })),
+            )
+        })
+        .with_state(engine)
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn ready(State(e): State<Engines>) -> Response {
+    let code = if views::is_ready(&e) {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(views::ready(&e))).into_response()
+}
+
+async fn metrics(State(e): State<Engines>) -> Response {
+    (
+        [(header::CONTENT_TYPE, crate::metrics::expose::CONTENT_TYPE)],
+        crate::metrics::expose::render(&e),
+    )
+        .into_response()
+}
+
+/// Asks the refresher for a full refresh and waits (bounded) for one that
+/// started after the request to finish.
+async fn refresh(State(e): State<Engines>) -> Response {
+    let m = e.metrics().clone();
+    // A refresh already under way may predate the request: wait for the next.
+    let target = m.refreshes_started.get() + 1;
+    e.topology().request_refresh();
+    let s = e.settings();
+    let budget = (s.connect_timeout + s.query_timeout) * 2 + s.refresh_debounce;
+    let deadline = Instant::now() + budget.max(Duration::from_secs(1));
+    while m.refreshes() < target && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let done = m.refreshes() >= target;
+    let table = e.topology().load();
+    let body = Json(json!({
+        "refreshed": done,
+        "topology_version": table.version(),
+        "covered_slots": table.covered_slots(),
+    }));
+    if done {
+        (StatusCode::OK, body).into_response()
+    } else {
+        (StatusCode::ACCEPTED, body).into_response()
+    }
+}
+
+async fn reload() -> Response {
+    (
+        StatusCode::NOT_IMPLEMENTED,
+        Json(json!({
+            "error": "configuration reload is not implemented yet; restart the proxy to apply a new configuration"
+        })),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_has_a_handler() {
+        for &(method, path) in ROUTES {
+            assert!(
+                handler(method, path).is_some(),
+                "{method:?} {path} has no handler"
+            );
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! [`Engine`]: everything one proxy instance shares between its client
+//! listener ([`crate::server::serve`]) and its admin listener
+//! ([`crate::admin::run`]): validated settings, the topology, the client
+//! registry, metrics, the slow log, and when it started.
+//!
+//! Invariants: built once from [`Settings`] before either listener runs (so
+//! tests can bind both on port 0 and hand them the same engine); nothing in
+//! it needs a runtime until the client listener starts the refresher.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::cluster::Topology;
+use crate::cluster::table::NodeParams;
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::route::KeyMap;
+use crate::session::{self, SessionSettings, Shared};
+use crate::slowlog::SlowLog;
+
+/// One proxy instance's shared state.
+#[derive(Debug)]
+pub struct Engine {
+    pub(crate) shared: Arc<Shared>,
+    settings: Settings,
+    started: Instant,
+    started_at: SystemTime,
+    listening: OnceLock<SocketAddr>,
+}
+
+impl Engine {
+    /// The engine for `settings`; no connection is made yet.
+    #[must_use]
+    pub fn new(settings: Settings) -> Arc<Self> {
+        let keys = settings
+            .pool
+            .as_ref()
+            .map_or(KeyMap::Cluster, |pool| pool.keys.clone());
+        let topology = Arc::new(Topology::with_keys(
+            settings.seeds.clone(),
+            NodeParams {
+                connections_per_node: settings.connections_per_node,
+                connect_timeout: settings.connect_timeout,
+                reply_timeout: settings.reply_timeout,
+                write_ack: settings.write_ack,
+                prelude: settings.prelude.clone(),
+            },
+            keys,
+        ));
+        let shared = Arc::new(Shared {
+            topology,
+            clients: Arc::default(),
+            pause: session::Pause::default(),
+            metrics: Arc::new(Metrics::default()),
+            slowlog: Arc::new(SlowLog::new(settings.slowlog)),
+            stats: Arc::default(),
+            settings: SessionSettings {
+                limits: settings.limits,
+                max_inflight: settings.max_inflight_per_client,
+                max_redirects: settings.max_redirects,
+                retry_delay: settings.retry_delay,
+                park_timeout: settings.park_timeout,
+                retry_unknown_writes: settings.retry_unknown_writes,
+                request_timeout: settings.request_timeout,
+                policy: settings.policy,
+                announce: settings.announce,
+                read_from: settings.read_from,
+                requirepass: settings.requirepass.clone(),
+                pool: settings.pool.as_ref().map(|p| p.name.clone()),
+            },
+        });
+        Arc::new(Self {
+            shared,
+            settings,
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+            listening: OnceLock::new(),
+        })
+    }
+
+    /// The validated settings it runs with.
+    #[must_use]
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The cluster topology.
+    #[must_use]
+    pub fn topology(&self) -> &Arc<Topology> {
+        &self.shared.topology
+    }
+
+    /// Every connected client.
+    #[must_use]
+    pub fn clients(&self) -> &Arc<session::clients::Registry> {
+        &self.shared.clients
+    }
+
+    /// Metrics.
+    #[must_use]
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.shared.metrics
+    }
+
+    /// twemproxy-style counters (the nutcracker stats port).
+    #[must_use]
+    pub fn stats(&self) -> &Arc<crate::stats::ProxyStats> {
+        &self.shared.stats
+    }
+
+    /// The slow log.
+    #[must_use]
+    pub fn slowlog(&self) -> &Arc<SlowLog> {
+        &self.shared.slowlog
+    }
+
+    /// Time since the engine was built.
+    #[must_use]
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// When the engine was built (wall clock).
+    #[must_use]
+    pub fn started_at(&self) -> SystemTime {
+        self.started_at
+    }
+
+    /// The address clients are served on, once the listener runs.
+    #[must_use]
+    pub fn listening(&self) -> Option<SocketAddr> {
+        self.listening.get().copied()
+    }
+
+    pub(crate) fn set_listening(&self, addr: SocketAddr) {
+        let _ = self.listening.set(addr);
+    }
+}

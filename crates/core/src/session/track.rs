@@ -1,0 +1,125 @@
+//! Per-request accounting: each client request's command, end-to-end time
+//! through the proxy and outcome go to the metrics and, when slow enough, to
+//! the slow log.
+//!
+//! A request is *done* once every queue entry it created has left the queue
+//! (its reply is in the output buffer); a request answered at once creates
+//! none. Requests are tracked in order, so the done ones are always at the
+//! front.
+//!
+//! Invariants — cost: no clock read and no timer per request. The arrival
+//! time is read once per batch of requests parsed together, and the finish
+//! time once per flush that completes any; the command's counter slot is
+//! found by its position in the command table, and the counts are relaxed
+//! atomic adds.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::Bytes;
+use slotway_resp::Request;
+
+use super::queue::Queue;
+use crate::cluster::SlotTable;
+use crate::metrics::{Identified, identify};
+
+/// One request not yet done.
+#[derive(Debug)]
+struct Tracked {
+    /// Done once the queue's head has passed this sequence number.
+    end_seq: u64,
+    what: Identified,
+    started: Instant,
+    failed: bool,
+    /// Kept only while the slow log is on (cheap: a shared buffer and spans).
+    req: Option<Request>,
+}
+
+/// The requests of one client, in order, until done.
+#[derive(Debug, Default)]
+pub(super) struct Tracker {
+    pending: VecDeque<Tracked>,
+    /// Arrival time of the batch being parsed (read once per batch).
+    batch: Option<Instant>,
+    /// Finish time of the flush under way (read once per flush).
+    now: Option<Instant>,
+}
+
+impl Tracker {
+    /// A new batch of input is about to be parsed.
+    pub fn new_batch(&mut self) {
+        self.batch = None;
+    }
+
+    fn arrival(&mut self) -> Instant {
+        *self.batch.get_or_insert_with(Instant::now)
+    }
+}
+
+/// Whether a reply frame is an error (RESP2 `-`, RESP3 blob error `!`).
+fn is_error(reply: &[u8]) -> bool {
+    matches!(reply.first(), Some(b'-' | b'!'))
+}
+
+impl Queue {
+    /// Handles one request and starts accounting for it.
+    pub(super) fn on_request(&mut self, req: Request, table: &SlotTable) {
+        let what = identify(&req);
+        let started = self.track.arrival();
+        let keep = self.shared.slowlog.settings().log_slower_than >= 0 && !what.skip_slowlog;
+        let kept = keep.then(|| req.clone());
+        let (first, out_len) = (self.next_seq(), self.out.len());
+        self.handle_request(req, table);
+        let end_seq = self.next_seq();
+        // Answered at once: its reply is what was just added to the output.
+        let failed = end_seq == first && self.out.get(out_len..).is_some_and(is_error);
+        self.track.pending.push_back(Tracked {
+            end_seq,
+            what,
+            started,
+            failed,
+            req: kept,
+        });
+    }
+
+    /// An entry's reply left the queue: the requests before its own are
+    /// done, and if it was its request's last entry, that request's outcome
+    /// is this reply.
+    pub(super) fn track_reply(&mut self, seq: u64, reply: &Bytes) {
+        self.finish_through(seq);
+        if let Some(t) = self.track.pending.front_mut()
+            && t.end_seq == seq + 1
+        {
+            t.failed = is_error(reply);
+        }
+    }
+
+    /// Accounts for every request whose replies have all left the queue
+    /// (called at the end of each flush).
+    pub(super) fn track_done(&mut self) {
+        self.finish_through(self.head_seq);
+        self.track.now = None;
+    }
+
+    /// Accounts for the requests done once the head passed `seq`.
+    fn finish_through(&mut self, seq: u64) {
+        while self.track.pending.front().is_some_and(|t| t.end_seq <= seq) {
+            let Some(t) = self.track.pending.pop_front() else {
+                break;
+            };
+            // One clock read per flush, whatever it completes.
+            let now = *self.track.now.get_or_insert_with(Instant::now);
+            let usec = u64::try_from(now.saturating_duration_since(t.started).as_micros())
+                .unwrap_or(u64::MAX);
+            self.shared.metrics.record(t.what, usec, t.failed);
+            if let Some(req) = t.req
+                && self.shared.slowlog.wants(usec)
+            {
+                let peer = self.me.addr.map(|a| a.to_string()).unwrap_or_default();
+                self.shared
+                    .slowlog
+                    .record(&req, usec, peer, self.client.name.as_ref());
+            }
+        }
+    }
+}

@@ -321,6 +321,14 @@ fn endpoints_describe_the_real_cluster() {
     assert_eq!(reload.status, 501, "{}", reload.body);
     assert!(reload.body.contains("not implemented"), "{}", reload.body);
     assert_eq!(admin.get("/nope").status, 404);
+    let page = admin.get("/");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.headers.contains("content-type: text/html"),
+        "{}",
+        page.headers
+    );
+    assert!(page.body.contains("<title>Slotway</title>"));
 }
 
 #[test]
@@ -395,9 +403,29 @@ fn metrics_are_prometheus_text_and_counters_move() {
         let up = format!(r#"slotway_backend_up{{node="{master}",role="master"}}"#);
         assert_eq!(after[&up], 1.0, "{up}");
     }
-    // Redirects: a MOVED is followed and counted.
-    let moved = r#"slotway_redirects_total{kind="moved"}"#;
-    assert!(after.contains_key(moved));
+    assert!(after.contains_key(r#"slotway_redirects_total{kind="moved"}"#));
+    // Every metric the Grafana dashboard queries is exposed.
+    let dashboard = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/grafana-slotway.json"),
+    )
+    .unwrap();
+    let exposed: Vec<&str> = after.keys().map(|k| k.split('{').next().unwrap()).collect();
+    let mut checked = 0;
+    for (i, _) in dashboard.match_indices("slotway_") {
+        let name: String = dashboard[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if name == "slotway_" || name.starts_with("slotway_proxy") {
+            continue;
+        }
+        assert!(
+            exposed.contains(&name.as_str()),
+            "the dashboard queries {name}, which is not exposed"
+        );
+        checked += 1;
+    }
+    assert!(checked > 10, "{checked}");
 }
 
 /// The proxy's SLOWLOG entry for a command next to a real node's entry for

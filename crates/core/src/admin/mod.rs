@@ -1,6 +1,7 @@
 //! The admin HTTP API (axum): JSON status, topology, clients, statistics,
 //! configuration and slow log; a topology refresh action; `/health` and
-//! `/ready` probes; `/metrics` in Prometheus text; the OpenAPI description.
+//! `/ready` probes; `/metrics` in Prometheus text; the OpenAPI description;
+//! a web dashboard at `/` (embedded, polling the JSON endpoints).
 //!
 //! - [`routes`]: the route table the router is built from.
 //! - [`views`]: the JSON documents.

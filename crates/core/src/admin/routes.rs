@@ -11,7 +11,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use serde_json::json;
 
@@ -40,6 +40,7 @@ impl Method {
 
 /// Every route of the admin API.
 pub const ROUTES: &[(Method, &str)] = &[
+    (Method::Get, "/"),
     (Method::Get, "/health"),
     (Method::Get, "/ready"),
     (Method::Get, "/metrics"),
@@ -57,9 +58,14 @@ pub const ROUTES: &[(Method, &str)] = &[
 
 type Engines = Arc<Engine>;
 
+/// The web dashboard: one self-contained page (vanilla JS polling the JSON
+/// endpoints; every value is inserted as text, never as HTML).
+const DASHBOARD: &str = include_str!("dashboard.html");
+
 /// The handler of one route of [`ROUTES`].
 fn handler(method: Method, path: &str) -> Option<MethodRouter<Engines>> {
     Some(match (method, path) {
+        (Method::Get, "/") => get(|| async { Html(DASHBOARD) }),
         (Method::Get, "/health") => get(health),
         (Method::Get, "/ready") => get(ready),
         (Method::Get, "/metrics") => get(metrics),

@@ -21,7 +21,7 @@ pub enum Change {
     },
     /// A master that was not one before (and was not a replica either).
     MasterAdded(String),
-    /// A master that is no longer one.
+    /// A master that is no longer one (other than by a failover).
     MasterRemoved(String),
 }
 
@@ -52,8 +52,16 @@ pub fn diff(old: &SlotTable, new: &SlotTable) -> Vec<Change> {
             None => Change::MasterAdded(addr),
         });
     }
+    // A master replaced by its promoted replica is told by the failover.
+    let failed_over: HashSet<String> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Failover { old_master, .. } => Some(old_master.clone()),
+            _ => None,
+        })
+        .collect();
     for addr in before {
-        if !after.contains(&addr) {
+        if !after.contains(&addr) && !failed_over.contains(&addr) {
             changes.push(Change::MasterRemoved(addr));
         }
     }
@@ -79,5 +87,65 @@ pub fn log(changes: &[Change]) {
                 "a node is no longer a master"
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::cluster::table::NodeParams;
+    use crate::cluster::{ClusterView, ShardView, Topology};
+
+    fn shard(master: &str, replicas: &[&str], lo: u16, hi: u16) -> ShardView {
+        ShardView {
+            master: master.into(),
+            replicas: replicas.iter().map(|r| (*r).to_owned()).collect(),
+            ranges: vec![(lo, hi)],
+        }
+    }
+
+    #[tokio::test]
+    async fn failover_and_masters_in_and_out() {
+        let topology = Topology::new(
+            vec![],
+            NodeParams {
+                connections_per_node: 1,
+                connect_timeout: Duration::from_millis(10),
+                reply_timeout: Duration::from_secs(1),
+                write_ack: None,
+            },
+        );
+        let snapshot = |t: &Topology| Arc::clone(&*t.load());
+        topology.install(&ClusterView {
+            shards: vec![
+                shard("a:1", &["a:2"], 0, 8000),
+                shard("b:1", &[], 8001, 16383),
+            ],
+        });
+        let before = snapshot(&topology);
+        assert_eq!(before.ranges(), vec![(0, 8000, 0), (8001, 16383, 1)]);
+        // a:1 failed over to its replica a:2; b:1 left, c:1 took its slots.
+        topology.install(&ClusterView {
+            shards: vec![shard("a:2", &[], 0, 8000), shard("c:1", &[], 8001, 16383)],
+        });
+        let after = snapshot(&topology);
+        let mut changes = diff(&before, &after);
+        changes.sort_by_key(|c| format!("{c:?}"));
+        assert_eq!(
+            changes,
+            vec![
+                Change::Failover {
+                    node: "a:2".into(),
+                    old_master: "a:1".into()
+                },
+                Change::MasterAdded("c:1".into()),
+                Change::MasterRemoved("b:1".into()),
+            ]
+        );
+        assert!(diff(&after, &after).is_empty());
     }
 }

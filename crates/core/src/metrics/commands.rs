@@ -115,6 +115,10 @@ pub struct Identified {
     pub class: Class,
     /// Redis never logs these in its slow log (`skip_slowlog`: EXEC …).
     pub skip_slowlog: bool,
+    /// A blocking command (BLPOP, XREAD …): the time it waits for data is
+    /// not latency, so it is left out of the times and the slow log, as
+    /// Redis leaves blocked time out of its own.
+    pub blocking: bool,
 }
 
 /// Finds the table entry `req` runs, as Redis resolves it: the subcommand's
@@ -125,6 +129,7 @@ pub fn identify(req: &Request) -> Identified {
         id: CommandId::unknown(),
         class: Class::Other,
         skip_slowlog: false,
+        blocking: false,
     };
     let Some(top) = req.arg(0).and_then(slotway_command::lookup) else {
         return unknown;
@@ -147,6 +152,7 @@ pub fn identify(req: &Request) -> Identified {
         id: CommandId(u16::try_from(flat).unwrap_or(u16::MAX)),
         class: Class::of(spec),
         skip_slowlog: spec.has_flag(flags::SKIP_SLOWLOG),
+        blocking: spec.has_flag(flags::BLOCKING),
     }
 }
 
@@ -259,6 +265,7 @@ mod tests {
         assert_eq!(id(&["nosuch"]).id, CommandId::unknown());
         assert!(id(&["EXEC"]).skip_slowlog);
         assert!(!get.skip_slowlog);
+        assert!(id(&["BLPOP", "k", "0"]).blocking && !get.blocking);
         // Every slot's name is the name of the spec that lands on it.
         for (top, cmd) in COMMANDS.iter().enumerate() {
             let base = usize::from(layout().base[top]);

@@ -85,8 +85,13 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Counts one answered request of `usec` microseconds.
+    /// Counts one answered request of `usec` microseconds (a blocking
+    /// command's wait is not latency: it is counted without its time).
     pub fn record(&self, what: Identified, usec: u64, failed: bool) {
+        if what.blocking {
+            self.commands.record(what.id, 0, failed);
+            return;
+        }
         self.commands.record(what.id, usec, failed);
         self.latency(what.class).observe(usec);
     }

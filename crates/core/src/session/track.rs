@@ -66,7 +66,9 @@ impl Queue {
     pub(super) fn on_request(&mut self, req: Request, table: &SlotTable) {
         let what = identify(&req);
         let started = self.track.arrival();
-        let keep = self.shared.slowlog.settings().log_slower_than >= 0 && !what.skip_slowlog;
+        let keep = self.shared.slowlog.settings().log_slower_than >= 0
+            && !what.skip_slowlog
+            && !what.blocking;
         let kept = keep.then(|| req.clone());
         let (first, out_len) = (self.next_seq(), self.out.len());
         self.handle_request(req, table);

@@ -117,6 +117,7 @@ mod tests {
                 connect_timeout: Duration::from_millis(10),
                 reply_timeout: Duration::from_secs(1),
                 write_ack: None,
+                prelude: crate::backend::Prelude::default(),
             },
         );
         let snapshot = |t: &Topology| Arc::clone(&*t.load());

@@ -63,6 +63,26 @@ pub fn config(s: &Settings) -> Value {
         "admin": {
             "listen": s.admin_listen.map(|a| a.to_string()),
         },
+        "backend_auth": (!s.prelude.is_empty()).then_some(REDACTED),
+        "pool": s.pool.as_ref().map(|p| json!({
+            "name": p.name,
+            "hash": p.hash.name(),
+            "hash_tag": p.tag.map(|t| t.to_string()),
+            "distribution": p.distribution.name(),
+            "servers": p.servers.iter().map(|srv| json!({
+                "name": srv.name,
+                "addr": srv.addr,
+                "weight": srv.server.weight,
+                "sentinel_master": srv.sentinel_name,
+            })).collect::<Vec<_>>(),
+            "auto_eject_hosts": p.ejection.map(|e| json!({
+                "server_failure_limit": e.failure_limit,
+                "server_retry_timeout_ms": ms(e.retry_timeout),
+            })),
+            "sentinels": p.sentinels,
+            "sentinel_auth": (!p.sentinel_prelude.is_empty()).then_some(REDACTED),
+            "probe_interval_ms": ms(p.probe_interval),
+        })),
     })
 }
 
@@ -79,6 +99,7 @@ mod tests {
         ("admin_listen", "admin"),
         ("slowlog", "slowlog_log_slower_than"),
         ("max_inflight_per_client", "max_inflight_per_client"),
+        ("prelude", "backend_auth"),
     ];
 
     fn keys(v: &Value, out: &mut Vec<String>) {
@@ -95,10 +116,13 @@ mod tests {
         let mut c = Config::default();
         c.cluster.seeds = vec!["127.0.0.1:7001".into()];
         c.proxy.requirepass = "hunter2-very-secret".into();
+        c.cluster.password = "hunter3-backend".into();
         let s = c.validate().unwrap();
         let v = config(&s);
         let text = v.to_string();
         assert!(!text.contains("hunter2"), "{text}");
+        assert!(!text.contains("hunter3"), "{text}");
+        assert_eq!(v["backend_auth"], REDACTED);
         assert_eq!(v["proxy"]["requirepass"], REDACTED);
         let mut all = Vec::new();
         keys(&v, &mut all);

@@ -206,7 +206,11 @@ fn keys_land_where_nutcracker_puts_them() {
             .map(|s| common::Raw::connect(s.addr()))
             .collect();
         let (by_nc, by_sw) = (holders(&mut direct, "1"), holders(&mut direct, "2"));
-        assert_eq!(by_nc.len(), keys.len(), "every key written through nutcracker");
+        assert_eq!(
+            by_nc.len(),
+            keys.len(),
+            "every key written through nutcracker"
+        );
         assert_eq!(by_sw.len(), keys.len(), "every key written through slotway");
         let wrong: Vec<_> = keys
             .iter()
@@ -407,4 +411,34 @@ fn dead_server_fails_fast_and_ejection_remaps() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A server reached over a unix socket, as nutcracker allows
+/// (`/path/to/redis.sock:1`), beside a TCP one.
+#[test]
+fn unix_socket_servers() {
+    slotway_fixture::require_binaries(&["redis-server", "redis-cli"]);
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("redis.sock").display().to_string();
+    let on_unix = RedisServer::start_with(&["--unixsocket", &sock, "--unixsocketperm", "700"])
+        .expect("redis-server on a unix socket");
+    let on_tcp = RedisServer::start().unwrap();
+    let entries = vec![format!("{sock}:1"), format!("{}:1", on_tcp.addr())];
+    let proxy = pool_proxy(
+        &entries,
+        Hash::Murmur,
+        None,
+        Distribution::Ketama,
+        0,
+        |_| {},
+    );
+    let mut c = proxy.client();
+    for i in 0..100 {
+        assert!(is_ok(&c.cmd(&["SET", &format!("u{i}"), "1"])));
+    }
+    let unix_keys: usize = on_unix.cmd(&["DBSIZE"]).unwrap().trim().parse().unwrap();
+    let tcp_keys: usize = on_tcp.cmd(&["DBSIZE"]).unwrap().trim().parse().unwrap();
+    assert_eq!(unix_keys + tcp_keys, 100);
+    assert!(unix_keys > 0, "the unix-socket server got its keys");
+    assert_eq!(bulk(&c.cmd(&["GET", "u7"])), b"1");
 }

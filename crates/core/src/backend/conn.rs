@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use slotway_resp::{Protocol, ReplyScanner};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
@@ -202,7 +202,18 @@ async fn run(params: ConnParams, mut rx: mpsc::UnboundedReceiver<BackendRequest>
             Ok(stream) => {
                 backoff.reset();
                 let _up = stats.connected();
-                match serve(&params, stream, first, &mut rx, &stats.depth).await {
+                // Monomorphised per transport: the hot loop stays static.
+                let served = match stream {
+                    Stream::Tcp(mut s) => {
+                        let (rd, wr) = s.split();
+                        serve(&params, rd, wr, first, &mut rx, &stats.depth).await
+                    }
+                    Stream::Unix(mut s) => {
+                        let (rd, wr) = s.split();
+                        serve(&params, rd, wr, first, &mut rx, &stats.depth).await
+                    }
+                };
+                match served {
                     Ok(()) => return,
                     Err(_)
                         if params
@@ -238,15 +249,30 @@ async fn run(params: ConnParams, mut rx: mpsc::UnboundedReceiver<BackendRequest>
     }
 }
 
-async fn connect(params: &ConnParams) -> Result<TcpStream, String> {
-    match tokio::time::timeout(params.connect_timeout, TcpStream::connect(&*params.addr)).await {
+/// A node connection: TCP, or a unix socket for an address that is a path
+/// (a pool server such as `/var/run/redis.sock`).
+enum Stream {
+    Tcp(TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+async fn connect(params: &ConnParams) -> Result<Stream, String> {
+    let addr = &*params.addr;
+    let attempt = async {
+        if addr.starts_with('/') {
+            return tokio::net::UnixStream::connect(addr)
+                .await
+                .map(Stream::Unix);
+        }
+        let stream = TcpStream::connect(addr).await?;
+        // Requests are coalesced by the task itself; Nagle would only add latency.
+        stream.set_nodelay(true)?;
+        Ok(Stream::Tcp(stream))
+    };
+    match tokio::time::timeout(params.connect_timeout, attempt).await {
         Err(_) => Err(format!("timed out after {:?}", params.connect_timeout)),
         Ok(Err(e)) => Err(e.to_string()),
-        Ok(Ok(stream)) => {
-            // Requests are coalesced by the task itself; Nagle would only add latency.
-            stream.set_nodelay(true).map_err(|e| e.to_string())?;
-            Ok(stream)
-        }
+        Ok(Ok(stream)) => Ok(stream),
     }
 }
 
@@ -376,14 +402,14 @@ impl Wire {
     }
 }
 
-async fn serve(
+async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     params: &ConnParams,
-    mut stream: TcpStream,
+    mut rd: R,
+    mut wr: W,
     first: BackendRequest,
     rx: &mut mpsc::UnboundedReceiver<BackendRequest>,
     depth: &crate::metrics::backend::ConnDepth,
 ) -> Result<(), String> {
-    let (mut rd, mut wr) = stream.split();
     let mut wire = Wire {
         pending: VecDeque::new(),
         out: BytesMut::with_capacity(READ_CHUNK),

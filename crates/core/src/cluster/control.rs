@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use slotway_resp::{Value, encode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::error::BackendError;
@@ -15,13 +15,26 @@ use crate::error::BackendError;
 /// cluster is well under 1 MiB).
 const MAX_REPLY: usize = 64 << 20;
 
-/// A control connection to one node.
-#[derive(Debug)]
+/// Either transport (control connections are not on the hot path: one
+/// boxed stream is simpler than a type parameter everywhere).
+trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// A control connection to one node (TCP, or a unix socket when `addr` is a
+/// path).
 pub struct ControlConn {
     addr: String,
-    stream: TcpStream,
+    stream: Box<dyn Io>,
     input: BytesMut,
     timeout: Duration,
+}
+
+impl std::fmt::Debug for ControlConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlConn")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ControlConn {
@@ -34,7 +47,18 @@ impl ControlConn {
         connect_timeout: Duration,
         timeout: Duration,
     ) -> Result<Self, BackendError> {
-        let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await {
+        let open = async {
+            if addr.starts_with('/') {
+                tokio::net::UnixStream::connect(addr)
+                    .await
+                    .map(|s| Box::new(s) as Box<dyn Io>)
+            } else {
+                TcpStream::connect(addr)
+                    .await
+                    .map(|s| Box::new(s) as Box<dyn Io>)
+            }
+        };
+        let stream = match tokio::time::timeout(connect_timeout, open).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
                 return Err(BackendError::Connect {

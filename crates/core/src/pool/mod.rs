@@ -113,7 +113,7 @@ impl PoolSettings {
     /// at its default: no ejection, no Sentinel, a probe every second.
     ///
     /// # Errors
-    /// No server, too many, a unix-socket server (not supported yet), or a
+    /// No server, too many, or a
     /// placement nutcracker would refuse (zero weight, duplicate names).
     pub fn new(
         name: impl Into<String>,
@@ -126,12 +126,6 @@ impl PoolSettings {
             return Err(ConfigError::invalid(
                 "pool.servers",
                 "at most 16384 servers",
-            ));
-        }
-        if let Some(s) = servers.iter().find(|s| s.addr.starts_with('/')) {
-            return Err(ConfigError::invalid(
-                "pool.servers",
-                format!("{}: unix-socket servers are not supported yet", s.name),
             ));
         }
         let mut pool = Self {

@@ -68,7 +68,9 @@ impl Engine {
                 read_from: settings.read_from,
                 requirepass: settings.requirepass.clone(),
                 pool: settings.pool.as_ref().map(|p| p.name.clone()),
+                client_limits: settings.client_limits,
             },
+            budget: session::limits::Budget::default(),
         });
         Arc::new(Self {
             shared,

@@ -4,15 +4,21 @@
 //! future. On shutdown it stops accepting, lets every session finish the
 //! requests it has in flight (reading nothing new) for up to the grace
 //! period, stops the topology refresher, and returns.
+//!
+//! Admission: at most `proxy.maxclients` sessions run at once; a client
+//! beyond that gets Redis's `-ERR max number of clients reached` (one
+//! non-blocking write, never waited on) and is closed. Accepted sockets get
+//! TCP keepalive (`proxy.tcp_keepalive`) so dead peers are eventually noticed.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::cluster::refresh::{self, RefreshTiming};
 use crate::config::Settings;
@@ -79,6 +85,8 @@ pub async fn serve(
             stop.child_token(),
         )),
     };
+    let maxclients = settings.client_limits.maxclients;
+    let keepalive = settings.client_limits.tcp_keepalive;
     let sessions = TaskTracker::new();
     session::mark_started();
     if let Ok(addr) = listener.local_addr() {
@@ -101,7 +109,14 @@ pub async fn serve(
         tokio::select! {
             () = &mut shutdown => break Ok(()),
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
+                Ok((stream, peer)) => {
+                    if sessions.len() >= maxclients {
+                        refuse(&stream, peer);
+                        continue;
+                    }
+                    if let Some(idle) = keepalive {
+                        set_keepalive(&stream, idle);
+                    }
                     shared.metrics.clients_accepted.inc();
                     crate::stats::bump(&shared.stats.total_connections, 1);
                     sessions.spawn(session::run(stream, shared.clone(), stop.clone()));
@@ -134,6 +149,28 @@ pub async fn serve(
     }
     refresher.abort();
     result
+}
+
+/// Redis's answer to a client beyond `maxclients`: the error, if the socket
+/// takes it at once, then the connection is dropped.
+fn refuse(stream: &TcpStream, peer: SocketAddr) {
+    let _ = stream.try_write(b"-ERR max number of clients reached\r\n");
+    // Debug only: a connection flood must not flood the log too.
+    debug!(%peer, "refused a client: proxy.maxclients reached");
+}
+
+/// Keepalive probes after `idle` of silence, then every third of it, three
+/// probes (Redis's `anetKeepAlive`): a vanished peer is dropped after about
+/// twice `idle`.
+fn set_keepalive(stream: &TcpStream, idle: Duration) {
+    let interval = (idle / 3).max(Duration::from_secs(1));
+    let params = socket2::TcpKeepalive::new()
+        .with_time(idle)
+        .with_interval(interval)
+        .with_retries(3);
+    if let Err(e) = socket2::SockRef::from(stream).set_tcp_keepalive(&params) {
+        debug!(error = %e, "could not set TCP keepalive on a client socket");
+    }
 }
 
 fn is_transient(e: &std::io::Error) -> bool {

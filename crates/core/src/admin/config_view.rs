@@ -29,6 +29,9 @@ pub fn config(s: &Settings) -> Value {
             "requirepass": s.requirepass.as_ref().map(|_| REDACTED),
             "slowlog_log_slower_than": s.slowlog.log_slower_than,
             "slowlog_max_len": s.slowlog.max_len,
+            "maxclients": s.client_limits.maxclients,
+            "timeout": s.client_limits.idle_timeout.map_or(0, |d| d.as_secs()),
+            "tcp_keepalive": s.client_limits.tcp_keepalive.map_or(0, |d| d.as_secs()),
         },
         "cluster": {
             "seeds": s.seeds,
@@ -59,6 +62,11 @@ pub fn config(s: &Settings) -> Value {
             "max_bulk_len": s.limits.max_bulk_len,
             "max_multibulk_len": s.limits.max_multibulk_len,
             "max_inline_len": s.limits.max_inline_len,
+            "client_query_buffer_limit": s.client_limits.query_buffer,
+            "client_output_buffer_hard_limit": s.client_limits.output_hard.unwrap_or(0),
+            "client_output_buffer_soft_limit": s.client_limits.output_soft.map_or(0, |(b, _)| b),
+            "client_output_buffer_soft_seconds": s.client_limits.output_soft.map_or(0, |(_, d)| d.as_secs()),
+            "max_buffered_bytes": s.client_limits.max_buffered.unwrap_or(0),
         },
         "admin": {
             "listen": s.admin_listen.map(|a| a.to_string()),
@@ -100,6 +108,7 @@ mod tests {
         ("slowlog", "slowlog_log_slower_than"),
         ("max_inflight_per_client", "max_inflight_per_client"),
         ("prelude", "backend_auth"),
+        ("client_limits", "maxclients"),
     ];
 
     fn keys(v: &Value, out: &mut Vec<String>) {

@@ -15,12 +15,16 @@
 //!   large unwritten output, the session stops reading its client.
 //! - After a protocol error or QUIT the session reads nothing more, writes
 //!   every reply owed (the error last) and closes, as Redis does.
+//! - Client limits ([`limits`]) are checked once per event of the loop, not
+//!   per request: a client over its query or output buffer limit, or idle
+//!   past `proxy.timeout`, is closed without a reply, as Redis does.
 
 pub mod clients;
 mod cluster_view;
 mod deadline;
 mod dispatch;
 mod kill;
+pub mod limits;
 pub mod local;
 mod multi;
 mod pause;
@@ -41,7 +45,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::backend::ReplySink;
 use crate::cluster::Topology;
@@ -83,6 +87,8 @@ pub struct SessionSettings {
     pub requirepass: Option<crate::config::Secret>,
     /// The name of the sharded pool served (`None`: a cluster).
     pub pool: Option<String>,
+    /// Connection and buffer limits per client.
+    pub client_limits: limits::ClientLimits,
 }
 
 /// State shared by all sessions of a proxy.
@@ -102,6 +108,8 @@ pub struct Shared {
     pub settings: SessionSettings,
     /// Counters.
     pub stats: Arc<crate::stats::ProxyStats>,
+    /// Bytes buffered by all sessions (`limits.max_buffered_bytes`).
+    pub budget: limits::Budget,
 }
 
 static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
@@ -118,6 +126,7 @@ enum Event {
     Killed,
     Tick,
     Resume,
+    Clock,
 }
 
 /// Serves one client until it disconnects, or, after `shutdown`, until its
@@ -152,12 +161,21 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
     let period = deadline.map_or(Duration::from_secs(3600), |d| d / queue::DEADLINE_TICKS);
     let mut ticker = tokio::time::interval_at(Instant::now() + period, period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The limits' clock (idle timeout, soft output limit): polled only when
+    // one of them is pending.
+    let mut clock = tokio::time::interval_at(Instant::now() + limits::CLOCK, limits::CLOCK);
+    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut meter = limits::Meter::new(shared.settings.client_limits, &shared.budget);
+    // Bytes read since the queue was last empty: the requests they hold
+    // (their bytes shared zero-copy) live until answered.
+    let mut pending_input = 0usize;
     debug!(client = id, "client connected");
     loop {
         if queue.finished() {
             break;
         }
-        let can_read = queue.accepts_more(OUT_HIGH_WATER);
+        let busy = queue.is_waiting() || queue.has_output();
+        let can_read = queue.accepts_more(OUT_HIGH_WATER) && meter.may_read(busy);
         if can_read && input.capacity() - input.len() < READ_CHUNK / 2 {
             let want = parser.needed().saturating_sub(input.len()).min(MAX_RESERVE);
             input.reserve(want.max(READ_CHUNK));
@@ -174,13 +192,18 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
             () = shutdown.cancelled(), if !queue.is_closing() => Event::Shutdown,
             () = me.kill.cancelled() => Event::Killed,
             _ = ticker.tick(), if deadline.is_some() && queue.is_waiting() => Event::Tick,
+            _ = clock.tick(), if meter.clock_needed(busy) => Event::Clock,
         };
+        let mut exceeded = None;
         match event {
             Event::Replies => {
                 queue.on_replies();
                 queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);
             }
-            Event::Wrote(Ok(n)) => shared.metrics.bytes_out.add(n as u64),
+            Event::Wrote(Ok(n)) => {
+                shared.metrics.bytes_out.add(n as u64);
+                meter.activity();
+            }
             Event::Wrote(Err(e)) => {
                 debug!(client = id, error = %e, "client write failed");
                 break;
@@ -196,6 +219,8 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
             Event::Read(Ok(n)) => {
                 shared.metrics.bytes_in.add(n as u64);
                 me.touch();
+                meter.activity();
+                pending_input = pending_input.saturating_add(n);
                 queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);
             }
             Event::Read(Err(e)) => {
@@ -204,15 +229,43 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
             }
             Event::Shutdown => queue.close(),
             Event::Tick => queue.on_tick(),
+            Event::Clock => {
+                let subscribed = queue.subs.counts() != (0, 0, 0);
+                exceeded = meter.on_tick(usage(&queue, &input, pending_input, subscribed));
+            }
             Event::Killed => {
                 debug!(client = id, "client killed (CLIENT KILL)");
                 break;
             }
         }
+        if !queue.is_waiting() {
+            pending_input = input.len();
+        }
+        if let Some(why) =
+            exceeded.or_else(|| meter.after_event(usage(&queue, &input, pending_input, false)))
+        {
+            if why == limits::Exceeded::Idle {
+                debug!(client = id, "closing idle client");
+            } else {
+                warn!(client = id, peer = ?me.addr, reason = %why, "closing client");
+            }
+            break;
+        }
     }
     let _ = wr.shutdown().await;
     drop(membership);
     debug!(client = id, "client disconnected");
+}
+
+/// What the limits look at, after an event.
+fn usage(queue: &Queue, input: &BytesMut, pending_input: usize, subscribed: bool) -> limits::Usage {
+    limits::Usage {
+        input: input.len(),
+        pending_input,
+        output: queue.out_len(),
+        busy: queue.is_waiting() || queue.has_output(),
+        subscribed,
+    }
 }
 
 /// Lazily built, so a session without pending retries creates no timer.

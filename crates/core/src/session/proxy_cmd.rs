@@ -137,6 +137,17 @@ fn config_value(name: &str, shared: &Shared) -> Option<String> {
         "max-inflight-per-client" => s.max_inflight.to_string(),
         "max-redirects" => s.max_redirects.to_string(),
         "park-timeout" => s.park_timeout.as_millis().to_string(),
+        "maxclients" => s.client_limits.maxclients.to_string(),
+        "tcpkeepalive" => s
+            .client_limits
+            .tcp_keepalive
+            .map_or(0, |d| d.as_secs())
+            .to_string(),
+        "timeout" => s
+            .client_limits
+            .idle_timeout
+            .map_or(0, |d| d.as_secs())
+            .to_string(),
         "auth" => if s.requirepass.is_some() {
             "<redacted>"
         } else {

@@ -282,6 +282,11 @@ impl Queue {
         !self.out.is_empty()
     }
 
+    /// Reply bytes not yet written to the client.
+    pub fn out_len(&self) -> usize {
+        self.out.len()
+    }
+
     pub fn out_mut(&mut self) -> &mut BytesMut {
         &mut self.out
     }

@@ -39,4 +39,4 @@ pub mod stats;
 pub use config::{Config, Settings};
 pub use engine::Engine;
 pub use error::{ConfigError, RunError};
-pub use server::{run, serve};
+pub use server::{ClientListener, run, serve};

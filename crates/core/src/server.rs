@@ -27,6 +27,44 @@ use crate::error::RunError;
 use crate::pool::{self, PoolTiming};
 use crate::session;
 
+/// Redis's reply to a client beyond `maxclients`.
+const MAXCLIENTS_REPLY: &[u8] = b"-ERR max number of clients reached\r\n";
+
+/// Where clients connect: TCP, or a unix socket (a pool's `listen: /path`).
+#[derive(Debug)]
+pub enum ClientListener {
+    /// A TCP listener.
+    Tcp(TcpListener),
+    /// A unix-socket listener.
+    Unix(tokio::net::UnixListener),
+}
+
+impl From<TcpListener> for ClientListener {
+    fn from(l: TcpListener) -> Self {
+        Self::Tcp(l)
+    }
+}
+
+impl From<tokio::net::UnixListener> for ClientListener {
+    fn from(l: tokio::net::UnixListener) -> Self {
+        Self::Unix(l)
+    }
+}
+
+enum Accepted {
+    Tcp(TcpStream, SocketAddr),
+    Unix(tokio::net::UnixStream),
+}
+
+impl ClientListener {
+    async fn accept(&self) -> std::io::Result<Accepted> {
+        match self {
+            Self::Tcp(l) => l.accept().await.map(|(s, peer)| Accepted::Tcp(s, peer)),
+            Self::Unix(l) => l.accept().await.map(|(s, _)| Accepted::Unix(s)),
+        }
+    }
+}
+
 /// Serves clients on `listener` in front of the cluster of `settings` until
 /// `shutdown` completes.
 ///
@@ -34,7 +72,7 @@ use crate::session;
 /// Only if the listener fails for good; a cluster that cannot be reached is
 /// not an error (clients get `-CLUSTERDOWN` until it can).
 pub async fn run(
-    listener: TcpListener,
+    listener: impl Into<ClientListener>,
     settings: Settings,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
@@ -47,10 +85,11 @@ pub async fn run(
 /// # Errors
 /// Only if the listener fails for good.
 pub async fn serve(
-    listener: TcpListener,
+    listener: impl Into<ClientListener>,
     engine: Arc<Engine>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
+    let listener = listener.into();
     let settings = engine.settings();
     let shared = engine.shared.clone();
     if let Some(pool) = &settings.pool {
@@ -89,7 +128,16 @@ pub async fn serve(
     let keepalive = settings.client_limits.tcp_keepalive;
     let sessions = TaskTracker::new();
     session::mark_started();
-    if let Ok(addr) = listener.local_addr() {
+    if let ClientListener::Unix(unix) = &listener {
+        let path = unix
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_pathname().map(|p| p.display().to_string()));
+        info!(path = ?path, pool = ?settings.pool.as_ref().map(|p| &p.name), "slotway listening on a unix socket");
+    }
+    if let ClientListener::Tcp(tcp) = &listener
+        && let Ok(addr) = tcp.local_addr()
+    {
         engine.set_listening(addr);
         match &settings.pool {
             Some(pool) => {
@@ -109,7 +157,16 @@ pub async fn serve(
         tokio::select! {
             () = &mut shutdown => break Ok(()),
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
+                Ok(Accepted::Unix(stream)) => {
+                    if sessions.len() >= maxclients {
+                        let _ = stream.try_write(MAXCLIENTS_REPLY);
+                        continue;
+                    }
+                    shared.metrics.clients_accepted.inc();
+                    crate::stats::bump(&shared.stats.total_connections, 1);
+                    sessions.spawn(session::run_unix(stream, shared.clone(), stop.clone()));
+                }
+                Ok(Accepted::Tcp(stream, peer)) => {
                     if sessions.len() >= maxclients {
                         refuse(&stream, peer);
                         continue;
@@ -154,7 +211,7 @@ pub async fn serve(
 /// Redis's answer to a client beyond `maxclients`: the error, if the socket
 /// takes it at once, then the connection is dropped.
 fn refuse(stream: &TcpStream, peer: SocketAddr) {
-    let _ = stream.try_write(b"-ERR max number of clients reached\r\n");
+    let _ = stream.try_write(MAXCLIENTS_REPLY);
     // Debug only: a connection flood must not flood the log too.
     debug!(%peer, "refused a client: proxy.maxclients reached");
 }

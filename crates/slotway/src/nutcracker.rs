@@ -14,12 +14,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use slotway_core::Config;
-use slotway_core::Engine;
 use slotway_core::backend::Prelude;
 use slotway_core::pool::{Ejection, PoolServer, PoolSettings};
 use slotway_core::stats::{gauge, read};
+use slotway_core::{ClientListener, Engine};
 use slotway_nutconf::{
     Command, Listen, NutcrackerArgs, PoolConf, PoolStats, ServerStats, StatsSnapshot,
 };
@@ -83,12 +83,6 @@ fn load(args: &NutcrackerArgs) -> Result<Vec<PoolConf>> {
 
 /// nutcracker's pool as engine settings.
 fn settings_for(pool: &PoolConf) -> Result<slotway_core::Settings> {
-    let Listen::Tcp { host, port } = &pool.listen else {
-        bail!(
-            "pool {:?}: listening on a unix socket is not supported yet",
-            pool.name
-        );
-    };
     let servers: Vec<PoolServer> = pool
         .servers
         .iter()
@@ -123,10 +117,23 @@ fn settings_for(pool: &PoolConf) -> Result<slotway_core::Settings> {
         );
     }
     let mut config = Config::default();
-    config.proxy.listen = if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
+    // The address is resolved once, as nutcracker resolves it when it
+    // reads the file; a unix-socket pool binds its path instead (`bind`).
+    config.proxy.listen = match &pool.listen {
+        Listen::Tcp { host, port } => {
+            use std::net::ToSocketAddrs as _;
+            let text = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            };
+            text.to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .with_context(|| format!("pool {:?}: cannot resolve listen {text}", pool.name))?
+                .to_string()
+        }
+        Listen::Unix { .. } => "127.0.0.1:0".to_owned(),
     };
     // Clients AUTH with the pool's redis_auth, as nutcracker checks it.
     if let Some(auth) = &pool.redis_auth {
@@ -190,11 +197,7 @@ async fn serve(args: &NutcrackerArgs, pools: Vec<PoolConf>) -> Result<()> {
     let mut watched: Vec<(PoolConf, Arc<Engine>)> = Vec::new();
     for pool in pools {
         let settings = settings_for(&pool)?;
-        let listener = tokio::net::TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| {
-                format!("pool {:?}: cannot listen on {}", pool.name, settings.listen)
-            })?;
+        let listener = bind(&pool, &settings).await?;
         let engine = Engine::new(settings);
         let token = stop.clone();
         tasks.spawn(slotway_core::serve(listener, engine.clone(), async move {
@@ -219,6 +222,30 @@ async fn serve(args: &NutcrackerArgs, pools: Vec<PoolConf>) -> Result<()> {
     while tasks.join_next().await.is_some() {}
     stats_task.abort();
     Ok(())
+}
+
+/// The pool's listener: TCP, or a unix socket (a stale socket file from an
+/// earlier run is replaced; `perm` is applied as nutcracker does).
+async fn bind(pool: &PoolConf, settings: &slotway_core::Settings) -> Result<ClientListener> {
+    match &pool.listen {
+        Listen::Tcp { .. } => Ok(tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("pool {:?}: cannot listen on {}", pool.name, settings.listen))?
+            .into()),
+        Listen::Unix { path, perm } => {
+            use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+            if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+                let _ = std::fs::remove_file(path);
+            }
+            let listener = tokio::net::UnixListener::bind(path)
+                .with_context(|| format!("pool {:?}: cannot listen on {path}", pool.name))?;
+            if let Some(mode) = perm {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(*mode))
+                    .with_context(|| format!("pool {:?}: chmod {mode:o} {path}", pool.name))?;
+            }
+            Ok(listener.into())
+        }
+    }
 }
 
 /// Serves the latest snapshot to every connection, then closes it;

@@ -85,12 +85,15 @@ fn serves_a_pool_and_its_stats() {
     let b = RedisServer::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (listen, stats) = (free_port(), free_port());
+    let sock = dir.path().join("beta.sock");
     let conf = write_conf(
         dir.path(),
         &format!(
-            "alpha:\n  listen: 127.0.0.1:{listen}\n  redis: true\n  redis_db: 3\n  hash: murmur\n  servers:\n    - {}:1 one\n    - {}:1 two\n",
+            "alpha:\n  listen: 127.0.0.1:{listen}\n  redis: true\n  redis_db: 3\n  hash: murmur\n  servers:\n    - {}:1 one\n    - {}:1 two\nbeta:\n  listen: {} 0600\n  redis: true\n  redis_db: 4\n  servers:\n    - {}:1\n",
             a.addr(),
-            b.addr()
+            b.addr(),
+            sock.display(),
+            a.addr()
         ),
     );
     // Through a link named `nutcracker`, as a drop-in is installed.
@@ -145,6 +148,26 @@ fn serves_a_pool_and_its_stats() {
         })
         .sum();
     assert_eq!(in_db3, 50);
+    // The second pool listens on a unix socket with the permission asked.
+    {
+        use std::io::Write as _;
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let mut u = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+        u.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        u.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nu\r\n$1\r\n1\r\n*1\r\n$4\r\nPING\r\n")
+            .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64];
+        while got.len() < b"+OK\r\n+PONG\r\n".len() {
+            let n = u.read(&mut buf).unwrap();
+            assert!(n > 0, "unix pool closed the connection");
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, b"+OK\r\n+PONG\r\n");
+        assert_eq!(a.cmd(&["-n", "4", "GET", "u"]).unwrap().trim(), "1");
+    }
     std::thread::sleep(Duration::from_millis(300));
     let mut json = String::new();
     TcpStream::connect(("127.0.0.1", stats))
@@ -166,8 +189,15 @@ fn serves_a_pool_and_its_stats() {
         .skip(1)
         .map(|s| s.split(',').next().unwrap().trim().parse::<u64>().unwrap())
         .sum();
-    assert!(requests >= 51, "requests counted: {requests} in {json}");
-    let fragments: u64 = json
+    assert!(requests >= 53, "requests counted: {requests} in {json}");
+    let responses: u64 = json
+        .split("\"responses\":")
+        .skip(1)
+        .map(|s| s.split(',').next().unwrap().trim().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(responses, requests, "one response per request: {json}");
+    let alpha = json.split("\"alpha\": {").nth(1).unwrap();
+    let fragments: u64 = alpha
         .split("\"fragments\":")
         .nth(1)
         .map(|s| s.split(',').next().unwrap().trim().parse().unwrap())

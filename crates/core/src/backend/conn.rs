@@ -509,8 +509,11 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                     stats::bump(&params.stats.responses, reader.delivered - before);
                     stats::bump(&params.stats.response_bytes, n as u64);
                     if wire.ready && let Some(req) = first.take() {
+                        let queued = wire.queued;
                         wire.push(req, stream);
                         wire.close_batch();
+                        stats::bump(&params.stats.requests, 1);
+                        stats::bump(&params.stats.request_bytes, wire.queued - queued);
                     }
                 }
                 Err(e) => break Err(format!("read: {e}")),
@@ -645,8 +648,12 @@ fn dispatch_replies(
         let frame = input.split_to(reader.combined).freeze();
         reader.combined = 0;
         reader.frames = 0;
-        reader.delivered += 1;
         if let Some(p) = wire.pending.pop_front() {
+            // Only clients' requests count as responses (not the
+            // handshake, not the write-ack WAITs).
+            if p.to.is_some() {
+                reader.delivered += 1;
+            }
             if p.wait {
                 release_held(wire, &frame);
                 continue;

@@ -134,8 +134,36 @@ enum Event {
 pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: CancellationToken) {
     let _ = stream.set_nodelay(true);
     let local_addr = stream.local_addr().ok();
+    let peer = stream.peer_addr().ok();
+    let (rd, wr) = stream.split();
+    serve_client(rd, wr, peer, local_addr, shared, shutdown).await;
+}
+
+/// [`run`] for a client on a unix socket (a pool's `listen: /path`).
+pub async fn run_unix(
+    mut stream: tokio::net::UnixStream,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) {
+    let (rd, wr) = stream.split();
+    serve_client(rd, wr, None, None, shared, shutdown).await;
+}
+
+/// The session proper, over either transport's halves (monomorphised, so
+/// TCP pays nothing for the generality).
+async fn serve_client<R, W>(
+    mut rd: R,
+    mut wr: W,
+    peer: Option<std::net::SocketAddr>,
+    local_addr: Option<std::net::SocketAddr>,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
     let id = NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed);
-    let membership = shared.clients.join(id, stream.peer_addr().ok(), local_addr);
+    let membership = shared.clients.join(id, peer, local_addr);
     let me = membership.client.clone();
     let sink = Arc::new(ReplySink::new());
     let mut parser = RequestParser::new(shared.settings.limits);
@@ -154,7 +182,6 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
         },
         me.clone(),
     );
-    let (mut rd, mut wr) = stream.split();
     // The deadline clock: one coarse ticker per session (a quarter of the
     // deadline), polled only while requests wait; never a timer per request.
     let deadline = shared.settings.request_timeout;

@@ -30,6 +30,11 @@ pub struct Config {
     pub log: LogConfig,
     /// The admin HTTP API (off unless `listen` is set).
     pub admin: AdminConfig,
+    /// Sharded standalone pools (twemproxy's model), `[pools.NAME]`, with
+    /// nutcracker's keys (docs/pools.md). When any is given, the proxy
+    /// serves these pools instead of a cluster; the other sections give the
+    /// defaults every pool runs with.
+    pub pools: std::collections::BTreeMap<String, slotway_nutconf::TomlPool>,
 }
 
 /// `[admin]`: the admin HTTP API (JSON status, Prometheus metrics, probes).

@@ -55,10 +55,19 @@ fn real_main(cli: Cli) -> Result<()> {
             init_logging(&config.log.level, config.log.format)?;
             demo::run(config, masters, replicas)
         }
+        Some(Command::CheckConfig) if !config.pools.is_empty() => {
+            let pools = nutcracker::check_toml_pools(&config)?;
+            println!("configuration is valid:\n{pools:#?}");
+            Ok(())
+        }
         Some(Command::CheckConfig) => {
             let settings = config.validate()?;
             println!("configuration is valid:\n{settings:#?}");
             Ok(())
+        }
+        None if !config.pools.is_empty() => {
+            init_logging(&config.log.level, config.log.format)?;
+            nutcracker::run_toml_pools(&config)
         }
         None => {
             let settings = config.validate()?;

@@ -76,13 +76,40 @@ fn load(args: &NutcrackerArgs) -> Result<Vec<PoolConf>> {
         .with_context(|| format!("cannot read {}", args.conf_file.display()))?;
     let pools = slotway_nutconf::parse_yaml(&text)?;
     for pool in &pools {
-        settings_for(pool)?;
+        settings_for(pool, &Config::default())?;
     }
     Ok(pools)
 }
 
+/// `[pools.NAME]` of Slotway's own configuration: the same pools as a
+/// nutcracker YAML file would give, each running on `base`'s other
+/// settings. Serves until SIGINT/SIGTERM.
+pub(crate) fn run_toml_pools(base: &Config) -> Result<()> {
+    let pools = slotway_nutconf::pools_from_toml(&base.pools)?;
+    for pool in &pools {
+        settings_for(pool, base)?;
+    }
+    runtime()?.block_on(serve(pools, base, None))
+}
+
+/// `check-config` for a configuration with pools.
+pub(crate) fn check_toml_pools(base: &Config) -> Result<Vec<slotway_core::Settings>> {
+    let pools = slotway_nutconf::pools_from_toml(&base.pools)?;
+    pools.iter().map(|p| settings_for(p, base)).collect()
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("slotway-worker")
+        .enable_all()
+        .build()
+        .context("starting the runtime")
+}
+
 /// nutcracker's pool as engine settings.
-fn settings_for(pool: &PoolConf) -> Result<slotway_core::Settings> {
+fn settings_for(pool: &PoolConf, base: &Config) -> Result<slotway_core::Settings> {
     let servers: Vec<PoolServer> = pool
         .servers
         .iter()
@@ -116,7 +143,8 @@ fn settings_for(pool: &PoolConf) -> Result<slotway_core::Settings> {
             0,
         );
     }
-    let mut config = Config::default();
+    let mut config = base.clone();
+    config.pools.clear();
     // The address is resolved once, as nutcracker resolves it when it
     // reads the file; a unix-socket pool binds its path instead (`bind`).
     config.proxy.listen = match &pool.listen {
@@ -176,27 +204,30 @@ fn run(args: &NutcrackerArgs, raw: &[OsString]) -> Result<()> {
         std::fs::write(path, format!("{}\n", std::process::id()))
             .with_context(|| format!("cannot write pid file {}", path.display()))?;
     }
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .thread_name("slotway-worker")
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
-    let result = runtime.block_on(serve(args, pools));
+    let stats = (
+        format!("{}:{}", args.stats_addr, args.stats_port),
+        args.stats_interval,
+    );
+    let result = runtime()?.block_on(serve(pools, &Config::default(), Some(stats)));
     if let Some(path) = &args.pid_file {
         let _ = std::fs::remove_file(path);
     }
     result
 }
 
-async fn serve(args: &NutcrackerArgs, pools: Vec<PoolConf>) -> Result<()> {
+/// Serves every pool (one listener each) and, if asked, the stats port
+/// (`address`, aggregation interval), until SIGINT/SIGTERM.
+async fn serve(
+    pools: Vec<PoolConf>,
+    base: &Config,
+    stats: Option<(String, Duration)>,
+) -> Result<()> {
     let started = Instant::now();
     let stop = tokio_util::sync::CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
     let mut watched: Vec<(PoolConf, Arc<Engine>)> = Vec::new();
     for pool in pools {
-        let settings = settings_for(&pool)?;
+        let settings = settings_for(&pool, base)?;
         let listener = bind(&pool, &settings).await?;
         let engine = Engine::new(settings);
         let token = stop.clone();
@@ -205,13 +236,20 @@ async fn serve(args: &NutcrackerArgs, pools: Vec<PoolConf>) -> Result<()> {
         }));
         watched.push((pool, engine));
     }
-    let stats_addr = format!("{}:{}", args.stats_addr, args.stats_port);
-    let stats = tokio::net::TcpListener::bind(&stats_addr)
-        .await
-        .with_context(|| format!("cannot listen for stats on {stats_addr}"))?;
-    info!(%stats_addr, pools = watched.len(), "nutcracker-compatible proxy running");
     let watched = Arc::new(watched);
-    let stats_task = tokio::spawn(stats_server(stats, watched, args.stats_interval, started));
+    let mut stats_task = None;
+    if let Some((stats_addr, interval)) = stats {
+        let listener = tokio::net::TcpListener::bind(&stats_addr)
+            .await
+            .with_context(|| format!("cannot listen for stats on {stats_addr}"))?;
+        info!(%stats_addr, pools = watched.len(), "nutcracker-compatible proxy running");
+        stats_task = Some(tokio::spawn(stats_server(
+            listener,
+            watched.clone(),
+            interval,
+            started,
+        )));
+    }
     tokio::select! {
         () = crate::shutdown_signal() => {}
         Some(done) = tasks.join_next() => {
@@ -220,7 +258,9 @@ async fn serve(args: &NutcrackerArgs, pools: Vec<PoolConf>) -> Result<()> {
     }
     stop.cancel();
     while tasks.join_next().await.is_some() {}
-    stats_task.abort();
+    if let Some(task) = stats_task {
+        task.abort();
+    }
     Ok(())
 }
 

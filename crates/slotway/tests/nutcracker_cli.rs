@@ -204,3 +204,61 @@ fn serves_a_pool_and_its_stats() {
         .unwrap();
     assert!(fragments >= 2, "MGET over 2 servers is 2 fragments: {json}");
 }
+
+/// The same pools in Slotway's own TOML (`[pools.NAME]`), beside its other
+/// sections, served by `slotway --config`.
+#[test]
+fn toml_pools_in_slotways_config() {
+    slotway_fixture::require_binaries(&["redis-server", "redis-cli"]);
+    let a = RedisServer::start().unwrap();
+    let b = RedisServer::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let listen = free_port();
+    let path = dir.path().join("slotway.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[proxy]\nmax_inflight_per_client = 64\n\n[pools.gamma]\nlisten = \"127.0.0.1:{listen}\"\nredis = true\nhash = \"md5\"\ndistribution = \"modula\"\nservers = [\"{}:1\", \"{}:1\"]\n",
+            a.addr(),
+            b.addr()
+        ),
+    )
+    .unwrap();
+    let path = path.display().to_string();
+    let mut check = Command::new(BIN);
+    check.args(["--config", &path, "check-config"]);
+    let out = run_bounded(&mut check, Duration::from_secs(20)).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mut bad = Command::new(BIN);
+    let bad_path = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad_path,
+        "[pools.g]\nlisten = \"127.0.0.1:1\"\nredis = true\nservers = [\"127.0.0.1:6379:0\"]\n",
+    )
+    .unwrap();
+    bad.args(["--config", &bad_path.display().to_string(), "check-config"]);
+    let out = run_bounded(&mut bad, Duration::from_secs(20)).unwrap();
+    assert!(!out.status.success(), "a zero weight must be refused");
+    let child = Command::new(BIN)
+        .args(["--config", &path])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = Owned(child);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while TcpStream::connect(("127.0.0.1", listen)).is_err() {
+        assert!(Instant::now() < deadline, "pool never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut c = common::Raw::connect(("127.0.0.1", listen));
+    for i in 0..40 {
+        assert!(is_ok(&c.cmd(&["SET", &format!("t{i}"), "x"])));
+    }
+    let total: usize = [&a, &b]
+        .iter()
+        .map(|s| s.cmd(&["DBSIZE"]).unwrap().trim().parse::<usize>().unwrap())
+        .sum();
+    assert_eq!(total, 40);
+    assert_eq!(bulk(&c.cmd(&["GET", "t3"])), b"x");
+}

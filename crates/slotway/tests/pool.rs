@@ -307,6 +307,35 @@ fn multi_key_commands_and_errors() {
         c.cmd(&["EXEC"]),
         Value::Array(vec![Value::Integer(1), Value::Integer(2)])
     );
+    // Classic pub/sub between clients (whatever servers they would use).
+    let mut subscriber = proxy.client();
+    subscriber.send_cmd(&["SUBSCRIBE", "news"]);
+    let Value::Array(confirm) = subscriber.read() else {
+        panic!("SUBSCRIBE");
+    };
+    assert_eq!(confirm.len(), 3);
+    for _ in 0..5 {
+        let mut publisher = proxy.client();
+        assert_eq!(
+            publisher.cmd(&["PUBLISH", "news", "hello"]),
+            Value::Integer(1)
+        );
+    }
+    for _ in 0..5 {
+        let Value::Array(msg) = subscriber.read() else {
+            panic!("message");
+        };
+        assert_eq!(bulk(&msg[2]), b"hello");
+    }
+    // A blocking command whose key lives on one server.
+    let mut blocked = proxy.client();
+    blocked.send_cmd(&["BLPOP", "{q}list", "5"]);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(c.cmd(&["RPUSH", "{q}list", "job"]), Value::Integer(1));
+    let Value::Array(popped) = blocked.read() else {
+        panic!("BLPOP");
+    };
+    assert_eq!(bulk(&popped[1]), b"job");
     // SCAN walks every server.
     let mut cursor = "0".to_string();
     let mut seen = 0;

@@ -107,6 +107,19 @@ impl SlotTable {
         self.nodes.get(usize::try_from(pick % n).ok()?)
     }
 
+    /// Where classic pub/sub (SUBSCRIBE, PSUBSCRIBE, PUBLISH) goes. A
+    /// cluster forwards PUBLISH to every node, so any master will do; the
+    /// servers of a pool know nothing of each other, so all of a pool's
+    /// classic pub/sub meets on its first server.
+    #[must_use]
+    pub fn pubsub_master(&self, pick: u64) -> Option<&Arc<Node>> {
+        if self.keys.is_pool() {
+            self.master(0)
+        } else {
+            self.any_master(pick)
+        }
+    }
+
     /// Masters ordered by the first slot each serves: a stable order for
     /// fan-outs and SCAN, whatever order the nodes described the cluster in.
     #[must_use]

@@ -351,6 +351,14 @@ fn special(spec: &CommandSpec, req: &Request, policy: Policy, keys: &KeyMap) -> 
             "CLUSTER commands: this is a sharded pool, not a Redis Cluster",
         )));
     }
+    // A pool's classic pub/sub meets on its first server (see
+    // `SlotTable::pubsub_master`).
+    if keys.is_pool() && name == "publish" {
+        return Some(Route::Forward(Forward {
+            slot: Some(0),
+            readonly: false,
+        }));
+    }
     let readonly = spec.has_flag(flags::READONLY);
     let all = |merge| Route::Fanout {
         merge,

@@ -168,7 +168,7 @@ impl Queue {
         match cmd {
             PubSub::Subscribe | PubSub::Unsubscribe => {
                 if subs.classic.is_none() {
-                    let Some(node) = table.any_master(client_id) else {
+                    let Some(node) = table.pubsub_master(client_id) else {
                         return self
                             .push_error(b"CLUSTERDOWN slotway: no cluster node reachable yet");
                     };
@@ -210,7 +210,7 @@ impl Queue {
             }
             PubSub::SUnsubscribe(None) => {
                 if subs.shards.is_empty() {
-                    let Some(node) = table.any_master(client_id) else {
+                    let Some(node) = table.pubsub_master(client_id) else {
                         return self
                             .push_error(b"CLUSTERDOWN slotway: no cluster node reachable yet");
                     };

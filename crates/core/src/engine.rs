@@ -23,6 +23,8 @@ use crate::slowlog::SlowLog;
 #[derive(Debug)]
 pub struct Engine {
     pub(crate) shared: Arc<Shared>,
+    /// A pool's current servers and placement (reloadable).
+    pool: Option<tokio::sync::watch::Sender<Arc<crate::pool::PoolSettings>>>,
     settings: Settings,
     started: Instant,
     started_at: SystemTime,
@@ -72,13 +74,49 @@ impl Engine {
             },
             budget: session::limits::Budget::default(),
         });
+        let pool = settings
+            .pool
+            .as_ref()
+            .map(|p| tokio::sync::watch::Sender::new(p.clone()));
         Arc::new(Self {
             shared,
+            pool,
             settings,
             started: Instant::now(),
             started_at: SystemTime::now(),
             listening: OnceLock::new(),
         })
+    }
+
+    /// Replaces a pool's servers and placement while it runs (SIGHUP):
+    /// the new table is installed at once, clients stay connected. Only
+    /// the pool part of `pool` is used (its connections keep their other
+    /// settings).
+    ///
+    /// # Errors
+    /// This engine serves a cluster, not a pool.
+    pub fn reload_pool(&self, pool: crate::pool::PoolSettings) -> Result<(), &'static str> {
+        match &self.pool {
+            Some(tx) => {
+                tx.send_replace(Arc::new(pool));
+                Ok(())
+            }
+            None => Err("not a pool"),
+        }
+    }
+
+    /// The pool's current settings (as last loaded), if it serves a pool.
+    #[must_use]
+    pub fn pool(&self) -> Option<Arc<crate::pool::PoolSettings>> {
+        self.pool.as_ref().map(|tx| tx.borrow().clone())
+    }
+
+    pub(crate) fn pool_updates(
+        &self,
+    ) -> Option<tokio::sync::watch::Receiver<Arc<crate::pool::PoolSettings>>> {
+        self.pool
+            .as_ref()
+            .map(tokio::sync::watch::Sender::subscribe)
     }
 
     /// The validated settings it runs with.

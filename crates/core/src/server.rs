@@ -101,10 +101,10 @@ pub async fn serve(
     let stop = CancellationToken::new();
     // What keeps the table current: the cluster refresher, or a pool's
     // manager (Sentinel, health, ejection).
-    let refresher = match &settings.pool {
-        Some(pool) => tokio::spawn(pool::run(
+    let refresher = match engine.pool_updates() {
+        Some(updates) => tokio::spawn(pool::run(
             shared.topology.clone(),
-            pool.clone(),
+            updates,
             shared.stats.clone(),
             PoolTiming {
                 connect_timeout: settings.connect_timeout,

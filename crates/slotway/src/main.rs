@@ -6,6 +6,7 @@
 mod cli;
 mod demo;
 mod nutcracker;
+mod pools;
 
 use std::process::ExitCode;
 
@@ -67,7 +68,7 @@ fn real_main(cli: Cli) -> Result<()> {
         }
         None if !config.pools.is_empty() => {
             init_logging(&config.log.level, config.log.format)?;
-            nutcracker::run_toml_pools(&config)
+            nutcracker::run_toml_pools(&config, cli.config.clone())
         }
         None => {
             let settings = config.validate()?;

@@ -10,21 +10,20 @@
 
 use std::ffi::OsString;
 use std::io::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use slotway_core::Config;
-use slotway_core::backend::Prelude;
-use slotway_core::pool::{Ejection, PoolServer, PoolSettings};
+use slotway_core::pool::PoolServer;
 use slotway_core::stats::{gauge, read};
-use slotway_core::{ClientListener, Engine};
-use slotway_nutconf::{
-    Command, Listen, NutcrackerArgs, PoolConf, PoolStats, ServerStats, StatsSnapshot,
-};
+use slotway_nutconf::{Command, NutcrackerArgs, PoolConf, PoolStats, ServerStats, StatsSnapshot};
 use tokio::io::AsyncWriteExt;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
+
+use crate::pools::{PoolSet, Running, settings_for};
 
 /// Runs the nutcracker command line `args` (without the program name).
 pub fn main(args: Vec<OsString>) -> ExitCode {
@@ -84,12 +83,18 @@ fn load(args: &NutcrackerArgs) -> Result<Vec<PoolConf>> {
 /// `[pools.NAME]` of Slotway's own configuration: the same pools as a
 /// nutcracker YAML file would give, each running on `base`'s other
 /// settings. Serves until SIGINT/SIGTERM.
-pub(crate) fn run_toml_pools(base: &Config) -> Result<()> {
+pub(crate) fn run_toml_pools(base: &Config, path: Option<PathBuf>) -> Result<()> {
     let pools = slotway_nutconf::pools_from_toml(&base.pools)?;
     for pool in &pools {
         settings_for(pool, base)?;
     }
-    runtime()?.block_on(serve(pools, base, None))
+    // SIGHUP: the file's pools again (its other sections apply at restart).
+    let reload = move || -> Result<Vec<PoolConf>> {
+        let path = path.as_deref().context("no configuration file to reload")?;
+        let config = Config::from_file(path)?;
+        Ok(slotway_nutconf::pools_from_toml(&config.pools)?)
+    };
+    runtime()?.block_on(serve(pools, base, None, reload))
 }
 
 /// `check-config` for a configuration with pools.
@@ -108,92 +113,6 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the runtime")
 }
 
-/// nutcracker's pool as engine settings.
-fn settings_for(pool: &PoolConf, base: &Config) -> Result<slotway_core::Settings> {
-    let servers: Vec<PoolServer> = pool
-        .servers
-        .iter()
-        .map(|s| {
-            let mut server = PoolServer::from_entry(&s.entry);
-            server.sentinel_name.clone_from(&s.sentinel_master);
-            server
-        })
-        .collect();
-    let mut settings = PoolSettings::new(
-        pool.name.clone(),
-        servers,
-        pool.hash,
-        pool.hash_tag,
-        pool.distribution,
-    )
-    .with_context(|| format!("pool {:?}", pool.name))?;
-    settings.preconnect = pool.preconnect;
-    settings.ejection = pool.auto_eject_hosts.then_some(Ejection {
-        failure_limit: pool.server_failure_limit,
-        retry_timeout: pool.server_retry_timeout,
-    });
-    if let Some(sentinel) = &pool.sentinel {
-        settings.sentinels = sentinel.addrs.iter().map(ToString::to_string).collect();
-        settings.sentinel_prelude = Prelude::new(
-            sentinel.user.as_deref(),
-            sentinel
-                .auth
-                .as_ref()
-                .map(slotway_nutconf::Password::expose),
-            0,
-        );
-    }
-    let mut config = base.clone();
-    config.pools.clear();
-    // The address is resolved once, as nutcracker resolves it when it
-    // reads the file; a unix-socket pool binds its path instead (`bind`).
-    config.proxy.listen = match &pool.listen {
-        Listen::Tcp { host, port } => {
-            use std::net::ToSocketAddrs as _;
-            let text = if host.contains(':') {
-                format!("[{host}]:{port}")
-            } else {
-                format!("{host}:{port}")
-            };
-            text.to_socket_addrs()
-                .ok()
-                .and_then(|mut a| a.next())
-                .with_context(|| format!("pool {:?}: cannot resolve listen {text}", pool.name))?
-                .to_string()
-        }
-        Listen::Unix { .. } => "127.0.0.1:0".to_owned(),
-    };
-    // Clients AUTH with the pool's redis_auth, as nutcracker checks it.
-    if let Some(auth) = &pool.redis_auth {
-        config.proxy.requirepass = auth.expose().to_owned();
-    }
-    config.cluster.connections_per_node = usize::try_from(pool.server_connections)
-        .unwrap_or(1)
-        .clamp(1, 64);
-    if let Some(t) = pool.timeout {
-        let ms = u64::try_from(t.as_millis()).unwrap_or(u64::MAX);
-        config.cluster.connect_timeout_ms = ms;
-        config.cluster.request_timeout_ms = ms;
-    }
-    let following = !settings.sentinels.is_empty();
-    // Without Sentinel no failover will come: a dead server's requests fail
-    // at once (as in nutcracker) instead of waiting.
-    if !following {
-        config.cluster.park_timeout_ms = 0;
-    }
-    let mut engine = config
-        .validate_for_pool(settings)
-        .map_err(|e| anyhow::anyhow!("pool {:?}: {e}", pool.name))?;
-    engine.prelude = Prelude::new(
-        None,
-        pool.redis_auth
-            .as_ref()
-            .map(slotway_nutconf::Password::expose),
-        pool.redis_db,
-    );
-    Ok(engine)
-}
-
 fn run(args: &NutcrackerArgs, raw: &[OsString]) -> Result<()> {
     if args.daemonize {
         return daemonize(raw);
@@ -208,7 +127,9 @@ fn run(args: &NutcrackerArgs, raw: &[OsString]) -> Result<()> {
         format!("{}:{}", args.stats_addr, args.stats_port),
         args.stats_interval,
     );
-    let result = runtime()?.block_on(serve(pools, &Config::default(), Some(stats)));
+    let reread = args.clone();
+    let reload = move || load(&reread);
+    let result = runtime()?.block_on(serve(pools, &Config::default(), Some(stats), reload));
     if let Some(path) = &args.pid_file {
         let _ = std::fs::remove_file(path);
     }
@@ -216,92 +137,71 @@ fn run(args: &NutcrackerArgs, raw: &[OsString]) -> Result<()> {
 }
 
 /// Serves every pool (one listener each) and, if asked, the stats port
-/// (`address`, aggregation interval), until SIGINT/SIGTERM.
+/// (`address`, aggregation interval), until SIGINT/SIGTERM; SIGHUP reloads
+/// the pools from `reload`.
 async fn serve(
     pools: Vec<PoolConf>,
     base: &Config,
     stats: Option<(String, Duration)>,
+    reload: impl Fn() -> Result<Vec<PoolConf>>,
 ) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
     let started = Instant::now();
-    let stop = tokio_util::sync::CancellationToken::new();
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut watched: Vec<(PoolConf, Arc<Engine>)> = Vec::new();
-    for pool in pools {
-        let settings = settings_for(&pool, base)?;
-        let listener = bind(&pool, &settings).await?;
-        let engine = Engine::new(settings);
-        let token = stop.clone();
-        tasks.spawn(slotway_core::serve(listener, engine.clone(), async move {
-            token.cancelled().await
-        }));
-        watched.push((pool, engine));
-    }
-    let watched = Arc::new(watched);
+    let mut set = PoolSet::start(base, pools).await?;
     let mut stats_task = None;
     if let Some((stats_addr, interval)) = stats {
         let listener = tokio::net::TcpListener::bind(&stats_addr)
             .await
             .with_context(|| format!("cannot listen for stats on {stats_addr}"))?;
-        info!(%stats_addr, pools = watched.len(), "nutcracker-compatible proxy running");
+        info!(%stats_addr, pools = set.len(), "nutcracker-compatible proxy running");
         stats_task = Some(tokio::spawn(stats_server(
             listener,
-            watched.clone(),
+            set.watch(),
             interval,
             started,
         )));
     }
-    tokio::select! {
-        () = crate::shutdown_signal() => {}
-        Some(done) = tasks.join_next() => {
-            warn!(result = ?done, "a pool stopped");
+    let shutdown = crate::shutdown_signal();
+    tokio::pin!(shutdown);
+    let mut hup = signal(SignalKind::hangup()).context("watching SIGHUP")?;
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            _ = hup.recv() => match reload() {
+                Ok(pools) => {
+                    info!("SIGHUP: reloading the configuration");
+                    set.reload(pools).await;
+                }
+                Err(e) => error!(error = %format!("{e:#}"), "SIGHUP: configuration not reloaded; the running pools are unchanged"),
+            },
+            Some(done) = set.next_exit() => {
+                if let Err(e) = done {
+                    warn!(error = %e, "a pool stopped");
+                }
+            }
         }
     }
-    stop.cancel();
-    while tasks.join_next().await.is_some() {}
+    set.shutdown().await;
     if let Some(task) = stats_task {
         task.abort();
     }
     Ok(())
 }
 
-/// The pool's listener: TCP, or a unix socket (a stale socket file from an
-/// earlier run is replaced; `perm` is applied as nutcracker does).
-async fn bind(pool: &PoolConf, settings: &slotway_core::Settings) -> Result<ClientListener> {
-    match &pool.listen {
-        Listen::Tcp { .. } => Ok(tokio::net::TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("pool {:?}: cannot listen on {}", pool.name, settings.listen))?
-            .into()),
-        Listen::Unix { path, perm } => {
-            use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
-            if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
-                let _ = std::fs::remove_file(path);
-            }
-            let listener = tokio::net::UnixListener::bind(path)
-                .with_context(|| format!("pool {:?}: cannot listen on {path}", pool.name))?;
-            if let Some(mode) = perm {
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(*mode))
-                    .with_context(|| format!("pool {:?}: chmod {mode:o} {path}", pool.name))?;
-            }
-            Ok(listener.into())
-        }
-    }
-}
-
 /// Serves the latest snapshot to every connection, then closes it;
 /// snapshots are taken every `interval`, as nutcracker aggregates.
 async fn stats_server(
     listener: tokio::net::TcpListener,
-    pools: Arc<Vec<(PoolConf, Arc<Engine>)>>,
+    pools: tokio::sync::watch::Receiver<Running>,
     interval: Duration,
     started: Instant,
 ) {
-    let mut latest = Arc::new(snapshot(&pools, started));
+    let mut latest = Arc::new(snapshot(&pools.borrow().clone(), started));
     let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(10)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = ticker.tick() => latest = Arc::new(snapshot(&pools, started)),
+            _ = ticker.tick() => latest = Arc::new(snapshot(&pools.borrow().clone(), started)),
             accepted = listener.accept() => {
                 if let Ok((mut conn, _)) = accepted {
                     let doc = latest.clone();
@@ -315,7 +215,7 @@ async fn stats_server(
     }
 }
 
-fn snapshot(pools: &[(PoolConf, Arc<Engine>)], started: Instant) -> String {
+fn snapshot(pools: &[(PoolConf, Arc<slotway_core::Engine>)], started: Instant) -> String {
     let mut doc = StatsSnapshot {
         source: hostname(),
         version: "0.5.0".to_owned(),

@@ -262,3 +262,79 @@ fn toml_pools_in_slotways_config() {
     assert_eq!(total, 40);
     assert_eq!(bulk(&c.cmd(&["GET", "t3"])), b"x");
 }
+
+/// SIGHUP reloads the YAML: a server added to a pool takes its share of new
+/// keys while clients stay connected, a new pool starts, a broken file
+/// changes nothing.
+#[test]
+fn sighup_reloads_pools_without_dropping_clients() {
+    slotway_fixture::require_binaries(&["redis-server", "redis-cli"]);
+    let a = RedisServer::start().unwrap();
+    let b = RedisServer::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (listen, other, stats) = (free_port(), free_port(), free_port());
+    let one = format!(
+        "alpha:\n  listen: 127.0.0.1:{listen}\n  redis: true\n  hash: murmur\n  servers:\n    - {}:1\n",
+        a.addr()
+    );
+    let conf = write_conf(dir.path(), &one);
+    let child = Command::new(BIN)
+        .args([
+            "nutcracker",
+            "-c",
+            &conf,
+            "-s",
+            &stats.to_string(),
+            "-a",
+            "127.0.0.1",
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let _guard = Owned(child);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while TcpStream::connect(("127.0.0.1", listen)).is_err() {
+        assert!(Instant::now() < deadline, "pool never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut c = common::Raw::connect(("127.0.0.1", listen));
+    assert!(is_ok(&c.cmd(&["SET", "before", "1"])));
+    let two = format!(
+        "alpha:\n  listen: 127.0.0.1:{listen}\n  redis: true\n  hash: murmur\n  servers:\n    - {}:1\n    - {}:1\ndelta:\n  listen: 127.0.0.1:{other}\n  redis: true\n  servers:\n    - {}:1\n",
+        a.addr(),
+        b.addr(),
+        b.addr()
+    );
+    write_conf(dir.path(), &two);
+    let hup = |pid: &str| {
+        let mut kill = Command::new("kill");
+        kill.args(["-HUP", pid]);
+        assert!(
+            run_bounded(&mut kill, Duration::from_secs(5))
+                .unwrap()
+                .status
+                .success()
+        );
+    };
+    hup(&pid);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", other)).is_err() {
+        assert!(Instant::now() < deadline, "the new pool never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Same connection, new placement: keys now also land on b.
+    for i in 0..60 {
+        assert!(is_ok(&c.cmd(&["SET", &format!("after:{i}"), "1"])));
+    }
+    let on_b: usize = b.cmd(&["DBSIZE"]).unwrap().trim().parse().unwrap();
+    assert!(on_b > 0, "the added server got no key");
+    // A broken file: refused, everything keeps running as it was.
+    write_conf(dir.path(), "alpha:\n  listen: 127.0.0.1:1\n  bogus: 1\n");
+    hup(&pid);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(is_ok(&c.cmd(&["SET", "still", "1"])));
+    let mut d = common::Raw::connect(("127.0.0.1", other));
+    assert_eq!(common::text(&d.cmd(&["PING"])), "PONG");
+}

@@ -283,6 +283,16 @@ impl Topology {
 
     /// Installs a full view from a refresh; returns whether anything changed.
     pub fn install(&self, view: &ClusterView) -> bool {
+        self.install_with(view, None)
+    }
+
+    /// Installs a pool's new server list and placement together (a
+    /// reload), so no request ever sees one without the other.
+    pub fn install_with_keys(&self, view: &ClusterView, keys: KeyMap) -> bool {
+        self.install_with(view, Some(keys))
+    }
+
+    fn install_with(&self, view: &ClusterView, new_keys: Option<KeyMap>) -> bool {
         let mut reg = self.registry.lock();
         let current = self.table.load_full();
         let mut nodes: Vec<Arc<Node>> = Vec::new();
@@ -339,7 +349,7 @@ impl Topology {
                 .iter()
                 .zip(&replicas)
                 .all(|(a, b)| same_nodes(a, b));
-        if same {
+        if same && new_keys.is_none() {
             return false;
         }
         let version = current.version + 1;
@@ -349,7 +359,7 @@ impl Topology {
             slots,
             nodes,
             replicas,
-            keys: current.keys.clone(),
+            keys: new_keys.unwrap_or_else(|| current.keys.clone()),
         }));
         info!(
             event = "topology_changed",

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use slotway_hashkit::SLOT_COUNT;
 use slotway_hashkit::twemproxy::{Distribution, Hash, HashTag, Placement, Server, ServerEntry};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -194,21 +194,56 @@ pub struct PoolTiming {
 }
 
 /// Keeps the pool's table current until `stop` is cancelled: installs the
-/// servers, follows Sentinel, probes health, ejects and restores.
+/// servers, follows Sentinel, probes health, ejects and restores. A new
+/// value on `updates` (a configuration reload) replaces the servers and
+/// the placement at once; clients stay connected.
 pub async fn run(
     topology: Arc<Topology>,
-    pool: Arc<PoolSettings>,
+    mut updates: watch::Receiver<Arc<PoolSettings>>,
     stats: Arc<crate::stats::ProxyStats>,
     timing: PoolTiming,
     stop: CancellationToken,
+) {
+    let mut first = true;
+    loop {
+        let pool = updates.borrow_and_update().clone();
+        let generation = stop.child_token();
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = serve_generation(&topology, &pool, &stats, timing, &generation, first) => return,
+            changed = updates.changed() => {
+                generation.cancel();
+                if changed.is_err() {
+                    // The engine is gone.
+                    return;
+                }
+                info!(pool = %pool.name, "pool reloaded");
+            }
+        }
+        first = false;
+    }
+}
+
+async fn serve_generation(
+    topology: &Topology,
+    pool: &Arc<PoolSettings>,
+    stats: &crate::stats::ProxyStats,
+    timing: PoolTiming,
+    stop: &CancellationToken,
+    first: bool,
 ) {
     let mut addrs: Vec<String> = pool.servers.iter().map(|s| s.addr.clone()).collect();
     let follows =
         !pool.sentinels.is_empty() && pool.servers.iter().any(|s| s.sentinel_name.is_some());
     if follows {
-        sentinel::resolve_all(&pool, &mut addrs, timing).await;
+        sentinel::resolve_all(pool, &mut addrs, timing).await;
     }
-    topology.install(&view(&addrs));
+    if first {
+        topology.install(&view(&addrs));
+    } else {
+        topology.install_with_keys(&view(&addrs), pool.keys.clone());
+        stats.server_ejected_at.lock().clear();
+    }
     info!(pool = %pool.name, servers = addrs.len(), "pool ready");
     // `preconnect`: the first probe (right away) connects to every server.
     let (tx, mut switches) = mpsc::unbounded_channel();
@@ -248,7 +283,7 @@ pub async fn run(
                     }
                 }
                 sentinel::Event::Resync => {
-                    if sentinel::resolve_all(&pool, &mut addrs, timing).await {
+                    if sentinel::resolve_all(pool, &mut addrs, timing).await {
                         topology.install(&view(&addrs));
                     }
                 }
@@ -256,7 +291,7 @@ pub async fn run(
             _ = ticker.tick() => {
                 let verdicts = health::probe_all(&addrs, topology.prelude(), timing).await;
                 let ejects = health.ejects;
-                let changed = health.update(&verdicts, pool.ejection, &pool, &addrs);
+                let changed = health.update(&verdicts, pool.ejection, pool, &addrs);
                 if health.ejects != ejects {
                     crate::stats::bump(&stats.server_ejects, health.ejects - ejects);
                     stats.server_ejected_at.lock().clone_from(&health.ejected_at_us);
@@ -270,7 +305,7 @@ pub async fn run(
                 // A failed server of a Sentinel-managed pool: maybe a
                 // failover under way whose event this proxy missed.
                 if follows && verdicts.iter().any(|ok| !ok)
-                    && sentinel::resolve_all(&pool, &mut addrs, timing).await
+                    && sentinel::resolve_all(pool, &mut addrs, timing).await
                 {
                     topology.install(&view(&addrs));
                 }

@@ -1,0 +1,298 @@
+//! Running a set of sharded pools (from a nutcracker YAML file or from
+//! `[pools.NAME]` in Slotway's TOML): one engine and one listener per pool,
+//! and reloading them on SIGHUP.
+//!
+//! Reload rules: a pool whose servers, hash, distribution, hash tag,
+//! ejection or Sentinel settings changed is updated in place (its clients
+//! stay connected; keys move only as the new placement says); a pool whose
+//! other settings changed (listen, timeout, auth, db, connections) is
+//! restarted, which closes its clients' connections; new pools start,
+//! pools no longer in the file stop. A file that fails validation changes
+//! nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use slotway_core::backend::Prelude;
+use slotway_core::pool::{Ejection, PoolServer, PoolSettings};
+use slotway_core::{ClientListener, Config, Engine};
+use slotway_nutconf::{Listen, PoolConf};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+/// The running pools, as the stats port sees them.
+pub(crate) type Running = Arc<Vec<(PoolConf, Arc<Engine>)>>;
+
+/// One running pool.
+struct Pool {
+    conf: PoolConf,
+    engine: Arc<Engine>,
+    stop: CancellationToken,
+}
+
+/// Every running pool, plus what reloads need.
+pub(crate) struct PoolSet {
+    base: Config,
+    pools: Vec<Pool>,
+    tasks: tokio::task::JoinSet<Result<(), slotway_core::RunError>>,
+    view: watch::Sender<Running>,
+}
+
+impl PoolSet {
+    /// Binds and starts every pool.
+    pub(crate) async fn start(base: &Config, confs: Vec<PoolConf>) -> Result<Self> {
+        let mut set = Self {
+            base: base.clone(),
+            pools: Vec::new(),
+            tasks: tokio::task::JoinSet::new(),
+            view: watch::Sender::new(Arc::new(Vec::new())),
+        };
+        for conf in confs {
+            let pool = set.launch(conf).await?;
+            set.pools.push(pool);
+        }
+        set.publish();
+        Ok(set)
+    }
+
+    /// What the stats port reads (updated on every reload).
+    pub(crate) fn watch(&self) -> watch::Receiver<Running> {
+        self.view.subscribe()
+    }
+
+    /// How many pools run.
+    pub(crate) fn len(&self) -> usize {
+        self.pools.len()
+    }
+
+    /// Applies a freshly loaded configuration (see the module rules).
+    pub(crate) async fn reload(&mut self, confs: Vec<PoolConf>) {
+        // Validate everything first: a bad file changes nothing.
+        for conf in &confs {
+            if let Err(e) = settings_for(conf, &self.base) {
+                error!(error = %format!("{e:#}"), "reload refused; the running pools are unchanged");
+                return;
+            }
+        }
+        let mut old = std::mem::take(&mut self.pools);
+        for conf in confs {
+            let same = old.iter().position(|p| p.conf.name == conf.name);
+            let previous = same.map(|i| old.remove(i));
+            match previous {
+                Some(p) if p.conf == conf => self.pools.push(p),
+                Some(p) if in_place(&p.conf, &conf) => match settings_for(&conf, &self.base) {
+                    Ok(settings) => {
+                        if let Some(pool) = settings.pool.as_deref() {
+                            let _ = p.engine.reload_pool(pool.clone());
+                        }
+                        info!(pool = %conf.name, servers = conf.servers.len(), "pool reloaded in place");
+                        self.pools.push(Pool { conf, ..p });
+                    }
+                    Err(e) => {
+                        error!(pool = %conf.name, error = %format!("{e:#}"), "reload of a pool failed")
+                    }
+                },
+                Some(p) => {
+                    warn!(pool = %conf.name, "pool settings changed beyond its servers: restarting it (its clients reconnect)");
+                    p.stop.cancel();
+                    self.relaunch(conf, Some(p)).await;
+                }
+                None => {
+                    info!(pool = %conf.name, "pool added");
+                    self.relaunch(conf, None).await;
+                }
+            }
+        }
+        for gone in old {
+            info!(pool = %gone.conf.name, "pool removed");
+            gone.stop.cancel();
+        }
+        self.publish();
+    }
+
+    /// Waits for a pool task to end (they only end on error or stop).
+    pub(crate) async fn next_exit(&mut self) -> Option<Result<(), slotway_core::RunError>> {
+        match self.tasks.join_next().await {
+            Some(Ok(r)) => Some(r),
+            Some(Err(e)) => Some(Err(slotway_core::RunError::Listener(
+                std::io::Error::other(e),
+            ))),
+            None => None,
+        }
+    }
+
+    /// Stops every pool and waits for their grace periods.
+    pub(crate) async fn shutdown(mut self) {
+        for p in &self.pools {
+            p.stop.cancel();
+        }
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    async fn relaunch(&mut self, conf: PoolConf, previous: Option<Pool>) {
+        // The old listener may take a moment to close: retry the bind.
+        let mut last = None;
+        for _ in 0..30 {
+            match self.launch(conf.clone()).await {
+                Ok(pool) => {
+                    self.pools.push(pool);
+                    return;
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        error!(pool = %conf.name, error = %format!("{:#}", last.map(|e| e.to_string()).unwrap_or_default()), "pool could not be started");
+        drop(previous);
+    }
+
+    async fn launch(&mut self, conf: PoolConf) -> Result<Pool> {
+        let settings = settings_for(&conf, &self.base)?;
+        let listener = bind(&conf, &settings).await?;
+        let engine = Engine::new(settings);
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        self.tasks
+            .spawn(slotway_core::serve(listener, engine.clone(), async move {
+                token.cancelled().await;
+            }));
+        Ok(Pool { conf, engine, stop })
+    }
+
+    fn publish(&self) {
+        let view: Vec<(PoolConf, Arc<Engine>)> = self
+            .pools
+            .iter()
+            .map(|p| (p.conf.clone(), p.engine.clone()))
+            .collect();
+        self.view.send_replace(Arc::new(view));
+    }
+}
+
+/// Whether `new` differs from `old` only in what a running pool can take
+/// without a restart.
+fn in_place(old: &PoolConf, new: &PoolConf) -> bool {
+    let mut probe = new.clone();
+    probe.servers.clone_from(&old.servers);
+    probe.hash = old.hash;
+    probe.hash_tag = old.hash_tag;
+    probe.distribution = old.distribution;
+    probe.auto_eject_hosts = old.auto_eject_hosts;
+    probe.server_retry_timeout = old.server_retry_timeout;
+    probe.server_failure_limit = old.server_failure_limit;
+    probe.preconnect = old.preconnect;
+    probe.sentinel.clone_from(&old.sentinel);
+    probe == *old
+}
+
+/// nutcracker's pool as engine settings.
+pub(crate) fn settings_for(pool: &PoolConf, base: &Config) -> Result<slotway_core::Settings> {
+    let servers: Vec<PoolServer> = pool
+        .servers
+        .iter()
+        .map(|s| {
+            let mut server = PoolServer::from_entry(&s.entry);
+            server.sentinel_name.clone_from(&s.sentinel_master);
+            server
+        })
+        .collect();
+    let mut settings = PoolSettings::new(
+        pool.name.clone(),
+        servers,
+        pool.hash,
+        pool.hash_tag,
+        pool.distribution,
+    )
+    .with_context(|| format!("pool {:?}", pool.name))?;
+    settings.preconnect = pool.preconnect;
+    settings.ejection = pool.auto_eject_hosts.then_some(Ejection {
+        failure_limit: pool.server_failure_limit,
+        retry_timeout: pool.server_retry_timeout,
+    });
+    if let Some(sentinel) = &pool.sentinel {
+        settings.sentinels = sentinel.addrs.iter().map(ToString::to_string).collect();
+        settings.sentinel_prelude = Prelude::new(
+            sentinel.user.as_deref(),
+            sentinel
+                .auth
+                .as_ref()
+                .map(slotway_nutconf::Password::expose),
+            0,
+        );
+    }
+    let mut config = base.clone();
+    config.pools.clear();
+    // The address is resolved once, as nutcracker resolves it when it
+    // reads the file; a unix-socket pool binds its path instead (`bind`).
+    config.proxy.listen = match &pool.listen {
+        Listen::Tcp { host, port } => {
+            use std::net::ToSocketAddrs as _;
+            let text = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            };
+            text.to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .with_context(|| format!("pool {:?}: cannot resolve listen {text}", pool.name))?
+                .to_string()
+        }
+        Listen::Unix { .. } => "127.0.0.1:0".to_owned(),
+    };
+    // Clients AUTH with the pool's redis_auth, as nutcracker checks it.
+    if let Some(auth) = &pool.redis_auth {
+        config.proxy.requirepass = auth.expose().to_owned();
+    }
+    config.cluster.connections_per_node = usize::try_from(pool.server_connections)
+        .unwrap_or(1)
+        .clamp(1, 64);
+    if let Some(t) = pool.timeout {
+        let ms = u64::try_from(t.as_millis()).unwrap_or(u64::MAX);
+        config.cluster.connect_timeout_ms = ms;
+        config.cluster.request_timeout_ms = ms;
+    }
+    let following = !settings.sentinels.is_empty();
+    // Without Sentinel no failover will come: a dead server's requests fail
+    // at once (as in nutcracker) instead of waiting.
+    if !following {
+        config.cluster.park_timeout_ms = 0;
+    }
+    let mut engine = config
+        .validate_for_pool(settings)
+        .map_err(|e| anyhow::anyhow!("pool {:?}: {e}", pool.name))?;
+    engine.prelude = Prelude::new(
+        None,
+        pool.redis_auth
+            .as_ref()
+            .map(slotway_nutconf::Password::expose),
+        pool.redis_db,
+    );
+    Ok(engine)
+}
+
+/// The pool's listener: TCP, or a unix socket (a stale socket file from an
+/// earlier run is replaced; `perm` is applied as nutcracker does).
+async fn bind(pool: &PoolConf, settings: &slotway_core::Settings) -> Result<ClientListener> {
+    match &pool.listen {
+        Listen::Tcp { .. } => Ok(tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("pool {:?}: cannot listen on {}", pool.name, settings.listen))?
+            .into()),
+        Listen::Unix { path, perm } => {
+            use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+            if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+                let _ = std::fs::remove_file(path);
+            }
+            let listener = tokio::net::UnixListener::bind(path)
+                .with_context(|| format!("pool {:?}: cannot listen on {path}", pool.name))?;
+            if let Some(mode) = perm {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(*mode))
+                    .with_context(|| format!("pool {:?}: chmod {mode:o} {path}", pool.name))?;
+            }
+            Ok(listener.into())
+        }
+    }
+}

@@ -269,7 +269,8 @@ pub(crate) fn settings_for(pool: &PoolConf, base: &Config) -> Result<slotway_cor
             .as_ref()
             .map(slotway_nutconf::Password::expose),
         pool.redis_db,
-    );
+    )
+    .with_keepalive(pool.tcpkeepalive);
     Ok(engine)
 }
 
@@ -277,10 +278,18 @@ pub(crate) fn settings_for(pool: &PoolConf, base: &Config) -> Result<slotway_cor
 /// earlier run is replaced; `perm` is applied as nutcracker does).
 async fn bind(pool: &PoolConf, settings: &slotway_core::Settings) -> Result<ClientListener> {
     match &pool.listen {
-        Listen::Tcp { .. } => Ok(tokio::net::TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("pool {:?}: cannot listen on {}", pool.name, settings.listen))?
-            .into()),
+        Listen::Tcp { .. } => {
+            let what = || format!("pool {:?}: cannot listen on {}", pool.name, settings.listen);
+            // nutcracker's `backlog`: the listen queue length.
+            let socket = match settings.listen {
+                std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+                std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+            }
+            .with_context(what)?;
+            socket.set_reuseaddr(true).with_context(what)?;
+            socket.bind(settings.listen).with_context(what)?;
+            Ok(socket.listen(pool.backlog).with_context(what)?.into())
+        }
         Listen::Unix { path, perm } => {
             use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
             if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {

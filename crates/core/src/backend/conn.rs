@@ -267,6 +267,9 @@ async fn connect(params: &ConnParams) -> Result<Stream, String> {
         let stream = TcpStream::connect(addr).await?;
         // Requests are coalesced by the task itself; Nagle would only add latency.
         stream.set_nodelay(true)?;
+        if params.prelude.keepalive() {
+            socket2::SockRef::from(&stream).set_keepalive(true)?;
+        }
         Ok(Stream::Tcp(stream))
     };
     match tokio::time::timeout(params.connect_timeout, attempt).await {

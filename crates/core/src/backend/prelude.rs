@@ -1,6 +1,7 @@
-//! [`Prelude`]: the commands every new backend connection sends before
-//! anything else — `AUTH` with the backend credentials, `SELECT` of a
-//! pool's database — encoded once when the settings are validated.
+//! [`Prelude`]: what every new backend connection does before anything
+//! else — its socket options (TCP keepalive) and the commands it sends
+//! first (`AUTH` with the backend credentials, `SELECT` of a pool's
+//! database), encoded once when the settings are validated.
 //!
 //! Invariant: the credentials never leave this type in readable form: its
 //! `Debug` shows only how many commands it holds, so settings, nodes and
@@ -12,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 
 /// Encoded commands sent first on every backend connection.
 #[derive(Clone, Default)]
-pub struct Prelude(Arc<[Bytes]>);
+pub struct Prelude(Arc<[Bytes]>, bool);
 
 impl Prelude {
     /// `AUTH [user] password` when a password is set, then `SELECT db` when
@@ -38,7 +39,20 @@ impl Prelude {
             );
             cmds.push(buf.freeze());
         }
-        Self(cmds.into())
+        Self(cmds.into(), false)
+    }
+
+    /// With SO_KEEPALIVE on TCP connections (nutcracker's `tcpkeepalive`).
+    #[must_use]
+    pub fn with_keepalive(mut self, on: bool) -> Self {
+        self.1 = on;
+        self
+    }
+
+    /// Whether TCP connections get SO_KEEPALIVE.
+    #[must_use]
+    pub fn keepalive(&self) -> bool {
+        self.1
     }
 
     /// The encoded commands, in order.

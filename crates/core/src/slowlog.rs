@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use slotway_resp::num::string2ll;
-use slotway_resp::{Request, encode};
+use slotway_resp::{Limits, Request, RequestParser, encode};
 
 /// Arguments kept per entry (Redis's `SLOWLOG_ENTRY_MAX_ARGC`).
 pub const MAX_ARGC: usize = 32;
@@ -137,6 +137,20 @@ impl SlowLog {
     pub fn reset(&self) {
         self.entries.lock().clear();
     }
+}
+
+/// A request again from its multibulk encoding. Sessions keep only the
+/// encoding of requests in flight (a cheaper handle than the parsed
+/// request) and parse it again for the rare request that is logged.
+#[must_use]
+pub fn reparse(raw: &Bytes) -> Option<Request> {
+    let mut parser = RequestParser::new(Limits {
+        max_bulk_len: u64::MAX,
+        max_multibulk_len: u64::MAX,
+        max_inline_len: usize::MAX,
+    });
+    let mut buf = BytesMut::from(raw.as_ref());
+    parser.next(&mut buf).ok().flatten()
 }
 
 /// The arguments as Redis keeps them: 32 at most, 128 bytes each at most,
@@ -262,6 +276,12 @@ mod tests {
         assert_eq!(h[2], "AUTH");
         let a = trimmed_args(&req(&[b"AUTH", b"default", b"secret"]));
         assert_eq!(a, vec!["AUTH", "(redacted)", "(redacted)"]);
+    }
+
+    #[test]
+    fn a_request_parses_again_from_its_encoding() {
+        let r = req(&[b"SET", b"k", b"a b\r\nc"]);
+        assert_eq!(reparse(r.raw()), Some(r));
     }
 
     #[test]

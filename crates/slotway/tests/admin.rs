@@ -544,3 +544,75 @@ fn secrets_never_appear_in_any_endpoint() {
         );
     }
 }
+
+/// Outcomes are counted per request even when a pipeline mixes forwarded
+/// requests with errors the proxy answers itself (queued behind them).
+#[test]
+fn pipelined_errors_are_counted_per_command() {
+    let cluster = start_cluster(3, 0);
+    let admin = Admin::start(&cluster.seeds(), |_| {});
+    admin.wait_ready();
+    let mut c = admin.client();
+    let mut pipeline = Vec::new();
+    for i in 0..50 {
+        for args in [
+            vec!["GET".to_owned(), format!("p{i}")],
+            vec!["NOSUCH".to_owned()],
+            vec!["SET".to_owned(), format!("p{i}"), "v".to_owned()],
+            vec!["GET".to_owned()],
+            vec!["LPUSH".to_owned(), format!("p{i}"), "x".to_owned()],
+        ] {
+            let mut out = bytes::BytesMut::new();
+            slotway_resp::encode::command(&mut out, &args);
+            pipeline.extend_from_slice(&out);
+        }
+    }
+    c.send(&pipeline);
+    for i in 0..50 {
+        assert!(matches!(c.read(), Value::Null | Value::Bulk(_)), "{i}");
+        assert!(text(&c.read()).starts_with("ERR unknown command"));
+        assert!(is_ok(&c.read()));
+        assert!(text(&c.read()).starts_with("ERR wrong number of arguments"));
+        assert!(text(&c.read()).starts_with("WRONGTYPE"));
+    }
+    let stats = admin.json("/api/v1/stats/commands");
+    let row = |name: &str| {
+        let r = stats["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["command"] == name)
+            .unwrap_or_else(|| panic!("{name}: {stats}"))
+            .clone();
+        (
+            r["calls"].as_u64().unwrap(),
+            r["failed_calls"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(row("set"), (50, 0));
+    assert_eq!(row("lpush"), (50, 50));
+    assert_eq!(row("unknown"), (50, 50));
+    assert_eq!(row("get"), (100, 50));
+    // A blocking command is counted without its wait, and never slow-logged.
+    let blocked = admin.get("/api/v1/stats/commands");
+    assert!(!blocked.body.contains("blpop"));
+    assert_eq!(c.cmd(&["BLPOP", "nothing-here", "0.2"]), Value::Null);
+    let stats = admin.json("/api/v1/stats/commands");
+    let blpop = stats["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["command"] == "blpop")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (blpop["calls"].as_u64(), blpop["usec"].as_u64()),
+        (Some(1), Some(0))
+    );
+    // It waited 200 ms, over the default 10 ms threshold, yet is not logged.
+    let log = c.cmd(&["SLOWLOG", "GET", "-1"]);
+    assert!(
+        !format!("{log:?}").to_lowercase().contains("blpop"),
+        "{log:?}"
+    );
+}

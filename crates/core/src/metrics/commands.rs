@@ -125,6 +125,12 @@ pub struct Identified {
 /// for containers, else the command's; unknown names get the unknown slot.
 #[must_use]
 pub fn identify(req: &Request) -> Identified {
+    identify_with_kind(req).0
+}
+
+/// [`identify`], and whether the answer depends on the name alone (not a
+/// container, whose subcommand decides).
+fn identify_with_kind(req: &Request) -> (Identified, bool) {
     let unknown = Identified {
         id: CommandId::unknown(),
         class: Class::Other,
@@ -132,10 +138,10 @@ pub fn identify(req: &Request) -> Identified {
         blocking: false,
     };
     let Some(top) = req.arg(0).and_then(slotway_command::lookup) else {
-        return unknown;
+        return (unknown, true);
     };
     let Some(top_idx) = position(COMMANDS, top) else {
-        return unknown;
+        return (unknown, true);
     };
     let base = layout().base.get(top_idx).copied().unwrap_or(u16::MAX);
     let (spec, flat) = match req.arg(1).filter(|_| top.is_container()) {
@@ -148,11 +154,47 @@ pub fn identify(req: &Request) -> Identified {
         },
         None => (top, usize::from(base)),
     };
-    Identified {
+    let what = Identified {
         id: CommandId(u16::try_from(flat).unwrap_or(u16::MAX)),
         class: Class::of(spec),
         skip_slowlog: spec.has_flag(flags::SKIP_SLOWLOG),
         blocking: spec.has_flag(flags::BLOCKING),
+    };
+    (what, !top.is_container())
+}
+
+/// Longest command name the [`LastCommand`] cache remembers.
+const CACHED_NAME: usize = 24;
+
+/// A one-entry cache of the last command name a client sent: clients send
+/// runs of the same command, and a byte comparison is far cheaper than the
+/// table search (containers are not cached: their subcommand decides).
+#[derive(Debug, Default)]
+pub struct LastCommand {
+    name: [u8; CACHED_NAME],
+    len: usize,
+    what: Option<Identified>,
+}
+
+impl LastCommand {
+    /// [`identify`], remembering the answer for the next request.
+    pub fn identify(&mut self, req: &Request) -> Identified {
+        let name = req.arg(0).unwrap_or_default();
+        if let Some(what) = self.what
+            && self.name.get(..self.len) == Some(name)
+        {
+            return what;
+        }
+        let (what, by_name) = identify_with_kind(req);
+        match self.name.get_mut(..name.len()) {
+            Some(slot) if by_name => {
+                slot.copy_from_slice(name);
+                self.len = name.len();
+                self.what = Some(what);
+            }
+            _ => self.what = None,
+        }
+        what
     }
 }
 
@@ -196,13 +238,14 @@ impl Default for CommandTable {
 }
 
 impl CommandTable {
-    /// Counts one answered request.
-    pub fn record(&self, id: CommandId, usec: u64, failed: bool) {
+    /// Counts `calls` answered requests that took `usec` microseconds in
+    /// all, `failed` of them with an error.
+    pub fn record(&self, id: CommandId, calls: u64, usec: u64, failed: u64) {
         if let Some(s) = self.stats.get(id.index()) {
-            s.calls.fetch_add(1, Ordering::Relaxed);
+            s.calls.fetch_add(calls, Ordering::Relaxed);
             s.usec.fetch_add(usec, Ordering::Relaxed);
-            if failed {
-                s.failed.fetch_add(1, Ordering::Relaxed);
+            if failed > 0 {
+                s.failed.fetch_add(failed, Ordering::Relaxed);
             }
         }
     }
@@ -277,12 +320,40 @@ mod tests {
     }
 
     #[test]
+    fn the_cache_answers_like_the_table() {
+        let mut cache = LastCommand::default();
+        for args in [
+            &["GET", "k"][..],
+            &["GET", "j"],
+            &["get", "k"],
+            &["CLIENT", "LIST"],
+            &["CLIENT", "ID"],
+            &["CLIENT", "ID"],
+            &["SET", "k", "v"],
+            &["nosuch"],
+            &["nosuch"],
+            &["BLPOP", "k", "0"],
+            &["averyveryverylongcommandnamethatisnotcached"],
+            &["averyveryverylongcommandnamethatisnotcached"],
+            &["GET", "k"],
+        ] {
+            let req = Request::from_args(args.iter().map(|a| a.as_bytes()));
+            let (a, b) = (cache.identify(&req), identify(&req));
+            assert_eq!(
+                (a.id, a.class, a.blocking),
+                (b.id, b.class, b.blocking),
+                "{args:?}"
+            );
+        }
+    }
+
+    #[test]
     fn record_and_snapshot() {
         let t = CommandTable::default();
         let get = id(&["GET", "k"]).id;
-        t.record(get, 10, false);
-        t.record(get, 5, true);
-        t.record(CommandId::unknown(), 1, true);
+        t.record(get, 1, 10, 0);
+        t.record(get, 1, 5, 1);
+        t.record(CommandId::unknown(), 1, 1, 1);
         let snap = t.snapshot();
         assert_eq!(
             snap,

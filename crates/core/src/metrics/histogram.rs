@@ -36,11 +36,17 @@ pub struct HistogramSnapshot {
 impl Histogram {
     /// Records one observation of `usec` microseconds.
     pub fn observe(&self, usec: u64) {
+        self.observe_many(usec, 1);
+    }
+
+    /// Records `count` observations of `usec` microseconds each.
+    pub fn observe_many(&self, usec: u64, count: u64) {
         let i = BOUNDS_USEC.partition_point(|&b| b < usec);
         if let Some(b) = self.buckets.get(i) {
-            b.fetch_add(1, Ordering::Relaxed);
+            b.fetch_add(count, Ordering::Relaxed);
         }
-        self.sum_usec.fetch_add(usec, Ordering::Relaxed);
+        self.sum_usec
+            .fetch_add(usec.saturating_mul(count), Ordering::Relaxed);
     }
 
     /// Cumulative buckets, count and sum.
@@ -75,6 +81,7 @@ mod tests {
         h.observe(100);
         h.observe(101);
         h.observe(20_000_000);
+        h.observe_many(0, 0);
         let s = h.snapshot();
         assert_eq!(s.count, 4);
         assert_eq!(s.buckets[0], (0.0001, 2));

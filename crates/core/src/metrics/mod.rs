@@ -21,7 +21,7 @@ pub mod histogram;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use commands::{Class, CommandId, CommandTable, Identified, identify};
+pub use commands::{Class, CommandId, CommandTable, Identified, LastCommand, identify};
 pub use histogram::Histogram;
 
 /// A monotonically growing count.
@@ -88,12 +88,19 @@ impl Metrics {
     /// Counts one answered request of `usec` microseconds (a blocking
     /// command's wait is not latency: it is counted without its time).
     pub fn record(&self, what: Identified, usec: u64, failed: bool) {
+        self.record_many(what, usec, 1, u64::from(failed));
+    }
+
+    /// Counts `count` answered requests of the same command that took
+    /// `usec` microseconds each, `failed` of them with an error.
+    pub fn record_many(&self, what: Identified, usec: u64, count: u64, failed: u64) {
         if what.blocking {
-            self.commands.record(what.id, 0, failed);
+            self.commands.record(what.id, count, 0, failed);
             return;
         }
-        self.commands.record(what.id, usec, failed);
-        self.latency(what.class).observe(usec);
+        self.commands
+            .record(what.id, count, usec.saturating_mul(count), failed);
+        self.latency(what.class).observe_many(usec, count);
     }
 
     /// The latency histogram of `class`.

@@ -21,7 +21,7 @@ use slotway_resp::Request;
 
 use super::queue::Queue;
 use crate::cluster::SlotTable;
-use crate::metrics::{Identified, identify};
+use crate::metrics::{Identified, LastCommand};
 
 /// One request not yet done.
 #[derive(Debug)]
@@ -31,8 +31,9 @@ struct Tracked {
     what: Identified,
     started: Instant,
     failed: bool,
-    /// Kept only while the slow log is on (cheap: a shared buffer and spans).
-    req: Option<Request>,
+    /// The request's encoding, kept only while the slow log may want it (a
+    /// reference-counted handle; parsed again only if it is logged).
+    raw: Option<Bytes>,
 }
 
 /// The requests of one client, in order, until done.
@@ -43,6 +44,10 @@ pub(super) struct Tracker {
     batch: Option<Instant>,
     /// Finish time of the flush under way (read once per flush).
     now: Option<Instant>,
+    /// The last command name seen, and what it is.
+    last: LastCommand,
+    /// During a flush: how many front requests are known to be done.
+    cursor: usize,
 }
 
 impl Tracker {
@@ -64,12 +69,12 @@ fn is_error(reply: &[u8]) -> bool {
 impl Queue {
     /// Handles one request and starts accounting for it.
     pub(super) fn on_request(&mut self, req: Request, table: &SlotTable) {
-        let what = identify(&req);
+        let what = self.track.last.identify(&req);
         let started = self.track.arrival();
         let keep = self.shared.slowlog.settings().log_slower_than >= 0
             && !what.skip_slowlog
             && !what.blocking;
-        let kept = keep.then(|| req.clone());
+        let kept = keep.then(|| req.raw().clone());
         let (first, out_len) = (self.next_seq(), self.out.len());
         self.handle_request(req, table);
         let end_seq = self.next_seq();
@@ -80,16 +85,21 @@ impl Queue {
             what,
             started,
             failed,
-            req: kept,
+            raw: kept,
         });
     }
 
-    /// An entry's reply left the queue: the requests before its own are
-    /// done, and if it was its request's last entry, that request's outcome
-    /// is this reply.
+    /// An entry's reply left the queue: if it was its request's last entry,
+    /// that request's outcome is this reply. (The requests before it are
+    /// done; they are accounted for together at the end of the flush.)
     pub(super) fn track_reply(&mut self, seq: u64, reply: &Bytes) {
-        self.finish_through(seq);
-        if let Some(t) = self.track.pending.front_mut()
+        let pending = &mut self.track.pending;
+        let mut i = self.track.cursor;
+        while pending.get(i).is_some_and(|t| t.end_seq <= seq) {
+            i += 1;
+        }
+        self.track.cursor = i;
+        if let Some(t) = pending.get_mut(i)
             && t.end_seq == seq + 1
         {
             t.failed = is_error(reply);
@@ -101,21 +111,50 @@ impl Queue {
     pub(super) fn track_done(&mut self) {
         self.finish_through(self.head_seq);
         self.track.now = None;
+        self.track.cursor = 0;
     }
 
     /// Accounts for the requests done once the head passed `seq`.
     fn finish_through(&mut self, seq: u64) {
+        // Requests parsed together and finished together took the same time:
+        // a run of the same command is counted with one set of adds.
+        let mut run: Option<Run> = None;
+        let mut last: Option<(Instant, u64)> = None;
         while self.track.pending.front().is_some_and(|t| t.end_seq <= seq) {
             let Some(t) = self.track.pending.pop_front() else {
                 break;
             };
             // One clock read per flush, whatever it completes.
             let now = *self.track.now.get_or_insert_with(Instant::now);
-            let usec = u64::try_from(now.saturating_duration_since(t.started).as_micros())
-                .unwrap_or(u64::MAX);
-            self.shared.metrics.record(t.what, usec, t.failed);
-            if let Some(req) = t.req
+            let usec = match last {
+                Some((started, usec)) if started == t.started => usec,
+                _ => {
+                    let usec = u64::try_from(now.saturating_duration_since(t.started).as_micros())
+                        .unwrap_or(u64::MAX);
+                    last = Some((t.started, usec));
+                    usec
+                }
+            };
+            match &mut run {
+                Some(r) if r.what.id == t.what.id && r.usec == usec => {
+                    r.count += 1;
+                    r.failed += u64::from(t.failed);
+                }
+                _ => {
+                    if let Some(r) = run.take() {
+                        r.record(&self.shared.metrics);
+                    }
+                    run = Some(Run {
+                        what: t.what,
+                        usec,
+                        count: 1,
+                        failed: u64::from(t.failed),
+                    });
+                }
+            }
+            if let Some(raw) = t.raw
                 && self.shared.slowlog.wants(usec)
+                && let Some(req) = crate::slowlog::reparse(&raw)
             {
                 let peer = self.me.addr.map(|a| a.to_string()).unwrap_or_default();
                 self.shared
@@ -123,5 +162,22 @@ impl Queue {
                     .record(&req, usec, peer, self.client.name.as_ref());
             }
         }
+        if let Some(r) = run {
+            r.record(&self.shared.metrics);
+        }
+    }
+}
+
+/// Consecutive done requests of one command that took the same time.
+struct Run {
+    what: Identified,
+    usec: u64,
+    count: u64,
+    failed: u64,
+}
+
+impl Run {
+    fn record(&self, metrics: &crate::metrics::Metrics) {
+        metrics.record_many(self.what, self.usec, self.count, self.failed);
     }
 }

@@ -108,6 +108,11 @@ impl std::fmt::Display for Exceeded {
 /// output limit.
 pub const CLOCK: Duration = Duration::from_secs(1);
 
+/// Stop reading a client with this many bytes of requests outstanding (read
+/// since it last had nothing in flight): the request count limit alone
+/// would let 4096 large requests pile up behind a slow node.
+pub const IN_FLIGHT_HIGH_WATER: usize = 64 << 20;
+
 /// What a session's buffers look like after an event.
 #[derive(Clone, Copy, Debug)]
 pub struct Usage {
@@ -130,6 +135,8 @@ pub struct Meter<'a> {
     budget: &'a Budget,
     /// This session's bytes in `budget`.
     counted: usize,
+    /// Input bytes read whose requests are not all answered, at the last event.
+    pending_input: usize,
     /// Since when the output has been over the soft limit.
     soft_since: Option<Instant>,
     /// Clock ticks in a row with no client activity while idle.
@@ -145,6 +152,7 @@ impl<'a> Meter<'a> {
             limits,
             budget,
             counted: 0,
+            pending_input: 0,
             soft_since: None,
             idle_ticks: 0,
             active: true,
@@ -156,8 +164,13 @@ impl<'a> Meter<'a> {
         self.active = true;
     }
 
-    /// Whether the session may read more, as far as the budget goes.
+    /// Whether the session may read more, as far as bytes go. Only a busy
+    /// session (requests in flight or output unwritten) is ever held: it
+    /// will get events that free bytes, so holding it cannot deadlock.
     pub fn may_read(&self, busy: bool) -> bool {
+        if busy && self.pending_input > IN_FLIGHT_HIGH_WATER {
+            return false;
+        }
         match self.limits.max_buffered {
             Some(max) if busy => self.budget.used.load(Ordering::Relaxed) < max,
             _ => true,
@@ -173,6 +186,7 @@ impl<'a> Meter<'a> {
     /// Checks the buffers after an event of the session loop; `Some` means
     /// close the client now.
     pub fn after_event(&mut self, usage: Usage) -> Option<Exceeded> {
+        self.pending_input = usage.pending_input;
         if self.limits.max_buffered.is_some() {
             self.account(usage.pending_input.saturating_add(usage.output));
         }
@@ -343,6 +357,18 @@ mod tests {
         assert_eq!(budget.used(), 20);
         drop(a);
         assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn requests_in_flight_hold_a_busy_session_only() {
+        let budget = Budget::default();
+        let mut m = Meter::new(ClientLimits::default(), &budget);
+        m.after_event(usage(IN_FLIGHT_HIGH_WATER, 0, true));
+        assert!(m.may_read(true));
+        m.after_event(usage(IN_FLIGHT_HIGH_WATER + 1, 0, true));
+        assert!(!m.may_read(true));
+        // Nothing outstanding: an incomplete large request must go on.
+        assert!(m.may_read(false));
     }
 
     #[test]

@@ -14,173 +14,18 @@
 )]
 
 mod common;
+#[path = "hostile/support.rs"]
+mod support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{Raw, bulk, is_ok, text};
 use slotway_fixture::Cluster;
 use slotway_resp::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_slotway");
-const MB: u64 = 1024 * 1024;
-
-/// The `slotway` binary with a config file, killed by PID on drop.
-struct Binary {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Binary {
-    /// Starts the binary in front of `cluster` with extra `[proxy]` and
-    /// `[limits]` lines, and waits until it serves keys.
-    fn start(cluster: &Cluster, proxy: &str, limits: &str) -> Binary {
-        let port = slotway_fixture::free_port();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("slotway.toml");
-        let seeds: Vec<String> = cluster.seeds().iter().map(|s| format!("{s:?}")).collect();
-        std::fs::write(
-            &path,
-            format!(
-                "[proxy]\nlisten = \"127.0.0.1:{port}\"\nthreads = 2\n{proxy}\n\
-                 [cluster]\nseeds = [{}]\n\n[limits]\n{limits}\n\n[log]\nlevel = \"warn\"\n",
-                seeds.join(", ")
-            ),
-        )
-        .unwrap();
-        let child = Command::new(BIN)
-            .arg("--config")
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let b = Binary {
-            child,
-            port,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
-                drop(s);
-                let mut c = b.client();
-                let ready =
-                    (0..16).all(|i| matches!(c.cmd(&["GET", &format!("ready:{i}")]), Value::Null));
-                if ready {
-                    return b;
-                }
-            }
-            assert!(Instant::now() < deadline, "slotway did not start serving");
-            thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn client(&self) -> Raw {
-        Raw::connect(("127.0.0.1", self.port))
-    }
-
-    /// Resident memory of the proxy process, from /proc.
-    fn rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kb: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS in /proc/PID/status");
-        kb * 1024
-    }
-
-    fn assert_alive(&mut self) {
-        assert!(
-            self.child.try_wait().unwrap().is_none(),
-            "the proxy process exited"
-        );
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A client that keeps checking SET/GET round trips on its own key until
-/// stopped; counts its correct answers and panics on a wrong one.
-struct Witness {
-    stop: Arc<AtomicBool>,
-    done: Arc<AtomicU64>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Witness {
-    fn start(port: u16) -> Witness {
-        let stop = Arc::new(AtomicBool::new(false));
-        let done = Arc::new(AtomicU64::new(0));
-        let (s, d) = (stop.clone(), done.clone());
-        let thread = thread::spawn(move || {
-            let mut c = Raw::connect(("127.0.0.1", port));
-            let mut i = 0u64;
-            while !s.load(Ordering::Relaxed) {
-                let v = format!("v{i}");
-                assert!(is_ok(&c.cmd(&["SET", "witness", &v])), "witness SET #{i}");
-                assert_eq!(bulk(&c.cmd(&["GET", "witness"])), v.as_bytes());
-                d.fetch_add(1, Ordering::Relaxed);
-                i += 1;
-                thread::sleep(Duration::from_millis(20));
-            }
-        });
-        Witness {
-            stop,
-            done,
-            thread: Some(thread),
-        }
-    }
-
-    /// Stops it; returns how many round trips it checked.
-    fn finish(mut self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.take().unwrap().join().expect("witness failed");
-        self.done.load(Ordering::Relaxed)
-    }
-}
-
-/// Sends `input` on a fresh connection, then reads everything the proxy
-/// sends until it closes the connection or `quiet` passes without a byte.
-/// Returns the bytes and whether the proxy closed.
-fn exchange(port: u16, input: &[u8], half_close: bool, quiet: Duration) -> (Vec<u8>, bool) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.write_all(input).unwrap();
-    if half_close {
-        s.shutdown(std::net::Shutdown::Write).unwrap();
-    }
-    s.set_read_timeout(Some(quiet)).unwrap();
-    let mut got = Vec::new();
-    let mut chunk = vec![0u8; 64 * 1024];
-    loop {
-        match s.read(&mut chunk) {
-            Ok(0) => return (got, true),
-            Ok(n) => got.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return (got, true),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return (got, false);
-            }
-            Err(e) => panic!("read: {e}"),
-        }
-    }
-}
-
-fn protocol_error(text: &str) -> Vec<u8> {
-    format!("-ERR Protocol error: {text}\r\n").into_bytes()
-}
+use support::{Binary, MB, Witness, exchange, protocol_error, read_n};
 
 #[test]
 fn malformed_input_gets_redis_errors_and_others_keep_working() {
@@ -424,25 +269,11 @@ fn client_that_never_reads_is_held_back_not_buffered() {
 
     // Both clients now read: every reply arrives, in order.
     for i in 0..10_000 {
-        let v = deep.read();
-        assert!(
-            matches!(v, Value::Null | Value::Bulk(_)),
-            "deep GET #{i}: {v:?}"
-        );
+        assert!(bulk(&deep.read()) == value, "deep GET #{i}");
     }
     let requests = sent / per_request as u64;
     let want = b"+OK\r\n".repeat(requests as usize);
     assert!(read_n(&mut flood, want.len()) == want, "flood replies");
-}
-
-/// Reads exactly `n` bytes (bounded by a read timeout).
-fn read_n(stream: &mut TcpStream, n: usize) -> Vec<u8> {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut out = vec![0u8; n];
-    stream.read_exact(&mut out).unwrap();
-    out
 }
 
 #[test]
@@ -452,7 +283,8 @@ fn limits_maxclients_idle_timeout_and_output_buffer() {
     let proxy = Binary::start(
         &cluster,
         "maxclients = 4\ntimeout = 2",
-        "client_output_buffer_hard_limit = 8388608\n\
+        "client_query_buffer_limit = 1048576\n\
+         client_output_buffer_hard_limit = 8388608\n\
          client_output_buffer_soft_limit = 2097152\n\
          client_output_buffer_soft_seconds = 2",
     );
@@ -550,6 +382,16 @@ fn limits_maxclients_idle_timeout_and_output_buffer() {
     let mut after = proxy.client();
     assert_eq!(text(&after.cmd(&["PING"])), "PONG");
     drop(after);
+
+    // Query buffer: a request still incomplete past the limit (a legal
+    // 2 MB bulk under a 1 MiB limit) closes the client without a reply.
+    let input = [
+        &b"*2\r\n$4\r\nECHO\r\n$2000000\r\n"[..],
+        &vec![b'q'; 1_200_000],
+    ]
+    .concat();
+    let (got, closed) = exchange(proxy.port, &input, false, Duration::from_secs(5));
+    assert!(got.is_empty() && closed, "query buffer limit: {got:?}");
 
     // The proxy-wide budget: a second proxy with 4 MiB for everyone. While
     // the masters hold writes (CLIENT PAUSE WRITE), a client pipelining

@@ -119,6 +119,13 @@ fn malformed_input_gets_redis_errors_and_others_keep_working() {
             false,
         ),
         (
+            // (Found by the route fuzz target: the error quotes client bytes.)
+            "CR/LF in an unknown command's name stay inside one error line",
+            b"*2\r\n$4\r\nA\r\nB\r\n$3\r\nx\ny\r\n".to_vec(),
+            b"-ERR unknown command 'A  B', with args beginning with: 'x y' \r\n".to_vec(),
+            false,
+        ),
+        (
             "NUL inside a bulk argument is data",
             b"*3\r\n$3\r\nSET\r\n$9\r\nhostile:z\r\n$3\r\na\0b\r\n*2\r\n$3\r\nGET\r\n$9\r\nhostile:z\r\n"
                 .to_vec(),

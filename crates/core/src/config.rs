@@ -459,69 +459,10 @@ impl Config {
             },
             prelude: backend_prelude(&c.user, &c.password)?,
             pool: None,
-            client_limits: self.client_limits()?,
-        })
-    }
-
-    /// `proxy.maxclients`, `proxy.timeout`, `proxy.tcp_keepalive` and the
-    /// `limits.client_*` buffers, with Redis's ranges.
-    fn client_limits(&self) -> Result<ClientLimits, ConfigError> {
-        let (p, l) = (&self.proxy, &self.limits);
-        if p.maxclients == 0 {
-            return Err(ConfigError::invalid(
-                "proxy.maxclients",
-                "must be at least 1",
-            ));
-        }
-        let seconds = |key: &'static str, v: u64| {
-            // Redis's INT_MAX; also keeps every deadline computable.
-            if v > MAX_SECONDS {
-                return Err(ConfigError::invalid(key, format!("at most {MAX_SECONDS}")));
-            }
-            Ok((v > 0).then(|| Duration::from_secs(v)))
-        };
-        let bytes = |key: &'static str, v: u64| {
-            usize::try_from(v).map_err(|_| ConfigError::invalid(key, "too large for this machine"))
-        };
-        if l.client_query_buffer_limit < MIN_QUERY_BUFFER {
-            return Err(ConfigError::invalid(
-                "limits.client_query_buffer_limit",
-                "must be at least 1048576 (1 MiB), as in Redis",
-            ));
-        }
-        let hard = bytes(
-            "limits.client_output_buffer_hard_limit",
-            l.client_output_buffer_hard_limit,
-        )?;
-        let soft = bytes(
-            "limits.client_output_buffer_soft_limit",
-            l.client_output_buffer_soft_limit,
-        )?;
-        let patience = seconds(
-            "limits.client_output_buffer_soft_seconds",
-            l.client_output_buffer_soft_seconds,
-        )?
-        .unwrap_or(Duration::ZERO);
-        let budget = bytes("limits.max_buffered_bytes", l.max_buffered_bytes)?;
-        Ok(ClientLimits {
-            maxclients: p.maxclients,
-            idle_timeout: seconds("proxy.timeout", p.timeout)?,
-            tcp_keepalive: seconds("proxy.tcp_keepalive", p.tcp_keepalive)?,
-            query_buffer: bytes(
-                "limits.client_query_buffer_limit",
-                l.client_query_buffer_limit,
-            )?,
-            output_hard: (hard > 0).then_some(hard),
-            output_soft: (soft > 0).then_some((soft, patience)),
-            max_buffered: (budget > 0).then_some(budget),
+            client_limits: ClientLimits::from_config(&self.proxy, &self.limits)?,
         })
     }
 }
-
-/// Largest number of seconds a duration setting takes (Redis's `INT_MAX`).
-const MAX_SECONDS: u64 = 0x7fff_ffff;
-/// Redis's minimum `client-query-buffer-limit`.
-const MIN_QUERY_BUFFER: u64 = 1 << 20;
 
 /// Validated settings; see [`Config`] for the meaning of each field.
 #[derive(Clone, Debug)]
@@ -663,65 +604,6 @@ mod tests {
         assert_eq!(s.threads, 3);
         assert_eq!(s.seeds, vec!["10.0.0.1:7001", "redis-a:7002"]);
         assert_eq!(s.limits.max_bulk_len, 1024);
-    }
-
-    #[test]
-    fn client_limits_default_like_redis_and_are_validated() {
-        let s = Settings::for_seeds(&["127.0.0.1:7001"]).unwrap();
-        assert_eq!(s.client_limits, ClientLimits::default());
-        assert_eq!(s.client_limits.maxclients, 10_000);
-        assert_eq!(s.client_limits.idle_timeout, None);
-        assert_eq!(
-            s.client_limits.tcp_keepalive,
-            Some(Duration::from_secs(300))
-        );
-        assert_eq!(s.client_limits.query_buffer, 1 << 30);
-        assert_eq!(s.client_limits.max_buffered, None);
-
-        let c = Config::from_toml(
-            r#"
-            [proxy]
-            maxclients = 2
-            timeout = 5
-            tcp_keepalive = 0
-            [cluster]
-            seeds = ["127.0.0.1:7001"]
-            [limits]
-            client_query_buffer_limit = 2097152
-            client_output_buffer_hard_limit = 0
-            client_output_buffer_soft_limit = 1000
-            client_output_buffer_soft_seconds = 0
-            max_buffered_bytes = 4096
-            "#,
-        )
-        .unwrap();
-        let l = c.validate().unwrap().client_limits;
-        assert_eq!(l.maxclients, 2);
-        assert_eq!(l.idle_timeout, Some(Duration::from_secs(5)));
-        assert_eq!(l.tcp_keepalive, None);
-        assert_eq!(l.query_buffer, 2 << 20);
-        assert_eq!(l.output_hard, None);
-        assert_eq!(l.output_soft, Some((1000, Duration::ZERO)));
-        assert_eq!(l.max_buffered, Some(4096));
-
-        let refused = |tweak: fn(&mut Config), key: &str| {
-            let mut c = Config::default();
-            c.cluster.seeds = vec!["127.0.0.1:7001".into()];
-            tweak(&mut c);
-            let err = c.validate().unwrap_err().to_string();
-            assert!(err.contains(key), "{err}");
-        };
-        refused(|c| c.proxy.maxclients = 0, "proxy.maxclients");
-        refused(|c| c.proxy.timeout = 1 << 31, "proxy.timeout");
-        refused(|c| c.proxy.tcp_keepalive = u64::MAX, "proxy.tcp_keepalive");
-        refused(
-            |c| c.limits.client_query_buffer_limit = 1000,
-            "limits.client_query_buffer_limit",
-        );
-        refused(
-            |c| c.limits.client_output_buffer_soft_seconds = 1 << 40,
-            "limits.client_output_buffer_soft_seconds",
-        );
     }
 
     #[test]

@@ -237,3 +237,28 @@ fn is_transient(e: &std::io::Error) -> bool {
         ConnectionAborted | ConnectionReset | Interrupted | WouldBlock
     ) || matches!(e.raw_os_error(), Some(23 | 24 | 12 | 105))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[tokio::test]
+    async fn client_sockets_get_redis_style_keepalive() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        set_keepalive(&server, Duration::from_secs(300));
+        let sock = socket2::SockRef::from(&server);
+        assert!(sock.keepalive().unwrap());
+        assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(300));
+        assert_eq!(
+            sock.tcp_keepalive_interval().unwrap(),
+            Duration::from_secs(100)
+        );
+        assert_eq!(sock.tcp_keepalive_retries().unwrap(), 3);
+    }
+}

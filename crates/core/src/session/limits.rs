@@ -2,9 +2,9 @@
 //! hostile or broken client from exhausting the proxy's memory, descriptors
 //! or patience.
 //!
-//! - [`ClientLimits`]: the validated limits (`proxy.maxclients`,
-//!   `proxy.timeout`, `proxy.tcp_keepalive`, `limits.client_*`,
-//!   `limits.max_buffered_bytes`).
+//! - [`ClientLimits`]: the limits (`proxy.maxclients`, `proxy.timeout`,
+//!   `proxy.tcp_keepalive`, `limits.client_*`, `limits.max_buffered_bytes`),
+//!   validated here from the config sections with Redis's ranges.
 //! - [`Budget`]: bytes buffered by every session together (unparsed input,
 //!   requests read but not yet answered, replies not yet written).
 //! - [`Meter`]: one per session; checks its buffers after every event of the
@@ -29,6 +29,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use crate::config::{LimitsConfig, ProxyConfig};
+use crate::error::ConfigError;
 
 /// Validated client limits; see docs/configuration.md.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +67,67 @@ impl Default for ClientLimits {
         }
     }
 }
+
+impl ClientLimits {
+    /// Validates `proxy.maxclients`, `proxy.timeout`, `proxy.tcp_keepalive`
+    /// and the `limits.client_*` / `max_buffered_bytes` keys, with Redis's
+    /// ranges.
+    pub(crate) fn from_config(p: &ProxyConfig, l: &LimitsConfig) -> Result<Self, ConfigError> {
+        if p.maxclients == 0 {
+            return Err(ConfigError::invalid(
+                "proxy.maxclients",
+                "must be at least 1",
+            ));
+        }
+        let seconds = |key: &'static str, v: u64| {
+            // Redis's INT_MAX; also keeps every deadline computable.
+            if v > MAX_SECONDS {
+                return Err(ConfigError::invalid(key, format!("at most {MAX_SECONDS}")));
+            }
+            Ok((v > 0).then(|| Duration::from_secs(v)))
+        };
+        let bytes = |key: &'static str, v: u64| {
+            usize::try_from(v).map_err(|_| ConfigError::invalid(key, "too large for this machine"))
+        };
+        if l.client_query_buffer_limit < MIN_QUERY_BUFFER {
+            return Err(ConfigError::invalid(
+                "limits.client_query_buffer_limit",
+                "must be at least 1048576 (1 MiB), as in Redis",
+            ));
+        }
+        let hard = bytes(
+            "limits.client_output_buffer_hard_limit",
+            l.client_output_buffer_hard_limit,
+        )?;
+        let soft = bytes(
+            "limits.client_output_buffer_soft_limit",
+            l.client_output_buffer_soft_limit,
+        )?;
+        let patience = seconds(
+            "limits.client_output_buffer_soft_seconds",
+            l.client_output_buffer_soft_seconds,
+        )?
+        .unwrap_or(Duration::ZERO);
+        let budget = bytes("limits.max_buffered_bytes", l.max_buffered_bytes)?;
+        Ok(ClientLimits {
+            maxclients: p.maxclients,
+            idle_timeout: seconds("proxy.timeout", p.timeout)?,
+            tcp_keepalive: seconds("proxy.tcp_keepalive", p.tcp_keepalive)?,
+            query_buffer: bytes(
+                "limits.client_query_buffer_limit",
+                l.client_query_buffer_limit,
+            )?,
+            output_hard: (hard > 0).then_some(hard),
+            output_soft: (soft > 0).then_some((soft, patience)),
+            max_buffered: (budget > 0).then_some(budget),
+        })
+    }
+}
+
+/// Largest number of seconds a duration setting takes (Redis's `INT_MAX`).
+const MAX_SECONDS: u64 = 0x7fff_ffff;
+/// Redis's minimum `client-query-buffer-limit`.
+const MIN_QUERY_BUFFER: u64 = 1 << 20;
 
 /// The proxy-wide count of bytes buffered by sessions.
 #[derive(Debug, Default)]
@@ -108,6 +172,11 @@ impl std::fmt::Display for Exceeded {
 /// output limit.
 pub const CLOCK: Duration = Duration::from_secs(1);
 
+/// Stop reading a client with this many bytes of requests outstanding (read
+/// since it last had nothing in flight): the request count limit alone
+/// would let 4096 large requests pile up behind a slow node.
+pub const IN_FLIGHT_HIGH_WATER: usize = 64 << 20;
+
 /// What a session's buffers look like after an event.
 #[derive(Clone, Copy, Debug)]
 pub struct Usage {
@@ -130,6 +199,8 @@ pub struct Meter<'a> {
     budget: &'a Budget,
     /// This session's bytes in `budget`.
     counted: usize,
+    /// Input bytes read whose requests are not all answered, at the last event.
+    pending_input: usize,
     /// Since when the output has been over the soft limit.
     soft_since: Option<Instant>,
     /// Clock ticks in a row with no client activity while idle.
@@ -145,6 +216,7 @@ impl<'a> Meter<'a> {
             limits,
             budget,
             counted: 0,
+            pending_input: 0,
             soft_since: None,
             idle_ticks: 0,
             active: true,
@@ -156,8 +228,13 @@ impl<'a> Meter<'a> {
         self.active = true;
     }
 
-    /// Whether the session may read more, as far as the budget goes.
+    /// Whether the session may read more, as far as bytes go. Only a busy
+    /// session (requests in flight or output unwritten) is ever held: it
+    /// will get events that free bytes, so holding it cannot deadlock.
     pub fn may_read(&self, busy: bool) -> bool {
+        if busy && self.pending_input > IN_FLIGHT_HIGH_WATER {
+            return false;
+        }
         match self.limits.max_buffered {
             Some(max) if busy => self.budget.used.load(Ordering::Relaxed) < max,
             _ => true,
@@ -173,6 +250,7 @@ impl<'a> Meter<'a> {
     /// Checks the buffers after an event of the session loop; `Some` means
     /// close the client now.
     pub fn after_event(&mut self, usage: Usage) -> Option<Exceeded> {
+        self.pending_input = usage.pending_input;
         if self.limits.max_buffered.is_some() {
             self.account(usage.pending_input.saturating_add(usage.output));
         }
@@ -247,6 +325,65 @@ mod tests {
             busy,
             subscribed: false,
         }
+    }
+
+    #[test]
+    fn client_limits_default_like_redis_and_are_validated() {
+        let s = crate::config::Settings::for_seeds(&["127.0.0.1:7001"]).unwrap();
+        assert_eq!(s.client_limits, ClientLimits::default());
+        assert_eq!(s.client_limits.maxclients, 10_000);
+        assert_eq!(s.client_limits.idle_timeout, None);
+        assert_eq!(
+            s.client_limits.tcp_keepalive,
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(s.client_limits.query_buffer, 1 << 30);
+        assert_eq!(s.client_limits.max_buffered, None);
+
+        let c = crate::config::Config::from_toml(
+            r#"
+            [proxy]
+            maxclients = 2
+            timeout = 5
+            tcp_keepalive = 0
+            [cluster]
+            seeds = ["127.0.0.1:7001"]
+            [limits]
+            client_query_buffer_limit = 2097152
+            client_output_buffer_hard_limit = 0
+            client_output_buffer_soft_limit = 1000
+            client_output_buffer_soft_seconds = 0
+            max_buffered_bytes = 4096
+            "#,
+        )
+        .unwrap();
+        let l = c.validate().unwrap().client_limits;
+        assert_eq!(l.maxclients, 2);
+        assert_eq!(l.idle_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(l.tcp_keepalive, None);
+        assert_eq!(l.query_buffer, 2 << 20);
+        assert_eq!(l.output_hard, None);
+        assert_eq!(l.output_soft, Some((1000, Duration::ZERO)));
+        assert_eq!(l.max_buffered, Some(4096));
+
+        let refused = |tweak: fn(&mut crate::config::Config), key: &str| {
+            let mut c = crate::config::Config::default();
+            c.cluster.seeds = vec!["127.0.0.1:7001".into()];
+            tweak(&mut c);
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        };
+        refused(|c| c.proxy.maxclients = 0, "proxy.maxclients");
+        refused(|c| c.proxy.timeout = 1 << 31, "proxy.timeout");
+        refused(|c| c.proxy.tcp_keepalive = u64::MAX, "proxy.tcp_keepalive");
+        refused(
+            |c| c.limits.client_query_buffer_limit = 1000,
+            "limits.client_query_buffer_limit",
+        );
+        refused(
+            |c| c.limits.client_output_buffer_soft_seconds = 1 << 40,
+            "limits.client_output_buffer_soft_seconds",
+        );
     }
 
     #[test]
@@ -343,6 +480,18 @@ mod tests {
         assert_eq!(budget.used(), 20);
         drop(a);
         assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn requests_in_flight_hold_a_busy_session_only() {
+        let budget = Budget::default();
+        let mut m = Meter::new(ClientLimits::default(), &budget);
+        m.after_event(usage(IN_FLIGHT_HIGH_WATER, 0, true));
+        assert!(m.may_read(true));
+        m.after_event(usage(IN_FLIGHT_HIGH_WATER + 1, 0, true));
+        assert!(!m.may_read(true));
+        // Nothing outstanding: an incomplete large request must go on.
+        assert!(m.may_read(false));
     }
 
     #[test]

@@ -11,8 +11,9 @@
 //!   the nodes involved and however replies interleave.
 //! - A client never sees MOVED or ASK: redirects are followed here (MOVED
 //!   also patches the shared slot table), at most `max_redirects` times.
-//! - Back-pressure, not errors: with `max_inflight` requests outstanding or a
-//!   large unwritten output, the session stops reading its client.
+//! - Back-pressure, not errors: with `max_inflight` requests outstanding, 64
+//!   MiB of requests outstanding, a large unwritten output, or the proxy-wide
+//!   buffer budget spent, the session stops reading its client.
 //! - After a protocol error or QUIT the session reads nothing more, writes
 //!   every reply owed (the error last) and closes, as Redis does.
 //! - Client limits ([`limits`]) are checked once per event of the loop, not

@@ -1,0 +1,63 @@
+//! Configuration parsing and validation.
+
+use super::*;
+
+#[test]
+fn defaults_validate_with_a_seed() {
+    let s = Settings::for_seeds(&["127.0.0.1:7001"]).unwrap();
+    assert_eq!(s.connections_per_node, 2);
+    assert_eq!(s.limits.max_bulk_len, 512 * 1024 * 1024);
+    assert_eq!(s.limits.max_multibulk_len, 1024 * 1024);
+    assert_eq!(s.limits.max_inline_len, 64 * 1024);
+    assert!(s.threads >= 1);
+}
+
+#[test]
+fn unknown_keys_are_rejected() {
+    let err = Config::from_toml("[proxy]\nlisten = \"127.0.0.1:1\"\nbogus = 1\n").unwrap_err();
+    assert!(err.to_string().contains("bogus"), "{err}");
+}
+
+#[test]
+fn full_file_parses() {
+    let c = Config::from_toml(
+        r#"
+        [proxy]
+        listen = "0.0.0.0:7777"
+        threads = 3
+        [cluster]
+        seeds = ["10.0.0.1:7001", "redis-a:7002"]
+        connections_per_node = 4
+        [limits]
+        max_bulk_len = 1024
+        [log]
+        level = "debug"
+        "#,
+    )
+    .unwrap();
+    let s = c.validate().unwrap();
+    assert_eq!(s.threads, 3);
+    assert_eq!(s.seeds, vec!["10.0.0.1:7001", "redis-a:7002"]);
+    assert_eq!(s.limits.max_bulk_len, 1024);
+}
+
+#[test]
+fn bad_values_say_which_key() {
+    let mut c = Config::default();
+    assert!(
+        c.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("cluster.seeds")
+    );
+    c.cluster.seeds = vec!["nohost".into()];
+    assert!(c.validate().unwrap_err().to_string().contains("nohost"));
+    c.cluster.seeds = vec!["h:1".into()];
+    c.cluster.connections_per_node = 0;
+    assert!(
+        c.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("connections_per_node")
+    );
+}

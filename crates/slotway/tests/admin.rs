@@ -616,3 +616,71 @@ fn pipelined_errors_are_counted_per_command() {
         "{log:?}"
     );
 }
+
+/// The binary as an operator runs it: `--admin` serves the API (probes
+/// answer before any cluster is reachable) and `--log-format json` writes
+/// one JSON object per line with stable fields.
+#[test]
+fn binary_serves_admin_and_logs_json() {
+    use std::process::{Command, Stdio};
+    let (port, admin_port) = (slotway_fixture::free_port(), slotway_fixture::free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slotway"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--admin", &format!("127.0.0.1:{admin_port}")])
+        .args(["--cluster", "127.0.0.1:1", "--log-format", "json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let admin: SocketAddr = format!("127.0.0.1:{admin_port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while TcpStream::connect(admin).is_err() {
+        assert!(Instant::now() < deadline, "the admin API never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(http(admin, "GET", "/health").status, 200);
+    assert_eq!(http(admin, "GET", "/ready").status, 503);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("slotway did not exit after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    let events: Vec<Json> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    for e in &events {
+        for field in ["timestamp", "level", "target", "message"] {
+            assert!(e.get(field).is_some(), "{field} missing: {e}");
+        }
+    }
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "admin_listening"
+                && e["addr"] == format!("127.0.0.1:{admin_port}")),
+        "{log}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "topology_refresh_failed"),
+        "{log}"
+    );
+}

@@ -684,3 +684,65 @@ fn binary_serves_admin_and_logs_json() {
         "{log}"
     );
 }
+
+/// A master killed: the admin API shows it down, then its replica promoted
+/// (a new table version), and the metrics say the same.
+#[test]
+fn failover_shows_in_topology_and_metrics() {
+    slotway_fixture::require_binaries(&["redis-server", "redis-cli"]);
+    let mut cluster = slotway_fixture::Cluster::builder()
+        .masters(3)
+        .replicas(1)
+        .node_timeout_ms(1000)
+        .start()
+        .expect("cluster");
+    let admin = Admin::start(&cluster.seeds(), |c| c.cluster.park_timeout_ms = 500);
+    admin.wait_ready();
+    let map = cluster.slots().unwrap();
+    let victim = map[0].clone();
+    let replica = victim.replicas[0].clone();
+    let mut c = admin.client();
+    let key = common::key_in_range("fo", victim.start, victim.end);
+    assert!(is_ok(&c.cmd(&["SET", &key, "v"])));
+    let version = admin.json("/api/v1/topology")["version"].as_u64().unwrap();
+
+    let i = cluster.index_of(&victim.master).unwrap();
+    cluster.node_mut(i).kill();
+    let node = |topo: &Json, addr: &str| {
+        topo["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["address"] == addr)
+            .cloned()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut saw_down = false;
+    loop {
+        // Requests for the dead master's slots make the proxy try it.
+        let _ = c.cmd(&["GET", &key]);
+        let topo = admin.json("/api/v1/topology");
+        if node(&topo, &victim.master).is_some_and(|n| n["health"] == "down") {
+            saw_down = true;
+        }
+        if node(&topo, &replica).is_some_and(|n| n["role"] == "master") {
+            assert!(topo["version"].as_u64().unwrap() > version, "{topo}");
+            assert_eq!(topo["covered_slots"], 16384, "{topo}");
+            let promoted = node(&topo, &replica).unwrap();
+            assert_eq!(promoted["slots"][0][0], victim.start, "{promoted}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no promotion seen: {topo}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(saw_down, "the dead master was never shown down");
+    let metrics = parse_metrics(&admin.get("/metrics").body);
+    let failures = format!(
+        r#"slotway_backend_connect_failures_total{{node="{}",role="master"}}"#,
+        replica
+    );
+    // The promoted replica is a master now; the dead node left the table.
+    assert!(metrics.contains_key(&failures), "{failures}");
+    assert!(!metrics.keys().any(|k| k.contains(&victim.master)));
+    assert!(metrics[r#"slotway_retries_total"#] >= 1.0);
+}

@@ -1,8 +1,7 @@
-//! The admin HTTP API and the proxy's own metrics and slow log, against a
-//! real cluster: every endpoint's JSON checked against the cluster it
-//! describes, `/metrics` parsed as Prometheus text with counters that move,
-//! the OpenAPI description served route for route, SLOWLOG in Redis's exact
-//! format (compared with a real node's), and no secret in any body.
+//! The admin HTTP API against a real cluster: every endpoint's JSON checked
+//! against the cluster it describes (and through a failover), the OpenAPI
+//! description served route for route, no secret in any body, and the
+//! binary's `--admin` and `--log-format json`.
 
 #![allow(
     clippy::unwrap_used,
@@ -14,187 +13,14 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{Raw, is_ok, master_ranges, text};
+use common::admin::{Admin, http, parse_metrics, start_cluster};
+use common::{is_ok, text};
 use serde_json::Value as Json;
-use slotway_core::{Config, Engine};
 use slotway_resp::Value;
-
-/// A proxy and its admin API, both on port 0, sharing one engine.
-struct Admin {
-    proxy: SocketAddr,
-    admin: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Admin {
-    fn start(seeds: &[String], tweak: impl FnOnce(&mut Config)) -> Admin {
-        let mut config = Config::default();
-        config.cluster.seeds = seeds.to_vec();
-        config.proxy.threads = 2;
-        tweak(&mut config);
-        let settings = config.validate().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                addr_tx
-                    .send((proxy.local_addr().unwrap(), admin.local_addr().unwrap()))
-                    .unwrap();
-                let engine = Engine::new(settings);
-                let stop = tokio_util::sync::CancellationToken::new();
-                let admin_task = tokio::spawn(slotway_core::admin::run(
-                    admin,
-                    engine.clone(),
-                    stop.clone().cancelled_owned(),
-                ));
-                slotway_core::serve(proxy, engine, async {
-                    let _ = rx.await;
-                })
-                .await
-                .unwrap();
-                stop.cancel();
-                admin_task.await.unwrap().unwrap();
-            });
-        });
-        let (proxy, admin) = addr_rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        Admin {
-            proxy,
-            admin,
-            stop: Some(tx),
-            thread: Some(thread),
-        }
-    }
-
-    fn client(&self) -> Raw {
-        Raw::connect(self.proxy)
-    }
-
-    fn get(&self, path: &str) -> Response {
-        http(self.admin, "GET", path)
-    }
-
-    fn json(&self, path: &str) -> Json {
-        let r = self.get(path);
-        assert_eq!(r.status, 200, "GET {path}: {}", r.body);
-        serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("GET {path}: {e}: {}", r.body))
-    }
-
-    /// Waits until /ready says yes (topology known, every slot covered).
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let r = self.get("/ready");
-            if r.status == 200 {
-                return;
-            }
-            assert_eq!(r.status, 503, "{}", r.body);
-            assert!(Instant::now() < deadline, "never ready: {}", r.body);
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Admin {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-struct Response {
-    status: u16,
-    headers: String,
-    body: String,
-}
-
-/// One HTTP/1.0 exchange (the server closes after the body).
-fn http(addr: SocketAddr, method: &str, path: &str) -> Response {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let raw = String::from_utf8(raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").expect("a complete response");
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("a status code");
-    Response {
-        status,
-        headers: head.to_ascii_lowercase(),
-        body: body.to_owned(),
-    }
-}
-
-/// Parses Prometheus/OpenMetrics text: every sample line must be
-/// `name{labels} value`; returns the samples by `name{labels}`.
-fn parse_metrics(text: &str) -> HashMap<String, f64> {
-    let mut samples = HashMap::new();
-    let mut eof = false;
-    for line in text.lines() {
-        assert!(!eof, "text after # EOF: {line}");
-        if line == "# EOF" {
-            eof = true;
-            continue;
-        }
-        if let Some(meta) = line.strip_prefix("# ") {
-            let kind = meta.split_whitespace().next().unwrap();
-            assert!(
-                ["HELP", "TYPE", "UNIT"].contains(&kind),
-                "bad comment: {line}"
-            );
-            continue;
-        }
-        let (series, value) = line
-            .rsplit_once(' ')
-            .unwrap_or_else(|| panic!("bad line: {line}"));
-        let value: f64 = match value {
-            "+Inf" => f64::INFINITY,
-            v => v.parse().unwrap_or_else(|_| panic!("bad value: {line}")),
-        };
-        let name_end = series.find('{').unwrap_or(series.len());
-        let name = &series[..name_end];
-        assert!(
-            name.starts_with("slotway_")
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
-            "bad metric name: {line}"
-        );
-        if name_end < series.len() {
-            assert!(series.ends_with('}'), "bad labels: {line}");
-        }
-        samples.insert(series.to_owned(), value);
-    }
-    assert!(eof, "no # EOF at the end");
-    samples
-}
-
-fn start_cluster(masters: usize, replicas: usize) -> slotway_fixture::Cluster {
-    slotway_fixture::require_binaries(&["redis-server", "redis-cli"]);
-    slotway_fixture::Cluster::start(masters, replicas).expect("cluster")
-}
 
 #[test]
 fn endpoints_describe_the_real_cluster() {
@@ -357,161 +183,6 @@ fn openapi_description_is_served_route_for_route() {
 }
 
 #[test]
-fn metrics_are_prometheus_text_and_counters_move() {
-    let cluster = start_cluster(3, 0);
-    let admin = Admin::start(&cluster.seeds(), |_| {});
-    admin.wait_ready();
-    let r = admin.get("/metrics");
-    assert_eq!(r.status, 200);
-    assert!(
-        r.headers
-            .contains("content-type: application/openmetrics-text"),
-        "{}",
-        r.headers
-    );
-    let before = parse_metrics(&r.body);
-    let get = r#"slotway_commands_total{command="get"}"#;
-    let mut c = admin.client();
-    for i in 0..100 {
-        c.cmd(&["GET", &format!("m{i}")]);
-    }
-    assert!(text(&c.cmd(&["NOSUCHCOMMAND"])).starts_with("ERR unknown command"));
-    let after = parse_metrics(&admin.get("/metrics").body);
-    assert_eq!(after[get] - before.get(get).copied().unwrap_or(0.0), 100.0);
-    assert_eq!(
-        after[r#"slotway_command_errors_total{command="unknown"}"#],
-        1.0
-    );
-    let reads = r#"slotway_command_duration_seconds_count{class="read"}"#;
-    assert!(after[reads] - before.get(reads).copied().unwrap_or(0.0) >= 100.0);
-    assert_eq!(
-        after[r#"slotway_command_duration_seconds_bucket{le="+Inf",class="read"}"#],
-        after[reads]
-    );
-    assert!(after["slotway_connected_clients"] >= 1.0);
-    assert!(after["slotway_client_connections_total"] >= 1.0);
-    assert!(
-        after["slotway_client_received_bytes_total"]
-            > before["slotway_client_received_bytes_total"]
-    );
-    assert_eq!(after["slotway_topology_slots_covered"], 16384.0);
-    assert_eq!(after["slotway_topology_masters"], 3.0);
-    assert!(after["slotway_topology_refreshes_total"] >= 1.0);
-    for (_, _, master) in master_ranges(&cluster) {
-        let key = format!(r#"slotway_backend_connections{{node="{master}",role="master"}}"#);
-        assert!(after[&key] >= 1.0, "{key}");
-        let up = format!(r#"slotway_backend_up{{node="{master}",role="master"}}"#);
-        assert_eq!(after[&up], 1.0, "{up}");
-    }
-    assert!(after.contains_key(r#"slotway_redirects_total{kind="moved"}"#));
-    // Every metric the Grafana dashboard queries is exposed.
-    let dashboard = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/grafana-slotway.json"),
-    )
-    .unwrap();
-    let exposed: Vec<&str> = after.keys().map(|k| k.split('{').next().unwrap()).collect();
-    let mut checked = 0;
-    for (i, _) in dashboard.match_indices("slotway_") {
-        let name: String = dashboard[i..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect();
-        if name == "slotway_" || name.starts_with("slotway_proxy") {
-            continue;
-        }
-        assert!(
-            exposed.contains(&name.as_str()),
-            "the dashboard queries {name}, which is not exposed"
-        );
-        checked += 1;
-    }
-    assert!(checked > 10, "{checked}");
-}
-
-/// The proxy's SLOWLOG entry for a command next to a real node's entry for
-/// the same command: same shape, same trimmed arguments.
-#[test]
-fn slowlog_matches_redis_format() {
-    let cluster = start_cluster(3, 0);
-    let admin = Admin::start(&cluster.seeds(), |c| {
-        c.proxy.slowlog_log_slower_than = 0;
-        c.proxy.slowlog_max_len = 5;
-    });
-    admin.wait_ready();
-    let (lo, hi, master) = master_ranges(&cluster).remove(0);
-    let key = common::key_in_range("slow", lo, hi);
-    let long = "x".repeat(200);
-    let mut cmd: Vec<String> = vec!["RPUSH".into(), key.clone(), long];
-    cmd.extend((0..40).map(|i| format!("v{i}")));
-
-    let mut node = Raw::connect(master.as_str());
-    assert!(is_ok(&node.cmd(&[
-        "CONFIG",
-        "SET",
-        "slowlog-log-slower-than",
-        "0"
-    ])));
-    assert!(is_ok(&node.cmd(&["CLIENT", "SETNAME", "slow-client"])));
-    node.cmd(&["SLOWLOG", "RESET"]);
-    node.cmd(&cmd);
-    let from_node = node.cmd(&["SLOWLOG", "GET", "1"]);
-    node.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "10000"]);
-
-    let mut c = admin.client();
-    assert!(is_ok(&c.cmd(&["CLIENT", "SETNAME", "slow-client"])));
-    assert!(is_ok(&c.cmd(&["SLOWLOG", "RESET"])));
-    c.cmd(&cmd);
-    let from_proxy = c.cmd(&["SLOWLOG", "GET", "1"]);
-    let (Value::Array(n), Value::Array(p)) = (&from_node, &from_proxy) else {
-        panic!("{from_node:?} {from_proxy:?}");
-    };
-    let (Value::Array(n), Value::Array(p)) = (&n[0], &p[0]) else {
-        panic!("{from_node:?} {from_proxy:?}");
-    };
-    assert_eq!(p.len(), 6);
-    assert!(matches!(p[0], Value::Integer(_)));
-    let Value::Integer(ts) = p[1] else { panic!() };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    assert!((now - ts).abs() < 60, "{ts}");
-    assert!(matches!(p[2], Value::Integer(d) if d >= 0));
-    // The arguments, trimmed exactly as the node trims them.
-    assert_eq!(p[3], n[3]);
-    let Value::Array(args) = &p[3] else { panic!() };
-    assert_eq!(args.len(), 32);
-    assert_eq!(text(&args[31]), "... (12 more arguments)");
-    assert!(text(&args[2]).ends_with("... (72 more bytes)"));
-    assert_eq!(text(&p[4]), c.stream.local_addr().unwrap().to_string());
-    assert_eq!(p[5], n[5]);
-
-    // LEN, GET -1, RESET and errors as Redis answers them.
-    let mut node = Raw::connect(master.as_str());
-    for args in [
-        &["SLOWLOG", "GET", "-2"][..],
-        &["SLOWLOG", "GET", "x"],
-        &["SLOWLOG", "GET", "1", "2"],
-        &["SLOWLOG", "LEN", "1"],
-        &["SLOWLOG", "RESET", "1"],
-    ] {
-        assert_eq!(c.cmd(args), node.cmd(args), "{args:?}");
-    }
-    assert_eq!(c.cmd(&["SLOWLOG", "LEN"]), Value::Integer(5));
-    let Value::Array(all) = c.cmd(&["SLOWLOG", "GET", "-1"]) else {
-        panic!()
-    };
-    assert_eq!(all.len(), 5);
-    assert!(is_ok(&c.cmd(&["SLOWLOG", "RESET"])));
-    // RESET itself is logged once it is answered, as in Redis.
-    assert_eq!(c.cmd(&["SLOWLOG", "LEN"]), Value::Integer(1));
-    // The JSON view shows the same log.
-    let log = admin.json("/api/v1/slowlog");
-    assert_eq!(log["log_slower_than_us"], 0);
-    assert!(!log["entries"].as_array().unwrap().is_empty());
-}
-
-#[test]
 fn secrets_never_appear_in_any_endpoint() {
     const SECRET: &str = "s3cr3t-admin-pass-4417";
     let cluster = start_cluster(3, 0);
@@ -545,74 +216,132 @@ fn secrets_never_appear_in_any_endpoint() {
     }
 }
 
-/// Outcomes are counted per request even when a pipeline mixes forwarded
-/// requests with errors the proxy answers itself (queued behind them).
+/// The binary as an operator runs it: `--admin` serves the API (probes
+/// answer before any cluster is reachable) and `--log-format json` writes
+/// one JSON object per line with stable fields.
 #[test]
-fn pipelined_errors_are_counted_per_command() {
-    let cluster = start_cluster(3, 0);
-    let admin = Admin::start(&cluster.seeds(), |_| {});
-    admin.wait_ready();
-    let mut c = admin.client();
-    let mut pipeline = Vec::new();
-    for i in 0..50 {
-        for args in [
-            vec!["GET".to_owned(), format!("p{i}")],
-            vec!["NOSUCH".to_owned()],
-            vec!["SET".to_owned(), format!("p{i}"), "v".to_owned()],
-            vec!["GET".to_owned()],
-            vec!["LPUSH".to_owned(), format!("p{i}"), "x".to_owned()],
-        ] {
-            let mut out = bytes::BytesMut::new();
-            slotway_resp::encode::command(&mut out, &args);
-            pipeline.extend_from_slice(&out);
+fn binary_serves_admin_and_logs_json() {
+    use std::process::{Command, Stdio};
+    let (port, admin_port) = (slotway_fixture::free_port(), slotway_fixture::free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slotway"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--admin", &format!("127.0.0.1:{admin_port}")])
+        .args(["--cluster", "127.0.0.1:1", "--log-format", "json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let admin: SocketAddr = format!("127.0.0.1:{admin_port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while TcpStream::connect(admin).is_err() {
+        assert!(Instant::now() < deadline, "the admin API never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(http(admin, "GET", "/health").status, 200);
+    assert_eq!(http(admin, "GET", "/ready").status, 503);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("slotway did not exit after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    let events: Vec<Json> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    for e in &events {
+        for field in ["timestamp", "level", "target", "message"] {
+            assert!(e.get(field).is_some(), "{field} missing: {e}");
         }
     }
-    c.send(&pipeline);
-    for i in 0..50 {
-        assert!(matches!(c.read(), Value::Null | Value::Bulk(_)), "{i}");
-        assert!(text(&c.read()).starts_with("ERR unknown command"));
-        assert!(is_ok(&c.read()));
-        assert!(text(&c.read()).starts_with("ERR wrong number of arguments"));
-        assert!(text(&c.read()).starts_with("WRONGTYPE"));
-    }
-    let stats = admin.json("/api/v1/stats/commands");
-    let row = |name: &str| {
-        let r = stats["commands"]
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "admin_listening"
+                && e["addr"] == format!("127.0.0.1:{admin_port}")),
+        "{log}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "topology_refresh_failed"),
+        "{log}"
+    );
+}
+
+/// A master killed: the admin API shows it down, then its replica promoted
+/// (a new table version), and the metrics say the same.
+#[test]
+fn failover_shows_in_topology_and_metrics() {
+    slotway_fixture::require_binaries(&["redis-server", "redis-cli"]);
+    let mut cluster = slotway_fixture::Cluster::builder()
+        .masters(3)
+        .replicas(1)
+        .node_timeout_ms(1000)
+        .start()
+        .expect("cluster");
+    let admin = Admin::start(&cluster.seeds(), |c| c.cluster.park_timeout_ms = 500);
+    admin.wait_ready();
+    let map = cluster.slots().unwrap();
+    let victim = map[0].clone();
+    let replica = victim.replicas[0].clone();
+    let mut c = admin.client();
+    let key = common::key_in_range("fo", victim.start, victim.end);
+    assert!(is_ok(&c.cmd(&["SET", &key, "v"])));
+    let version = admin.json("/api/v1/topology")["version"].as_u64().unwrap();
+
+    let i = cluster.index_of(&victim.master).unwrap();
+    cluster.node_mut(i).kill();
+    let node = |topo: &Json, addr: &str| {
+        topo["nodes"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|x| x["command"] == name)
-            .unwrap_or_else(|| panic!("{name}: {stats}"))
-            .clone();
-        (
-            r["calls"].as_u64().unwrap(),
-            r["failed_calls"].as_u64().unwrap(),
-        )
+            .find(|n| n["address"] == addr)
+            .cloned()
     };
-    assert_eq!(row("set"), (50, 0));
-    assert_eq!(row("lpush"), (50, 50));
-    assert_eq!(row("unknown"), (50, 50));
-    assert_eq!(row("get"), (100, 50));
-    // A blocking command is counted without its wait, and never slow-logged.
-    let blocked = admin.get("/api/v1/stats/commands");
-    assert!(!blocked.body.contains("blpop"));
-    assert_eq!(c.cmd(&["BLPOP", "nothing-here", "0.2"]), Value::Null);
-    let stats = admin.json("/api/v1/stats/commands");
-    let blpop = stats["commands"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["command"] == "blpop")
-        .unwrap()
-        .clone();
-    assert_eq!(
-        (blpop["calls"].as_u64(), blpop["usec"].as_u64()),
-        (Some(1), Some(0))
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut saw_down = false;
+    loop {
+        // Requests for the dead master's slots make the proxy try it.
+        let _ = c.cmd(&["GET", &key]);
+        let topo = admin.json("/api/v1/topology");
+        if node(&topo, &victim.master).is_some_and(|n| n["health"] == "down") {
+            saw_down = true;
+        }
+        if node(&topo, &replica).is_some_and(|n| n["role"] == "master") {
+            assert!(topo["version"].as_u64().unwrap() > version, "{topo}");
+            assert_eq!(topo["covered_slots"], 16384, "{topo}");
+            let promoted = node(&topo, &replica).unwrap();
+            assert_eq!(promoted["slots"][0][0], victim.start, "{promoted}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no promotion seen: {topo}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(saw_down, "the dead master was never shown down");
+    let metrics = parse_metrics(&admin.get("/metrics").body);
+    let failures = format!(
+        r#"slotway_backend_connect_failures_total{{node="{}",role="master"}}"#,
+        replica
     );
-    // It waited 200 ms, over the default 10 ms threshold, yet is not logged.
-    let log = c.cmd(&["SLOWLOG", "GET", "-1"]);
-    assert!(
-        !format!("{log:?}").to_lowercase().contains("blpop"),
-        "{log:?}"
-    );
+    // The promoted replica is a master now; the dead node left the table.
+    assert!(metrics.contains_key(&failures), "{failures}");
+    assert!(!metrics.keys().any(|k| k.contains(&victim.master)));
+    assert!(metrics[r#"slotway_retries_total"#] >= 1.0);
 }

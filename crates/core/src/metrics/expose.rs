@@ -233,7 +233,7 @@ impl prometheus_client::collector::Collector for Scrape {
 impl Scrape {
     fn encode_nodes(&self, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
         type Get = fn(&NodeSnapshot) -> u64;
-        let gauges: [(&str, &str, Get); 3] = [
+        let gauges: [(&str, &str, Get); 2] = [
             (
                 "backend_connections",
                 "Connections to the node open now (shared and dedicated).",
@@ -244,11 +244,6 @@ impl Scrape {
                 "Requests queued for or in flight on the node's connections.",
                 |s| s.queue_depth,
             ),
-            (
-                "backend_up",
-                "1 when the last connect to the node succeeded.",
-                |s| u64::from(s.health == Health::Up),
-            ),
         ];
         for (name, help, get) in gauges {
             let mut m = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
@@ -256,6 +251,23 @@ impl Scrape {
                 m.encode_family(&[("node", n.addr.as_str()), ("role", n.role)])?
                     .encode_gauge(&get(&n.stats))?;
             }
+        }
+        // Nodes never connected to yet (connections open on first use; with
+        // `read_from = master` replicas never are) have no `up` sample
+        // rather than a misleading 0.
+        let mut m = enc.encode_descriptor(
+            "backend_up",
+            "1 when the last connect to the node succeeded, 0 when it failed.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for n in self
+            .nodes
+            .iter()
+            .filter(|n| n.stats.health != Health::Unknown)
+        {
+            m.encode_family(&[("node", n.addr.as_str()), ("role", n.role)])?
+                .encode_gauge(&u64::from(n.stats.health == Health::Up))?;
         }
         let mut m = enc.encode_descriptor(
             "backend_connect_failures",

@@ -37,6 +37,8 @@ pub enum ClientListener {
     Tcp(TcpListener),
     /// A unix-socket listener.
     Unix(tokio::net::UnixListener),
+    /// Both at once (redis-cluster-proxy's `port` plus `unixsocket`).
+    Both(TcpListener, tokio::net::UnixListener),
 }
 
 impl From<TcpListener> for ClientListener {
@@ -61,6 +63,11 @@ impl ClientListener {
         match self {
             Self::Tcp(l) => l.accept().await.map(|(s, peer)| Accepted::Tcp(s, peer)),
             Self::Unix(l) => l.accept().await.map(|(s, _)| Accepted::Unix(s)),
+            // Both accepts are cancel-safe: whichever is first wins.
+            Self::Both(t, u) => tokio::select! {
+                r = t.accept() => r.map(|(s, peer)| Accepted::Tcp(s, peer)),
+                r = u.accept() => r.map(|(s, _)| Accepted::Unix(s)),
+            },
         }
     }
 }
@@ -128,14 +135,14 @@ pub async fn serve(
     let keepalive = settings.client_limits.tcp_keepalive;
     let sessions = TaskTracker::new();
     session::mark_started();
-    if let ClientListener::Unix(unix) = &listener {
+    if let ClientListener::Unix(unix) | ClientListener::Both(_, unix) = &listener {
         let path = unix
             .local_addr()
             .ok()
             .and_then(|a| a.as_pathname().map(|p| p.display().to_string()));
         info!(path = ?path, pool = ?settings.pool.as_ref().map(|p| &p.name), "slotway listening on a unix socket");
     }
-    if let ClientListener::Tcp(tcp) = &listener
+    if let ClientListener::Tcp(tcp) | ClientListener::Both(tcp, _) = &listener
         && let Ok(addr) = tcp.local_addr()
     {
         engine.set_listening(addr);

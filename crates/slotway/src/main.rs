@@ -7,6 +7,7 @@ mod cli;
 mod demo;
 mod nutcracker;
 mod pools;
+mod rcp;
 
 use std::process::ExitCode;
 
@@ -24,16 +25,17 @@ fn main() -> ExitCode {
     let mut argv = std::env::args_os();
     let program = argv.next().unwrap_or_default();
     let rest: Vec<std::ffi::OsString> = argv.collect();
-    if std::path::Path::new(&program)
-        .file_name()
-        .is_some_and(|n| n == "nutcracker")
-    {
+    let name = std::path::Path::new(&program).file_name();
+    if name.is_some_and(|n| n == "nutcracker") {
         return nutcracker::main(rest);
     }
-    if let Some((first, args)) = rest.split_first()
-        && first == "nutcracker"
-    {
-        return nutcracker::main(args.to_vec());
+    if name.is_some_and(|n| n == "redis-cluster-proxy") {
+        return rcp::main(rest);
+    }
+    match rest.split_first() {
+        Some((first, args)) if first == "nutcracker" => return nutcracker::main(args.to_vec()),
+        Some((first, args)) if first == "redis-cluster-proxy" => return rcp::main(args.to_vec()),
+        _ => {}
     }
     let cli = Cli::parse();
     match real_main(cli) {

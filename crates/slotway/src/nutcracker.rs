@@ -114,8 +114,8 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn run(args: &NutcrackerArgs, raw: &[OsString]) -> Result<()> {
-    if args.daemonize {
-        return daemonize(raw);
+    if args.daemonize && std::env::var_os(DETACHED).is_none() {
+        return detach("nutcracker", raw, &["-d", "--daemonize"]);
     }
     let pools = load(args)?;
     crate::init_logging_to(nutcracker_level(args.verbosity), args.output.as_deref())?;
@@ -292,16 +292,20 @@ fn nutcracker_level(v: u8) -> &'static str {
     }
 }
 
-/// `-d`: the same command line again, without `-d`, detached in its own
-/// session with no terminal; the parent returns at once.
-fn daemonize(raw: &[OsString]) -> Result<()> {
+/// Set in a detached child: it must not detach again.
+pub(crate) const DETACHED: &str = "SLOTWAY_DETACHED";
+
+/// Daemonizing without `fork`: the same command line again (through
+/// `slotway SUBCOMMAND …`, whatever name this was started by), without the
+/// daemonize flags, detached in its own session with no terminal; the
+/// parent returns at once.
+pub(crate) fn detach(subcommand: &str, raw: &[OsString], drop: &[&str]) -> Result<()> {
     use std::os::unix::process::CommandExt as _;
     let exe = std::env::current_exe().context("finding the executable to daemonize")?;
-    // Through `slotway nutcracker …` whatever name this was started by.
-    let args: Vec<OsString> = std::iter::once(OsString::from("nutcracker"))
+    let args: Vec<OsString> = std::iter::once(OsString::from(subcommand))
         .chain(
             raw.iter()
-                .filter(|a| *a != "-d" && *a != "--daemonize")
+                .filter(|a| !drop.iter().any(|d| *a == *d))
                 .cloned(),
         )
         .collect();
@@ -311,11 +315,13 @@ fn daemonize(raw: &[OsString]) -> Result<()> {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .process_group(0)
+        // The flag may also come from a config file the child reads again.
+        .env(DETACHED, "1")
         .spawn()
         .context("starting the daemon")?;
     let _ = writeln!(
         std::io::stderr(),
-        "nutcracker: daemon started, pid {}",
+        "{subcommand}: daemon started, pid {}",
         child.id()
     );
     Ok(())

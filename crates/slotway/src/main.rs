@@ -148,15 +148,19 @@ fn init_logging(level: &str, format: LogFormat) -> Result<()> {
     .map_err(|e| anyhow::anyhow!("logging: {e}"))
 }
 
-/// Builds the runtime and serves until a signal; returns after the grace period.
-pub(crate) fn serve(settings: Settings) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(settings.threads)
+/// The multi-threaded runtime every mode runs on.
+pub(crate) fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
         .thread_name("slotway-worker")
         .enable_all()
         .build()
-        .context("starting the runtime")?;
-    runtime.block_on(async {
+        .context("starting the runtime")
+}
+
+/// Builds the runtime and serves until a signal; returns after the grace period.
+pub(crate) fn serve(settings: Settings) -> Result<()> {
+    runtime(settings.threads)?.block_on(async {
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;

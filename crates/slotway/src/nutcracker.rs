@@ -104,13 +104,7 @@ pub(crate) fn check_toml_pools(base: &Config) -> Result<Vec<slotway_core::Settin
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .thread_name("slotway-worker")
-        .enable_all()
-        .build()
-        .context("starting the runtime")
+    crate::runtime(std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
 }
 
 fn run(args: &NutcrackerArgs, raw: &[OsString]) -> Result<()> {

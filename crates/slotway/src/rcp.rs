@@ -318,13 +318,7 @@ fn run(o: &RcpOptions, raw: &[String]) -> Result<()> {
         std::fs::write(path, format!("{}\n", std::process::id()))
             .with_context(|| format!("cannot write pid file {path}"))?;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(settings.threads)
-        .thread_name("slotway-worker")
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
-    let result = runtime.block_on(async {
+    let result = crate::runtime(settings.threads)?.block_on(async {
         let listener = listeners(o, &settings).await?;
         slotway_core::serve(listener, Engine::new(settings), crate::shutdown_signal()).await?;
         Ok(())

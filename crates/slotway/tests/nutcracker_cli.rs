@@ -18,7 +18,7 @@ mod common;
 use std::io::Read;
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{bulk, is_ok};
@@ -30,16 +30,6 @@ fn nutcracker(args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(BIN);
     cmd.arg("nutcracker").args(args);
     run_bounded(&mut cmd, Duration::from_secs(20)).unwrap()
-}
-
-/// A child process killed and reaped on drop (by its own handle).
-struct Owned(Child);
-
-impl Drop for Owned {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn write_conf(dir: &Path, body: &str) -> String {
@@ -115,7 +105,7 @@ fn serves_a_pool_and_its_stats() {
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    let _guard = Owned(child);
+    let _guard = common::OwnedChild(child);
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut c = loop {
         if let Ok(s) = TcpStream::connect(("127.0.0.1", listen)) {
@@ -245,12 +235,8 @@ fn toml_pools_in_slotways_config() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _guard = Owned(child);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while TcpStream::connect(("127.0.0.1", listen)).is_err() {
-        assert!(Instant::now() < deadline, "pool never listened");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let _guard = common::OwnedChild(child);
+    common::wait_listening(listen, "the pool");
     let mut c = common::Raw::connect(("127.0.0.1", listen));
     for i in 0..40 {
         assert!(is_ok(&c.cmd(&["SET", &format!("t{i}"), "x"])));
@@ -293,12 +279,8 @@ fn sighup_reloads_pools_without_dropping_clients() {
         .spawn()
         .unwrap();
     let pid = child.id().to_string();
-    let _guard = Owned(child);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while TcpStream::connect(("127.0.0.1", listen)).is_err() {
-        assert!(Instant::now() < deadline, "pool never listened");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let _guard = common::OwnedChild(child);
+    common::wait_listening(listen, "the pool");
     let mut c = common::Raw::connect(("127.0.0.1", listen));
     assert!(is_ok(&c.cmd(&["SET", "before", "1"])));
     let two = format!(
@@ -319,11 +301,7 @@ fn sighup_reloads_pools_without_dropping_clients() {
         );
     };
     hup(&pid);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", other)).is_err() {
-        assert!(Instant::now() < deadline, "the new pool never started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_listening(other, "the pool added by the reload");
     // Same connection, new placement: keys now also land on b.
     for i in 0..60 {
         assert!(is_ok(&c.cmd(&["SET", &format!("after:{i}"), "1"])));

@@ -14,22 +14,13 @@ mod common;
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{bulk, is_ok, text};
 use slotway_fixture::{free_port, run_bounded};
 
 const BIN: &str = env!("CARGO_BIN_EXE_slotway");
-
-struct Owned(Child);
-
-impl Drop for Owned {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn proxy_conf_keys_tcp_and_unix_socket() {
@@ -64,7 +55,7 @@ fn proxy_conf_keys_tcp_and_unix_socket() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _guard = Owned(child);
+    let _guard = common::OwnedChild(child);
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut c = loop {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {

@@ -260,3 +260,22 @@ pub fn key_in_range(prefix: &str, lo: u16, hi: u16) -> String {
         .find(|k| (lo..=hi).contains(&slotway_hashkit::key_slot(k.as_bytes())))
         .unwrap()
 }
+
+/// A child process killed and reaped on drop, by its own handle (by PID).
+pub struct OwnedChild(pub std::process::Child);
+
+impl Drop for OwnedChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until 127.0.0.1:`port` accepts connections (bounded).
+pub fn wait_listening(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} never listened on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -389,18 +389,10 @@ fn dead_server_fails_fast_and_ejection_remaps() {
     assert_eq!(errors, on_dead.len());
     assert!(started.elapsed() < Duration::from_secs(5), "failing fast");
     backends[2].restart().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        // The restarted server is empty (no persistence): nil, not an error.
-        if matches!(c.cmd(&["GET", on_dead[0]]), Value::Null) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "restarted server never served again"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // The restarted server is empty (no persistence): nil, not an error.
+    eventually("restarted server never served again", || {
+        matches!(c.cmd(&["GET", on_dead[0]]), Value::Null)
+    });
     drop(c);
     drop(proxy);
 
@@ -414,14 +406,9 @@ fn dead_server_fails_fast_and_ejection_remaps() {
     });
     let mut c = proxy.client();
     backends[2].kill();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if is_ok(&c.cmd(&["SET", on_dead[0], "moved"])) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "ejection never remapped the key");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually("ejection never remapped the key", || {
+        is_ok(&c.cmd(&["SET", on_dead[0], "moved"]))
+    });
     let holders = backends[..2]
         .iter()
         .filter(|s| s.cmd(&["GET", on_dead[0]]).unwrap().trim() == "moved")
@@ -429,15 +416,16 @@ fn dead_server_fails_fast_and_ejection_remaps() {
     assert_eq!(holders, 1, "the key now lives on a survivor");
     // Back after the retry timeout, once a probe succeeds: placed there again.
     backends[2].restart().unwrap();
+    eventually("restored server never got its keys back", || {
+        matches!(c.cmd(&["GET", on_dead[0]]), Value::Null)
+    });
+}
+
+/// Polls `done` until it holds (at most 10 s).
+fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if matches!(c.cmd(&["GET", on_dead[0]]), Value::Null) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "restored server never got its keys back"
-        );
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }

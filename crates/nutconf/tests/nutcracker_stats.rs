@@ -127,7 +127,15 @@ fn stats_layout_matches_nutcracker() {
         std::thread::sleep(Duration::from_millis(20));
     };
     // A request makes some counters non-zero; the layout must not change.
-    assert_eq!(set_through(p1).unwrap(), "+OK\r\n");
+    // (nutcracker may serve stats an instant before its pools listen.)
+    let set = loop {
+        match set_through(p1) {
+            Ok(reply) => break reply,
+            Err(e) => assert!(Instant::now() < deadline, "pool port {p1}: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(set, "+OK\r\n");
     std::thread::sleep(Duration::from_millis(300));
     let after = read_stats(stats_port).unwrap();
     assert_eq!(zero_numbers(&after), zero_numbers(&theirs));

@@ -184,6 +184,7 @@ pub fn view(addrs: &[String]) -> ClusterView {
                     master: addr.clone(),
                     replicas: Vec::new(),
                     ranges: vec![(i, i)],
+                    epoch: 0,
                 })
             })
             .collect(),

@@ -10,8 +10,10 @@
 //! consecutive reply frames delivered as one (a whole `MULTI … EXEC` block),
 //! and a *stream* connection (pub/sub) delivers every frame it receives to
 //! one sink as it comes, since subscriptions answer with any number of
-//! messages. A dedicated connection can be aborted: the socket is closed at
-//! once, which is how Redis learns a blocked client went away.
+//! messages; it is never re-opened: when it breaks it reports one `Failed`
+//! with its tag and ends (the session re-subscribes elsewhere). A dedicated
+//! connection can be aborted: the socket is closed at once, which is how
+//! Redis learns a blocked client went away.
 //!
 //! Invariants:
 //! - Every request taken off the channel gets exactly one delivery on its
@@ -234,6 +236,9 @@ async fn run(params: ConnParams, mut rx: mpsc::UnboundedReceiver<BackendRequest>
                         };
                         stats::bump(counter, 1);
                         params.on_failure.notify_one();
+                        if stream_lost(&params, FailureKind::Lost { written: true }) {
+                            return;
+                        }
                     }
                 }
             }
@@ -243,10 +248,30 @@ async fn run(params: ConnParams, mut rx: mpsc::UnboundedReceiver<BackendRequest>
                 stats::bump(&params.stats.server_err, 1);
                 backoff.failed();
                 params.on_failure.notify_one();
+                if stream_lost(&params, FailureKind::Connect(reason.clone())) {
+                    return;
+                }
                 fail_queued(&params, first, &mut rx, &reason);
             }
         }
     }
+}
+
+/// A subscriber connection is never re-opened by its task: the node forgot
+/// its subscriptions with it. It says so once, with its tag, and ends; the
+/// session re-subscribes. Returns whether this was a subscriber connection.
+fn stream_lost(params: &ConnParams, kind: FailureKind) -> bool {
+    let Some((sink, tag)) = &params.stream else {
+        return false;
+    };
+    sink.deliver(
+        *tag,
+        Reply::Failed(Failure {
+            addr: params.addr.clone(),
+            kind,
+        }),
+    );
+    true
 }
 
 /// A node connection: TCP, or a unix socket for an address that is a path
@@ -559,8 +584,9 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     if let Err(reason) = &result {
         debug!(node = %params.addr, %reason, in_flight = wire.pending.len(), "failing in-flight requests");
         // The connection died before proving itself: the held request was
-        // never written.
-        if let Some(req) = first.take() {
+        // never written. (A subscriber connection reports its loss once,
+        // for all its requests.)
+        if let Some(req) = first.take().filter(|_| !stream) {
             req.sink.deliver(
                 req.seq,
                 Reply::Failed(Failure {

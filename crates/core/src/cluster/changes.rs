@@ -105,6 +105,7 @@ mod tests {
             master: master.into(),
             replicas: replicas.iter().map(|r| (*r).to_owned()).collect(),
             ranges: vec![(lo, hi)],
+            epoch: 0,
         }
     }
 

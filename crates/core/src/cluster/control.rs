@@ -100,6 +100,35 @@ impl ControlConn {
         }
     }
 
+    /// Sends several commands in one write and waits for their replies, in
+    /// order, under one timeout: one round trip instead of one each.
+    ///
+    /// # Errors
+    /// I/O failure, timeout, or a malformed reply.
+    pub async fn query_pipelined(&mut self, cmds: &[&[&[u8]]]) -> Result<Vec<Value>, BackendError> {
+        let mut out = BytesMut::new();
+        for args in cmds {
+            encode::command(&mut out, args);
+        }
+        let timeout = self.timeout;
+        let exchange = async {
+            let mut replies = Vec::with_capacity(cmds.len());
+            let first = self.send_raw(&out).await?;
+            replies.push(first);
+            for _ in 1..cmds.len() {
+                replies.push(self.read_value().await?);
+            }
+            Ok(replies)
+        };
+        let result = tokio::time::timeout(timeout, exchange).await;
+        match result {
+            Ok(r) => r,
+            Err(_) => Err(BackendError::Timeout {
+                addr: self.addr.clone(),
+            }),
+        }
+    }
+
     /// Sends the prelude (backend AUTH / SELECT) and checks each reply.
     ///
     /// # Errors

@@ -4,13 +4,18 @@
 //! It refreshes on start, on a timer, and whenever asked (a MOVED reply, a
 //! failed backend connection); asks are coalesced over a debounce window so a
 //! burst costs one refresh. It asks the nodes of the last view first, then the
-//! seeds, and takes the first node that knows a slot map. While no node
-//! answers it retries with capped exponential back-off: the proxy keeps
+//! seeds, a few at once; once one knows a slot map it gathers the others'
+//! answers for a short window and installs, slot by slot, the claim with the
+//! highest config epoch (see [`super::epoch`]): during a failover a node that
+//! has not heard of the promotion yet still names the dead master. While no
+//! node answers it retries with capped exponential back-off: the proxy keeps
 //! serving what it knows (or answers `-CLUSTERDOWN` if it knows nothing) and
 //! never stops trying.
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use slotway_resp::Value;
 use tokio_util::sync::CancellationToken;
@@ -18,6 +23,7 @@ use tracing::{debug, info, warn};
 
 use super::changes;
 use super::control::ControlConn;
+use super::epoch;
 use super::table::Topology;
 use super::view::{self, ClusterView};
 use crate::error::BackendError;
@@ -99,12 +105,25 @@ pub async fn run(
 /// up the refresh that finds its replacement.
 const PARALLEL: usize = 3;
 
-/// One refresh: the candidates are asked a few at a time, and the first that
-/// knows a slot map wins. Returns whether a view was installed.
+/// Shortest time the other answers of a batch are awaited once one arrived.
+const GATHER_MIN: Duration = Duration::from_millis(50);
+
+/// How long to wait for the rest of a batch once its first answer took
+/// `first`: peers on the same network answer in about as long, so waiting
+/// as long again (at least [`GATHER_MIN`]) catches them, while a stopped
+/// node costs this window, not the whole query timeout.
+fn gather_window(first: Duration, query_timeout: Duration) -> Duration {
+    first.max(GATHER_MIN).min(query_timeout)
+}
+
+/// One refresh: the candidates are asked a few at a time; the answers of
+/// the first batch in which some node knows a slot map are merged by config
+/// epoch and installed. Returns whether a view was installed.
 pub async fn refresh_once(topology: &Topology, timing: RefreshTiming) -> bool {
     let want_version = topology.backend_version().is_none();
     let candidates = topology.candidates();
     for batch in candidates.chunks(PARALLEL) {
+        let started = Instant::now();
         let mut asks = tokio::task::JoinSet::new();
         for addr in batch {
             let addr = addr.clone();
@@ -114,22 +133,58 @@ pub async fn refresh_once(topology: &Topology, timing: RefreshTiming) -> bool {
                 (addr, result)
             });
         }
-        while let Some(done) = asks.join_next().await {
+        let mut answers: Vec<(String, ClusterView)> = Vec::new();
+        let mut until: Option<Instant> = None;
+        loop {
+            let next = match until {
+                Some(t) => match tokio::time::timeout_at(t, asks.join_next()).await {
+                    Ok(next) => next,
+                    Err(_) => break,
+                },
+                None => asks.join_next().await,
+            };
+            let Some(done) = next else {
+                break;
+            };
             match done {
                 Ok((addr, Ok((view, version)))) if view.covered_slots() > 0 => {
-                    asks.abort_all();
                     if let Some(v) = version {
                         topology.set_backend_version(v);
                     }
-                    topology.install(&view);
-                    debug!(event = "topology_refreshed", node = %addr, "topology refreshed");
-                    return true;
+                    until.get_or_insert_with(|| {
+                        Instant::now() + gather_window(started.elapsed(), timing.query_timeout)
+                    });
+                    answers.push((addr, view));
                 }
                 Ok((addr, Ok(_))) => debug!(node = %addr, "node knows no slots; asking another"),
                 Ok((_, Err(e))) => debug!(error = %e, "topology query failed"),
                 Err(e) => debug!(error = %e, "topology query task failed"),
             }
         }
+        asks.abort_all();
+        if answers.is_empty() {
+            continue;
+        }
+        let views: Vec<ClusterView> = answers.iter().map(|(_, v)| v.clone()).collect();
+        let (merged, _) = topology.install_answers(&views);
+        let nodes: Vec<&str> = answers.iter().map(|(a, _)| a.as_str()).collect();
+        if merged.kept > 0 {
+            info!(
+                event = "stale_view_ignored",
+                nodes = ?nodes,
+                slots = merged.kept,
+                "answers gave slots to owners with a lower config epoch than installed; kept the installed owners"
+            );
+        } else if merged.contested > 0 {
+            info!(
+                event = "views_disagree",
+                nodes = ?nodes,
+                slots = merged.contested,
+                "nodes disagree on slot owners; took the highest config epoch"
+            );
+        }
+        debug!(event = "topology_refreshed", nodes = ?nodes, "topology refreshed");
+        return true;
     }
     if topology.load().is_known() {
         warn!(
@@ -160,17 +215,30 @@ async fn fetch(
         addr: addr.to_owned(),
         reason,
     };
-    let reply = conn.query(&[b"CLUSTER", b"SHARDS"]).await?;
-    let view = match reply {
+    // One round trip: the slot map, and the config epochs it lacks.
+    let mut replies = conn
+        .query_pipelined(&[&[b"CLUSTER", b"SHARDS"], &[b"CLUSTER", b"NODES"]])
+        .await?
+        .into_iter();
+    let (shards, nodes) = (replies.next(), replies.next());
+    // Without CLUSTER NODES (an ACL may forbid it) every epoch is 0 and the
+    // first answer wins, as before epochs were known.
+    let epochs = nodes
+        .as_ref()
+        .filter(|v| !matches!(v, Value::Error(_)))
+        .and_then(Value::as_str)
+        .map(epoch::parse_epochs)
+        .unwrap_or_default();
+    let view = match shards {
         // Older than 7.0 (unknown subcommand): CLUSTER SLOTS has the same facts.
-        Value::Error(_) => {
+        Some(Value::Error(_)) | None => {
             let reply = conn.query(&[b"CLUSTER", b"SLOTS"]).await?;
             if let Value::Error(e) = &reply {
                 return Err(bad(String::from_utf8_lossy(e).into_owned()));
             }
-            view::parse_slots(&reply, host).map_err(bad)?
+            view::parse_slots(&reply, host, &epochs).map_err(bad)?
         }
-        reply => view::parse_shards(&reply, host).map_err(bad)?,
+        Some(reply) => view::parse_shards(&reply, host, &epochs).map_err(bad)?,
     };
     let version = if want_version {
         let info = conn.query(&[b"INFO", b"server"]).await?;

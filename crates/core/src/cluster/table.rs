@@ -21,6 +21,7 @@ use slotway_hashkit::SLOT_COUNT;
 use tokio::sync::Notify;
 use tracing::info;
 
+use super::epoch::{self, Merged, SlotEpochs};
 use super::view::ClusterView;
 use crate::backend::Node;
 use crate::route::KeyMap;
@@ -181,6 +182,8 @@ struct Registry {
     /// Every node address of the last full view (masters first): where the
     /// next refresh asks before falling back to the seeds.
     known: Vec<String>,
+    /// Owner and config epoch of each slot as the refresher installed them.
+    epochs: SlotEpochs,
 }
 
 impl Registry {
@@ -281,7 +284,8 @@ impl Topology {
         self.request_refresh();
     }
 
-    /// Installs a full view from a refresh; returns whether anything changed.
+    /// Installs a full view as it is (a pool's servers; no epochs); returns
+    /// whether anything changed.
     pub fn install(&self, view: &ClusterView) -> bool {
         self.install_with(view, None)
     }
@@ -294,6 +298,31 @@ impl Topology {
 
     fn install_with(&self, view: &ClusterView, new_keys: Option<KeyMap>) -> bool {
         let mut reg = self.registry.lock();
+        reg.epochs = SlotEpochs::default();
+        self.install_locked(&mut reg, view, new_keys)
+    }
+
+    /// Installs what the answers of one refresh say together: each slot's
+    /// highest-epoch claim, never a lower epoch than what the last refresh
+    /// installed for a slot the table has not moved since ([`epoch::merge`]).
+    /// Returns the merge (for logging) and whether anything changed.
+    pub fn install_answers(&self, answers: &[ClusterView]) -> (Merged, bool) {
+        let mut reg = self.registry.lock();
+        let current = self.table.load_full();
+        reg.epochs
+            .retain(|slot, addr| current.master(slot).is_some_and(|n| &**n.addr() == addr));
+        let merged = epoch::merge(answers, &reg.epochs);
+        let changed = self.install_locked(&mut reg, &merged.view, None);
+        reg.epochs = merged.epochs.clone();
+        (merged, changed)
+    }
+
+    fn install_locked(
+        &self,
+        reg: &mut Registry,
+        view: &ClusterView,
+        new_keys: Option<KeyMap>,
+    ) -> bool {
         let current = self.table.load_full();
         let mut nodes: Vec<Arc<Node>> = Vec::new();
         let mut replicas: Vec<Vec<Arc<Node>>> = Vec::new();

@@ -5,6 +5,13 @@
 //! `ip`; an empty or `?` address means "the node you asked" (what Redis
 //! answers when it does not know its own address), so the queried host is
 //! used.
+//!
+//! Config epochs: neither reply carries them, so the parsers take the
+//! `node id → epoch` map of the same node's `CLUSTER NODES`
+//! ([`super::epoch::parse_epochs`]) and give each shard its master's epoch
+//! (0 when unknown).
+
+use std::collections::HashMap;
 
 use slotway_resp::Value;
 
@@ -17,6 +24,8 @@ pub struct ShardView {
     pub replicas: Vec<String>,
     /// Inclusive slot ranges.
     pub ranges: Vec<(u16, u16)>,
+    /// The master's config epoch as the answering node knows it (0: unknown).
+    pub epoch: u64,
 }
 
 /// The cluster as one node sees it.
@@ -80,7 +89,11 @@ fn slot(v: i64) -> Option<u16> {
 ///
 /// # Errors
 /// The reply does not have the documented shape.
-pub fn parse_shards(reply: &Value, queried_host: &str) -> Result<ClusterView, String> {
+pub fn parse_shards(
+    reply: &Value,
+    queried_host: &str,
+    epochs: &HashMap<String, u64>,
+) -> Result<ClusterView, String> {
     let shards = reply.as_array().ok_or("CLUSTER SHARDS: not an array")?;
     let mut view = ClusterView::default();
     for shard in shards {
@@ -109,6 +122,7 @@ pub fn parse_shards(reply: &Value, queried_host: &str) -> Result<ClusterView, St
             .and_then(Value::as_array)
             .ok_or("CLUSTER SHARDS: shard without nodes")?;
         let mut master = None;
+        let mut epoch = 0;
         let mut replicas = Vec::new();
         for node in nodes {
             let port = node
@@ -134,6 +148,12 @@ pub fn parse_shards(reply: &Value, queried_host: &str) -> Result<ClusterView, St
                 // takes over; it is still the best guess until then.
                 if master.is_none() || healthy {
                     master = Some(addr);
+                    epoch = node
+                        .map_get("id")
+                        .and_then(Value::as_str)
+                        .and_then(|id| epochs.get(id))
+                        .copied()
+                        .unwrap_or(0);
                 }
             } else if healthy {
                 // Only replicas that can answer serve reads.
@@ -145,6 +165,7 @@ pub fn parse_shards(reply: &Value, queried_host: &str) -> Result<ClusterView, St
                 master,
                 replicas,
                 ranges,
+                epoch,
             });
         }
     }
@@ -155,7 +176,11 @@ pub fn parse_shards(reply: &Value, queried_host: &str) -> Result<ClusterView, St
 ///
 /// # Errors
 /// The reply does not have the documented shape.
-pub fn parse_slots(reply: &Value, queried_host: &str) -> Result<ClusterView, String> {
+pub fn parse_slots(
+    reply: &Value,
+    queried_host: &str,
+    epochs: &HashMap<String, u64>,
+) -> Result<ClusterView, String> {
     let entries = reply.as_array().ok_or("CLUSTER SLOTS: not an array")?;
     let mut view = ClusterView::default();
     for entry in entries {
@@ -168,22 +193,30 @@ pub fn parse_slots(reply: &Value, queried_host: &str) -> Result<ClusterView, Str
         ) else {
             return Err("CLUSTER SLOTS: bad slot range".to_owned());
         };
+        // Each node: [host, port, id (Redis >= 4), ...].
         let mut addrs = fields.iter().skip(2).filter_map(|n| {
             let n = n.as_array()?;
             let host = n.first().and_then(text);
             let port = n.get(1).and_then(Value::as_int)?;
-            join_addr(host, port, queried_host)
+            let epoch = n
+                .get(2)
+                .and_then(Value::as_str)
+                .and_then(|id| epochs.get(id))
+                .copied()
+                .unwrap_or(0);
+            Some((join_addr(host, port, queried_host)?, epoch))
         });
-        let Some(master) = addrs.next() else {
+        let Some((master, epoch)) = addrs.next() else {
             continue;
         };
-        let replicas: Vec<String> = addrs.collect();
+        let replicas: Vec<String> = addrs.map(|(a, _)| a).collect();
         match view.shards.iter_mut().find(|s| s.master == master) {
             Some(s) => s.ranges.push((lo, hi)),
             None => view.shards.push(ShardView {
                 master,
                 replicas,
                 ranges: vec![(lo, hi)],
+                epoch,
             }),
         }
     }
@@ -202,7 +235,7 @@ mod tests {
     fn node(ip: &str, port: i64, role: &str, endpoint: &str) -> Value {
         Value::Array(vec![
             bulk("id"),
-            bulk("abc"),
+            bulk(&format!("id{port}")),
             bulk("port"),
             Value::Integer(port),
             bulk("ip"),
@@ -242,7 +275,13 @@ mod tests {
                 Value::Array(vec![node("", 7002, "master", "?")]),
             ]),
         ]);
-        let view = parse_shards(&reply, "10.1.1.1").unwrap();
+        let epochs = HashMap::from([("id7001".to_owned(), 3), ("id7004".to_owned(), 9)]);
+        let view = parse_shards(&reply, "10.1.1.1", &epochs).unwrap();
+        assert_eq!(
+            view.shards[0].epoch, 3,
+            "the master's epoch, not a replica's"
+        );
+        assert_eq!(view.shards[1].epoch, 0, "unknown");
         assert_eq!(view.shards.len(), 2);
         assert_eq!(view.shards[0].master, "127.0.0.1:7001");
         assert_eq!(view.shards[0].replicas, vec!["127.0.0.1:7004"]);
@@ -257,7 +296,13 @@ mod tests {
 
     #[test]
     fn slots_reply() {
-        let n = |ip: &str, port| Value::Array(vec![bulk(ip), Value::Integer(port), bulk("id")]);
+        let n = |ip: &str, port| {
+            Value::Array(vec![
+                bulk(ip),
+                Value::Integer(port),
+                bulk(&format!("id{port}")),
+            ])
+        };
         let reply = Value::Array(vec![
             Value::Array(vec![
                 Value::Integer(0),
@@ -276,20 +321,23 @@ mod tests {
                 n("127.0.0.1", 7001),
             ]),
         ]);
-        let view = parse_slots(&reply, "h").unwrap();
+        let epochs = HashMap::from([("id7002".to_owned(), 5)]);
+        let view = parse_slots(&reply, "h", &epochs).unwrap();
         assert_eq!(view.shards.len(), 2);
+        assert_eq!((view.shards[0].epoch, view.shards[1].epoch), (0, 5));
         assert_eq!(view.shards[0].ranges, vec![(0, 100), (200, 300)]);
         assert_eq!(view.shards[1].master, "h:7002");
     }
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        assert!(parse_shards(&Value::Integer(1), "h").is_err());
-        assert!(parse_slots(&Value::Array(vec![Value::Integer(1)]), "h").is_err());
+        let none = HashMap::new();
+        assert!(parse_shards(&Value::Integer(1), "h", &none).is_err());
+        assert!(parse_slots(&Value::Array(vec![Value::Integer(1)]), "h", &none).is_err());
         let bad = Value::Array(vec![Value::Array(vec![
             Value::Integer(0),
             Value::Integer(99_999),
         ])]);
-        assert!(parse_slots(&bad, "h").is_err());
+        assert!(parse_slots(&bad, "h", &none).is_err());
     }
 }

@@ -178,6 +178,7 @@ pub fn view(addrs: &[String]) -> ClusterView {
                     master: addr.clone(),
                     replicas: Vec::new(),
                     ranges: vec![(i, i)],
+                    epoch: 0,
                 })
             })
             .collect(),

@@ -151,8 +151,9 @@ impl Queue {
         let park = self.shared.settings.park_timeout;
         let retry_writes = self.shared.settings.retry_unknown_writes;
         if tag & STREAM_TAG != 0 {
-            if let Reply::Frame(frame) = reply {
-                self.on_stream_frame(tag, frame);
+            match reply {
+                Reply::Frame(frame) => self.on_stream_frame(tag, frame),
+                Reply::Failed(_) => self.on_stream_lost(tag),
             }
             return;
         }
@@ -303,6 +304,12 @@ impl Queue {
     fn schedule_retry(&mut self, tag: u64) {
         self.shared.metrics.retries.inc();
         self.retries.push(tag);
+        self.arm_retry();
+    }
+
+    /// Makes the retry clock tick once more (parked units, lost subscriber
+    /// connections).
+    pub(super) fn arm_retry(&mut self) {
         if self.retry_at.is_none() {
             self.retry_at = Some(Instant::now() + self.shared.settings.retry_delay);
         }
@@ -317,6 +324,9 @@ impl Queue {
         let table = topology.load();
         for tag in due {
             self.dispatch(tag, &table);
+        }
+        if self.subs.any_lost() {
+            self.resubscribe(&table);
         }
         self.flush_ready();
     }

@@ -32,6 +32,7 @@ mod pause;
 mod proxy_cmd;
 mod pubsub;
 mod queue;
+mod resubscribe;
 mod track;
 mod txn;
 mod wait;

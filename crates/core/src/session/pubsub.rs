@@ -7,55 +7,114 @@
 //! that expects as many confirmations as Redis sends for it (one per
 //! channel; for an argument-less unsubscribe, one per channel then
 //! subscribed, or one if none), so confirmations reach the client in command
-//! order. Messages are queued as they come, behind everything owed.
+//! order. Each connection remembers, in order, the confirmations it still
+//! owes and the command each belongs to ([`Owed`]), so confirmations from
+//! several nodes are credited to the right command whatever order the nodes
+//! answer in. Messages are queued as they come, behind everything owed.
+//!
+//! A lost subscriber connection (node killed, failover) is re-established by
+//! `resubscribe`: the confirmations it still owed are answered by the proxy
+//! (they are known exactly in advance), and the client's subscriptions are
+//! re-made on the slots' new owner without any confirmation reaching the
+//! client, which already believes it is subscribed.
 //!
 //! A RESP2 client in subscribed mode may only (un)subscribe, PING, QUIT and
 //! RESET, as in Redis; a RESP3 client may run any command meanwhile. The
 //! mode follows the subscriptions the client asked for, at once, exactly as
 //! Redis changes it when it processes the command.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use slotway_resp::{Protocol, Request, Value, encode};
+use tokio::time::Instant;
 
 use super::queue::{Entry, Queue};
-use crate::backend::{BackendRequest, StreamConn};
+use crate::backend::{BackendRequest, Node, ReplySink, StreamConn};
 use crate::cluster::SlotTable;
 use crate::merge;
 use crate::route::{Local, PubSub, Route};
 
-/// Tags of frames from subscriber connections: this bit, plus the
-/// connection's index (0 classic, 1 + i for shard connection i).
+/// Tags of frames from subscriber connections: this bit, a generation (a
+/// replaced connection's late frames are told apart), and the connection's
+/// index (0 classic, 1 + i for shard connection i).
 pub const STREAM_TAG: u64 = 1 << 63;
+const INDEX_MASK: u64 = 0xFFFF_FFFF;
+const GENERATION_SHIFT: u32 = 32;
+const GENERATION_MASK: u64 = 0x7FFF_FFFF;
+
+/// Confirmations a subscriber connection still owes, in the order the node
+/// will send them.
+#[derive(Debug)]
+pub(super) enum Owed {
+    /// Of a re-subscription: dropped, the client already has them.
+    Silent(usize),
+    /// Of the client's command queued at `seq`: the confirmations exactly as
+    /// Redis will send them, answered by the proxy if the connection is lost.
+    Client { seq: u64, frames: VecDeque<Bytes> },
+}
 
 /// A subscriber connection and what the client has subscribed on it.
 #[derive(Debug)]
-struct Subscriber {
-    conn: StreamConn,
-    channels: HashSet<Bytes>,
-    patterns: HashSet<Bytes>,
+pub(super) struct Subscriber {
+    /// `None` while lost (until re-established), or not opened yet.
+    pub conn: Option<StreamConn>,
+    /// The tag of `conn`'s frames.
+    pub tag: u64,
+    /// The node it is (or, while lost, was) connected to.
+    pub addr: Arc<str>,
+    /// What the client asked for, confirmed or not: what a re-subscription
+    /// restores.
+    pub channels: HashSet<Bytes>,
+    pub patterns: HashSet<Bytes>,
+    pub owed: VecDeque<Owed>,
+    /// Lost at this time and waiting to be re-established.
+    pub lost_at: Option<Instant>,
 }
 
 impl Subscriber {
-    fn new(conn: StreamConn) -> Self {
+    /// A subscriber for `addr` with no connection yet.
+    pub fn detached(addr: Arc<str>) -> Self {
         Self {
-            conn,
+            conn: None,
+            tag: 0,
+            addr,
             channels: HashSet::new(),
             patterns: HashSet::new(),
+            owed: VecDeque::new(),
+            lost_at: None,
         }
     }
 
     fn count(&self) -> usize {
         self.channels.len() + self.patterns.len()
     }
+
+    /// Sends a command on the connection; false when there is none (lost)
+    /// or it has ended.
+    pub fn send(&self, payload: Bytes, sink: &Arc<ReplySink>) -> bool {
+        self.conn.as_ref().is_some_and(|c| {
+            c.conn()
+                .send(BackendRequest {
+                    payload,
+                    asking: false,
+                    sink: sink.clone(),
+                    seq: self.tag,
+                    frames: 1,
+                    write: false,
+                })
+                .is_ok()
+        })
+    }
 }
 
 /// A client's subscriber connections.
 #[derive(Debug, Default)]
 pub struct Subscriptions {
-    classic: Option<Subscriber>,
-    shards: Vec<Subscriber>,
+    pub(super) classic: Option<Subscriber>,
+    pub(super) shards: Vec<Subscriber>,
+    generation: u64,
 }
 
 impl Subscriptions {
@@ -75,6 +134,63 @@ impl Subscriptions {
             && (self.classic.as_ref().is_some_and(|s| s.count() > 0)
                 || self.shards.iter().any(|s| s.count() > 0))
     }
+
+    /// Subscriber `index` (0 classic, 1 + i shard connection i).
+    pub(super) fn get_mut(&mut self, index: usize) -> Option<&mut Subscriber> {
+        match index.checked_sub(1) {
+            None => self.classic.as_mut(),
+            Some(i) => self.shards.get_mut(i),
+        }
+    }
+
+    /// The subscriber whose current connection `tag` names.
+    pub(super) fn by_tag(&mut self, tag: u64) -> Option<&mut Subscriber> {
+        let index = usize::try_from(tag & INDEX_MASK).ok()?;
+        self.get_mut(index).filter(|s| s.tag == tag)
+    }
+
+    /// Whether some connection waits to be re-established.
+    pub(super) fn any_lost(&self) -> bool {
+        self.classic
+            .iter()
+            .chain(&self.shards)
+            .any(|s| s.lost_at.is_some())
+    }
+
+    /// Opens a new connection to `node` for subscriber `index`.
+    pub(super) fn connect(
+        &mut self,
+        index: usize,
+        node: &Node,
+        protocol: Protocol,
+        sink: &Arc<ReplySink>,
+    ) {
+        self.generation = (self.generation + 1) & GENERATION_MASK;
+        let tag = STREAM_TAG | (self.generation << GENERATION_SHIFT) | (index as u64 & INDEX_MASK);
+        if let Some(sub) = self.get_mut(index) {
+            sub.conn = Some(node.dedicated().stream(protocol, sink.clone(), tag));
+            sub.tag = tag;
+            sub.addr = node.addr().clone();
+            sub.lost_at = None;
+            sub.owed.clear();
+        }
+    }
+
+    /// The shard subscriber for `names` of a slot served by `addr`: the one
+    /// holding one of them, else a live one on that node, else one waiting
+    /// to be re-established there.
+    fn shard_for(&self, names: &[Bytes], addr: &str) -> Option<usize> {
+        let on = |s: &Subscriber| &*s.addr == addr;
+        self.shards
+            .iter()
+            .position(|s| names.iter().any(|n| s.channels.contains(n)))
+            .or_else(|| self.shards.iter().position(|s| s.conn.is_some() && on(s)))
+            .or_else(|| {
+                self.shards
+                    .iter()
+                    .position(|s| s.lost_at.is_some() && on(s))
+            })
+    }
 }
 
 /// Confirmations still expected for one (un)subscribe command, and those
@@ -86,7 +202,7 @@ pub(super) struct SubEntry {
     /// A shard-channel command: its confirmations come from several nodes,
     /// each counting only its own channels, so the counts Redis would
     /// report (the client's total) are written into them, in order.
-    pub shard_counts: Option<std::collections::VecDeque<usize>>,
+    pub shard_counts: Option<VecDeque<usize>>,
 }
 
 /// What a RESP2 client in subscribed mode may send.
@@ -113,48 +229,84 @@ pub fn not_allowed_message(req: &Request) -> Vec<u8> {
 }
 
 /// Applies (un)subscribing `names` to `set` one name at a time, as Redis
-/// does; returns the set's size after each confirmation Redis sends.
-fn apply(set: &mut HashSet<Bytes>, names: &[Bytes], subscribe: bool) -> Vec<usize> {
+/// does; returns, for each confirmation Redis sends, its channel (none for
+/// an argument-less unsubscribe of nothing) and the set's size after it.
+fn apply(
+    set: &mut HashSet<Bytes>,
+    names: &[Bytes],
+    subscribe: bool,
+) -> Vec<(Option<Bytes>, usize)> {
     if subscribe {
         names
             .iter()
             .map(|n| {
                 set.insert(n.clone());
-                set.len()
+                (Some(n.clone()), set.len())
             })
             .collect()
     } else if names.is_empty() {
-        let k = set.len();
-        set.clear();
-        if k == 0 {
-            vec![0]
-        } else {
-            (0..k).rev().collect()
+        if set.is_empty() {
+            return vec![(None, 0)];
         }
+        let all: Vec<Bytes> = set.drain().collect();
+        let k = all.len();
+        all.into_iter()
+            .enumerate()
+            .map(|(i, n)| (Some(n), k - 1 - i))
+            .collect()
     } else {
         names
             .iter()
             .map(|n| {
                 set.remove(n);
-                set.len()
+                (Some(n.clone()), set.len())
             })
             .collect()
     }
+}
+
+/// A confirmation frame as Redis sends it: `[kind, channel or nil, count]`.
+pub(super) fn confirmation(
+    protocol: Protocol,
+    kind: &[u8],
+    channel: Option<&[u8]>,
+    count: usize,
+) -> Bytes {
+    let mut out = BytesMut::with_capacity(32 + kind.len() + channel.map_or(0, <[u8]>::len));
+    out.put_u8(if protocol == Protocol::Resp3 {
+        b'>'
+    } else {
+        b'*'
+    });
+    out.put_slice(b"3\r\n");
+    encode::bulk(&mut out, kind);
+    match channel {
+        Some(c) => encode::bulk(&mut out, c),
+        None => encode::null(&mut out, protocol),
+    }
+    encode::integer(&mut out, i64::try_from(count).unwrap_or(i64::MAX));
+    out.freeze()
 }
 
 impl Queue {
     pub(super) fn pubsub_command(&mut self, cmd: PubSub, req: &Request, table: &SlotTable) {
         let protocol = self.client.protocol;
         let sink = self.sink.clone();
-        let name = req.arg(0).unwrap_or_default().to_ascii_lowercase();
-        let subscribe = !name.ends_with(b"unsubscribe");
-        let patterns = name.starts_with(b"p");
+        let kind = req.arg(0).unwrap_or_default().to_ascii_lowercase();
+        let subscribe = !kind.ends_with(b"unsubscribe");
+        let patterns = kind.starts_with(b"p");
         let names: Vec<Bytes> = (1..req.argc()).filter_map(|i| req.arg_bytes(i)).collect();
         let client_id = self.client.id;
         let subs = &mut self.subs;
-        // (connection index, the set size after each confirmation) for
-        // every connection the command goes to.
-        let mut sends: Vec<(usize, Vec<usize>)> = Vec::new();
+        // (subscriber index, the confirmations Redis will send) for every
+        // connection the command goes to.
+        let mut sends: Vec<(usize, Vec<Bytes>)> = Vec::new();
+        let frames = |confirmations: Vec<(Option<Bytes>, usize)>, others: usize| -> Vec<Bytes> {
+            confirmations
+                .into_iter()
+                .map(|(name, n)| confirmation(protocol, &kind, name.as_deref(), n + others))
+                .collect()
+        };
         // Shard channels on the other shard connections (counts are totals).
         let shard_total = |subs: &Subscriptions, except: usize| -> usize {
             subs.shards
@@ -164,65 +316,55 @@ impl Queue {
                 .map(|(_, s)| s.channels.len())
                 .sum()
         };
-        let mut shard_counts: Option<std::collections::VecDeque<usize>> = None;
+        let mut shard_counts: Option<VecDeque<usize>> = None;
         match cmd {
             PubSub::Subscribe | PubSub::Unsubscribe => {
-                if subs.classic.is_none() {
-                    let Some(node) = table.pubsub_master(client_id) else {
-                        return self
-                            .push_error(b"CLUSTERDOWN slotway: no cluster node reachable yet");
-                    };
-                    let conn = node.dedicated().stream(protocol, sink.clone(), STREAM_TAG);
-                    subs.classic = Some(Subscriber::new(conn));
+                let Some(node) = table.pubsub_master(client_id) else {
+                    return self.push_error(b"CLUSTERDOWN slotway: no cluster node reachable yet");
+                };
+                let sub = subs
+                    .classic
+                    .get_or_insert_with(|| Subscriber::detached(node.addr().clone()));
+                if sub.conn.is_none() && sub.lost_at.is_none() {
+                    subs.connect(0, node, protocol, &sink);
                 }
                 if let Some(sub) = subs.classic.as_mut() {
-                    let set = if patterns {
-                        &mut sub.patterns
+                    // Redis counts channels and patterns together.
+                    let (set, others) = if patterns {
+                        (&mut sub.patterns, sub.channels.len())
                     } else {
-                        &mut sub.channels
+                        (&mut sub.channels, sub.patterns.len())
                     };
-                    sends.push((0, apply(set, &names, subscribe)));
+                    sends.push((0, frames(apply(set, &names, subscribe), others)));
                 }
             }
             PubSub::SSubscribe(slot) | PubSub::SUnsubscribe(Some(slot)) => {
                 let Some(node) = table.master(slot) else {
                     return self.push_error(b"CLUSTERDOWN Hash slot not served");
                 };
-                let idx = match subs
+                let idx = subs.shard_for(&names, node.addr()).unwrap_or_else(|| {
+                    subs.shards.push(Subscriber::detached(node.addr().clone()));
+                    subs.shards.len() - 1
+                });
+                if subs
                     .shards
-                    .iter()
-                    .position(|c| c.conn.addr() == node.addr())
+                    .get(idx)
+                    .is_some_and(|s| s.conn.is_none() && s.lost_at.is_none())
                 {
-                    Some(i) => i,
-                    None => {
-                        let tag = STREAM_TAG | (subs.shards.len() as u64 + 1);
-                        let conn = node.dedicated().stream(protocol, sink.clone(), tag);
-                        subs.shards.push(Subscriber::new(conn));
-                        subs.shards.len() - 1
-                    }
-                };
+                    subs.connect(idx + 1, node, protocol, &sink);
+                }
                 let others = shard_total(subs, idx);
                 if let Some(sub) = subs.shards.get_mut(idx) {
-                    let sizes = apply(&mut sub.channels, &names, subscribe);
-                    shard_counts = Some(sizes.iter().map(|n| others + n).collect());
-                    sends.push((idx + 1, sizes));
+                    let confirmations = apply(&mut sub.channels, &names, subscribe);
+                    shard_counts = Some(confirmations.iter().map(|(_, n)| others + n).collect());
+                    sends.push((idx + 1, frames(confirmations, 0)));
                 }
             }
             PubSub::SUnsubscribe(None) => {
-                if subs.shards.is_empty() {
-                    let Some(node) = table.pubsub_master(client_id) else {
-                        return self
-                            .push_error(b"CLUSTERDOWN slotway: no cluster node reachable yet");
-                    };
-                    let conn = node
-                        .dedicated()
-                        .stream(protocol, sink.clone(), STREAM_TAG | 1);
-                    subs.shards.push(Subscriber::new(conn));
-                }
                 let total = shard_total(subs, usize::MAX);
                 for (i, sub) in subs.shards.iter_mut().enumerate() {
                     if !sub.channels.is_empty() {
-                        sends.push((i + 1, apply(&mut sub.channels, &[], false)));
+                        sends.push((i + 1, frames(apply(&mut sub.channels, &[], false), 0)));
                     }
                 }
                 // Confirmations arrive from several nodes in any order; the
@@ -233,44 +375,33 @@ impl Queue {
         // Unsubscribing from every shard channel while having none: one
         // confirmation, as Redis sends, not one per node.
         if cmd == PubSub::SUnsubscribe(None) && sends.is_empty() {
-            let mut out = BytesMut::new();
-            let kind = if protocol == Protocol::Resp3 {
-                b'>'
-            } else {
-                b'*'
-            };
-            out.put_u8(kind);
-            out.put_slice(b"3\r\n");
-            encode::bulk(&mut out, b"sunsubscribe");
-            encode::null(&mut out, protocol);
-            encode::integer(&mut out, 0);
-            return self.push_ready(out.freeze());
+            return self.push_ready(confirmation(protocol, b"sunsubscribe", None, 0));
         }
-        let mut expected = 0;
-        for (idx, sizes) in &sends {
-            let (idx, confirmations) = (*idx, sizes.len());
-            let sub = if idx == 0 {
-                self.subs.classic.as_ref()
-            } else {
-                self.subs.shards.get(idx - 1)
-            };
-            if let Some(sub) = sub {
-                let _ = sub.conn.conn().send(BackendRequest {
-                    payload: req.raw().clone(),
-                    asking: false,
-                    sink: sink.clone(),
-                    seq: STREAM_TAG,
-                    frames: 1,
-                    write: false,
-                });
-                expected += confirmations;
-            }
-        }
+        let seq = self.next_seq();
         self.entries.push_back(Entry::Sub(SubEntry {
-            remaining: expected,
+            remaining: sends.iter().map(|(_, f)| f.len()).sum(),
             frames: BytesMut::new(),
             shard_counts,
         }));
+        let mut answered_here = Vec::new();
+        for (idx, frames) in sends {
+            let Some(sub) = self.subs.get_mut(idx) else {
+                continue;
+            };
+            if sub.send(req.raw().clone(), &sink) {
+                sub.owed.push_back(Owed::Client {
+                    seq,
+                    frames: frames.into(),
+                });
+            } else {
+                // The connection is lost: the proxy confirms, and the
+                // re-subscription carries the change to the node.
+                answered_here.extend(frames);
+            }
+        }
+        for frame in answered_here {
+            self.credit(seq, &frame);
+        }
     }
 
     /// PING in RESP2 subscribed mode answers `["pong", message]`.
@@ -282,32 +413,111 @@ impl Queue {
         self.push_ready(out.freeze());
     }
 
-    /// A frame from a subscriber connection: a confirmation fills the oldest
-    /// (un)subscribe command still waiting for one; a message is queued.
-    pub(super) fn on_stream_frame(&mut self, _tag: u64, frame: Bytes) {
-        if let Some(shard) = confirmation_family(&frame) {
-            let waiting = self.entries.iter_mut().find_map(|e| match e {
-                Entry::Sub(sub) if sub.remaining > 0 && sub.shard_counts.is_some() == shard => {
-                    Some(sub)
-                }
-                _ => None,
-            });
-            if let Some(sub) = waiting {
-                let count = sub
-                    .shard_counts
-                    .as_mut()
-                    .and_then(std::collections::VecDeque::pop_front);
-                match count.and_then(|n| with_count(&frame, n)) {
-                    Some(rewritten) => sub.frames.put_slice(&rewritten),
-                    None => sub.frames.put_slice(&frame),
-                }
-                sub.remaining -= 1;
+    /// Gives one confirmation to the (un)subscribe command queued at `seq`.
+    pub(super) fn credit(&mut self, seq: u64, frame: &Bytes) {
+        if let Some(Entry::Sub(sub)) = self.entry_mut(seq) {
+            let count = sub.shard_counts.as_mut().and_then(VecDeque::pop_front);
+            match count.and_then(|n| with_count(frame, n)) {
+                Some(rewritten) => sub.frames.put_slice(&rewritten),
+                None => sub.frames.put_slice(frame),
+            }
+            sub.remaining = sub.remaining.saturating_sub(1);
+        }
+    }
+
+    /// A frame from a subscriber connection: a confirmation (or an error)
+    /// answers what the connection owes first; a message is queued.
+    pub(super) fn on_stream_frame(&mut self, tag: u64, frame: Bytes) {
+        let answers = frame.first() == Some(&b'-') || confirmation_family(&frame).is_some();
+        let Some(sub) = self.subs.by_tag(tag) else {
+            // A replaced connection's late frame: what it owed was answered
+            // when it was replaced; messages still go to the client.
+            if !answers {
+                self.push_ready(frame);
                 self.flush_ready();
-                return;
+            }
+            return;
+        };
+        if answers {
+            match sub.owed.front_mut() {
+                Some(Owed::Silent(n)) => {
+                    if frame.first() == Some(&b'-') {
+                        // The new owner refused the re-subscription (the
+                        // slot moved again): start over from a fresh view.
+                        tracing::debug!(reply = %String::from_utf8_lossy(&frame).trim_end(),
+                            "re-subscription refused; trying again");
+                        return self.on_stream_lost(tag);
+                    }
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        sub.owed.pop_front();
+                    }
+                    return;
+                }
+                Some(Owed::Client { seq, frames }) => {
+                    let seq = *seq;
+                    // An error answers the whole command.
+                    let answered = if frame.first() == Some(&b'-') {
+                        frames.len()
+                    } else {
+                        1
+                    };
+                    frames.drain(..answered.min(frames.len()));
+                    if frames.is_empty() {
+                        sub.owed.pop_front();
+                    }
+                    if answered > 1 {
+                        self.credit_error(seq, &frame, answered);
+                    } else {
+                        self.credit(seq, &frame);
+                    }
+                    self.flush_ready();
+                    return;
+                }
+                // Unasked: the node unsubscribed the client itself (a shard
+                // channel whose slot it lost); the client learns it as from
+                // Redis, and it is not restored.
+                None => {
+                    if let Some(channel) = unsubscribed_channel(&frame) {
+                        sub.channels.remove(&channel);
+                    }
+                }
             }
         }
         self.push_ready(frame);
         self.flush_ready();
+    }
+
+    /// An error reply answers a whole (un)subscribe command: it stands for
+    /// the `n` confirmations that will not come.
+    fn credit_error(&mut self, seq: u64, frame: &Bytes, n: usize) {
+        if let Some(Entry::Sub(sub)) = self.entry_mut(seq) {
+            sub.frames.put_slice(frame);
+            sub.remaining = sub.remaining.saturating_sub(n);
+            if let Some(counts) = sub.shard_counts.as_mut() {
+                counts.drain(..n.min(counts.len()));
+            }
+        }
+    }
+
+    /// RESET: the subscriber connections close; what they still owed is
+    /// answered first, so no earlier command waits forever.
+    pub(super) fn reset_subscriptions(&mut self) {
+        let subs = std::mem::take(&mut self.subs);
+        for sub in subs.classic.into_iter().chain(subs.shards) {
+            self.answer_owed(sub.owed);
+        }
+    }
+
+    /// Answers a lost connection's owed client confirmations in its stead.
+    pub(super) fn answer_owed(&mut self, owed: VecDeque<Owed>) {
+        for o in owed {
+            if let Owed::Client { seq, frames } = o {
+                for f in frames {
+                    self.credit(seq, &f);
+                }
+            }
+        }
     }
 }
 
@@ -321,6 +531,17 @@ fn confirmation_family(frame: &Bytes) -> Option<bool> {
         .then(|| kind.starts_with(b"ssubscribe") || kind.starts_with(b"sunsubscribe"))
 }
 
+/// The channel of a `sunsubscribe` frame.
+fn unsubscribed_channel(frame: &Bytes) -> Option<Bytes> {
+    let parts = merge::elements(frame)?;
+    let kind = Value::decode(parts.first()?).ok()??.0;
+    if !kind.as_bytes()?.eq_ignore_ascii_case(b"sunsubscribe") {
+        return None;
+    }
+    let channel = Value::decode(parts.get(1)?).ok()??.0;
+    channel.as_bytes().map(Bytes::copy_from_slice)
+}
+
 /// The same confirmation with its subscription count replaced.
 fn with_count(frame: &Bytes, count: usize) -> Option<Bytes> {
     let parts = merge::elements(frame)?;
@@ -332,4 +553,50 @@ fn with_count(frame: &Bytes, count: usize) -> Option<Bytes> {
     out.put_slice(channel);
     encode::integer(&mut out, i64::try_from(count).ok()?);
     Some(out.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn set(names: &[&str]) -> HashSet<Bytes> {
+        names
+            .iter()
+            .map(|n| Bytes::copy_from_slice(n.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn confirmations_are_known_in_advance() {
+        let mut s = set(&["a"]);
+        let b = |n: &str| Bytes::copy_from_slice(n.as_bytes());
+        assert_eq!(
+            apply(&mut s, &[b("b"), b("a")], true),
+            vec![(Some(b("b")), 2), (Some(b("a")), 2)]
+        );
+        let all = apply(&mut s, &[], false);
+        assert_eq!(all.iter().map(|(_, n)| *n).collect::<Vec<_>>(), [1, 0]);
+        assert!(s.is_empty());
+        assert_eq!(apply(&mut s, &[], false), vec![(None, 0)]);
+        assert_eq!(apply(&mut s, &[b("x")], false), vec![(Some(b("x")), 0)]);
+    }
+
+    #[test]
+    fn synthesized_confirmations_are_redis_frames() {
+        assert_eq!(
+            &confirmation(Protocol::Resp2, b"subscribe", Some(b"ch"), 2)[..],
+            b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:2\r\n"
+        );
+        assert_eq!(
+            &confirmation(Protocol::Resp3, b"unsubscribe", None, 0)[..],
+            b">3\r\n$11\r\nunsubscribe\r\n_\r\n:0\r\n"
+        );
+        let frame = confirmation(Protocol::Resp2, b"sunsubscribe", Some(b"{s}1"), 4);
+        assert_eq!(confirmation_family(&frame), Some(true));
+        assert_eq!(unsubscribed_channel(&frame).as_deref(), Some(&b"{s}1"[..]));
+        let msg = Bytes::from_static(b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\nx\r\n");
+        assert_eq!(confirmation_family(&msg), None);
+        assert_eq!(unsubscribed_channel(&msg), None);
+    }
 }

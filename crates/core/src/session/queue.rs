@@ -474,7 +474,7 @@ impl Queue {
         if cmd == route::Local::Reset {
             self.txn = None;
             self.watch = None;
-            self.subs = super::pubsub::Subscriptions::default();
+            self.reset_subscriptions();
         }
     }
 

@@ -2,7 +2,8 @@
 # Installs what Slotway's demo and tests run against, when missing:
 # redis-server, redis-cli/redis-benchmark (redis-tools), and for the tests
 # redis-py 8 (a plain client library the tests drive the proxy with) and
-# nutcracker (twemproxy, the oracle of the key-placement tests).
+# nutcracker (twemproxy, the oracle of the key-placement tests) and
+# chromium (the dashboard's browser test).
 # Usage: scripts/deps.sh [--tests]
 set -euo pipefail
 
@@ -19,6 +20,8 @@ if [ "${1:-}" = "--tests" ]; then
     command -v python3 >/dev/null || missing+=(python3 python3-pip)
     # twemproxy itself: the oracle of the key-placement differential tests.
     command -v nutcracker >/dev/null || [ -x /usr/sbin/nutcracker ] || missing+=(nutcracker)
+    # A real browser for the dashboard test (driven headless from the command line).
+    command -v chromium >/dev/null || missing+=(chromium)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
     echo "deps: installing ${missing[*]}" >&2

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh --tests
 # The nutcracker differential test must run, not skip, wherever this runs.
 export SLOTWAY_REQUIRE_NUTCRACKER=1
+export SLOTWAY_REQUIRE_CHROMIUM=1
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked

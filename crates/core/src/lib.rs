@@ -27,6 +27,7 @@ pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod merge;
 pub mod metrics;
 pub mod pool;

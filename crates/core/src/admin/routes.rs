@@ -51,6 +51,7 @@ pub const ROUTES: &[(Method, &str)] = &[
     (Method::Get, "/api/v1/stats/commands"),
     (Method::Get, "/api/v1/stats/backends"),
     (Method::Get, "/api/v1/slowlog"),
+    (Method::Get, "/api/v1/events"),
     (Method::Get, "/api/v1/config"),
     (Method::Post, "/api/v1/config/reload"),
     (Method::Get, "/api/v1/openapi.json"),
@@ -85,6 +86,16 @@ fn handler(method: Method, path: &str) -> Option<MethodRouter<Engines>> {
         (Method::Get, "/api/v1/stats/backends") => {
             get(|State(e): State<Engines>| async move { Json(views::backends(&e)) })
         }
+        (Method::Get, "/api/v1/events") => get(|State(e): State<Engines>| async move {
+            let events: Vec<_> = e
+                .topology()
+                .events()
+                .recent()
+                .into_iter()
+                .map(|ev| json!({"unix_ms": ev.unix_ms, "kind": ev.kind, "detail": ev.detail}))
+                .collect();
+            Json(json!({ "events": events }))
+        }),
         (Method::Get, "/api/v1/slowlog") => {
             get(|State(e): State<Engines>| async move { Json(views::slowlog(&e)) })
         }

@@ -69,6 +69,24 @@ pub fn diff(old: &SlotTable, new: &SlotTable) -> Vec<Change> {
 }
 
 /// Logs each change as one line.
+/// Puts `changes` in the event journal (the dashboard's timeline).
+pub fn record(changes: &[Change], journal: &crate::events::Journal) {
+    for change in changes {
+        match change {
+            Change::Failover { node, old_master } => journal.record(
+                "failover",
+                format!("{node} promoted to master in place of {old_master}"),
+            ),
+            Change::MasterAdded(node) => {
+                journal.record("master_added", format!("{node} is a master"))
+            }
+            Change::MasterRemoved(node) => {
+                journal.record("master_removed", format!("{node} is no longer a master"));
+            }
+        }
+    }
+}
+
 pub fn log(changes: &[Change]) {
     for change in changes {
         match change {

@@ -60,7 +60,9 @@ pub async fn run(
             // The first discovery is logged as one topology change, not as
             // every master joining.
             if before.is_known() && after.version() != before.version() {
-                changes::log(&changes::diff(&before, &after));
+                let found = changes::diff(&before, &after);
+                changes::log(&found);
+                changes::record(&found, topology.events());
             }
         } else {
             metrics.refreshes_failed.inc();

@@ -166,6 +166,8 @@ pub struct NodeParams {
 /// The live topology: the current slot table plus what is needed to change it.
 #[derive(Debug)]
 pub struct Topology {
+    /// Recent noteworthy events.
+    events: crate::events::Journal,
     table: ArcSwap<SlotTable>,
     registry: Mutex<Registry>,
     refresh: Arc<Notify>,
@@ -232,7 +234,14 @@ impl Topology {
             params,
             seeds,
             backend_version: ArcSwapOption::empty(),
+            events: crate::events::Journal::default(),
         }
+    }
+
+    /// Recent noteworthy events (failovers, switches, ejections, reloads).
+    #[must_use]
+    pub fn events(&self) -> &crate::events::Journal {
+        &self.events
     }
 
     /// The current table; cheap, lock-free.

@@ -50,6 +50,7 @@ impl Health {
         ejection: Option<Ejection>,
         pool: &PoolSettings,
         addrs: &[String],
+        journal: &crate::events::Journal,
     ) -> Option<Vec<bool>> {
         let mut changed = false;
         let now = Instant::now();
@@ -85,12 +86,20 @@ impl Health {
                             .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
                     }
                     changed = true;
-                    warn!(pool = %pool.name, server = %name, %addr, "server ejected: its keys move to the other servers");
+                    warn!(event = "server_ejected", pool = %pool.name, server = %name, %addr, "server ejected: its keys move to the other servers");
+                    journal.record(
+                        "server_ejected",
+                        format!("pool {}: {name} ({addr}) ejected", pool.name),
+                    );
                 }
                 Some(at) if up && now.duration_since(at) >= ej.retry_timeout => {
                     *ejected = None;
                     changed = true;
-                    info!(pool = %pool.name, server = %name, %addr, "server restored to the pool");
+                    info!(event = "server_restored", pool = %pool.name, server = %name, %addr, "server restored to the pool");
+                    journal.record(
+                        "server_restored",
+                        format!("pool {}: {name} ({addr}) restored", pool.name),
+                    );
                 }
                 _ => {}
             }

@@ -218,7 +218,8 @@ pub async fn run(
                     // The engine is gone.
                     return;
                 }
-                info!(pool = %pool.name, "pool reloaded");
+                info!(event = "pool_reloaded", pool = %pool.name, "pool reloaded");
+                topology.events().record("pool_reloaded", format!("pool {} reloaded", pool.name));
             }
         }
         first = false;
@@ -274,7 +275,11 @@ async fn serve_generation(
                             && let Some(slot) = addrs.get_mut(i)
                             && *slot != addr
                         {
-                            info!(pool = %pool.name, server = %s.name, from = %slot, to = %addr, "master switched (Sentinel)");
+                            info!(event = "master_switched", pool = %pool.name, server = %s.name, from = %slot, to = %addr, "master switched (Sentinel)");
+                            topology.events().record(
+                                "master_switched",
+                                format!("pool {}: {} moved from {slot} to {addr} (Sentinel)", pool.name, s.name),
+                            );
                             *slot = addr.clone();
                             changed = true;
                         }
@@ -292,7 +297,7 @@ async fn serve_generation(
             _ = ticker.tick() => {
                 let verdicts = health::probe_all(&addrs, topology.prelude(), timing).await;
                 let ejects = health.ejects;
-                let changed = health.update(&verdicts, pool.ejection, pool, &addrs);
+                let changed = health.update(&verdicts, pool.ejection, pool, &addrs, topology.events());
                 if health.ejects != ejects {
                     crate::stats::bump(&stats.server_ejects, health.ejects - ejects);
                     stats.server_ejected_at.lock().clone_from(&health.ejected_at_us);

@@ -1,0 +1,144 @@
+//! The web dashboard in a real headless Chromium (Debian's `chromium`),
+//! against a running cluster: the page's own JavaScript must fetch the
+//! admin API and show the real nodes in the topology table and the slot
+//! map legend; after a master is killed and its replica promoted, the
+//! failover appears in the events timeline. Screenshots are kept as test
+//! artifacts (`target/tmp/dashboard-*.png`).
+//!
+//! Chromium is driven from the command line (`--dump-dom` after the page's
+//! scripts ran under a virtual time budget, `--screenshot`), so no driver
+//! is needed. Skipped when Chromium is not installed, unless
+//! `SLOTWAY_REQUIRE_CHROMIUM=1` (CI installs it and sets it).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::admin::Admin;
+use common::is_ok;
+use slotway_fixture::run_bounded;
+
+fn chromium() -> Option<PathBuf> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|b| slotway_fixture::find_binary(b));
+    if found.is_none() {
+        assert!(
+            std::env::var_os("SLOTWAY_REQUIRE_CHROMIUM").is_none(),
+            "Chromium is required (SLOTWAY_REQUIRE_CHROMIUM) but not installed"
+        );
+        eprintln!("chromium not installed: dashboard browser test SKIPPED");
+    }
+    found
+}
+
+/// Chromium's flags for a sandbox-free, offline, throwaway headless run.
+fn browser(bin: &Path, profile: &Path) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1800",
+        "--virtual-time-budget=6000",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    cmd
+}
+
+/// The page's DOM after its scripts ran.
+fn dom(bin: &Path, profile: &Path, url: &str) -> String {
+    let mut cmd = browser(bin, profile);
+    cmd.args(["--dump-dom", url]);
+    let out = run_bounded(&mut cmd, Duration::from_secs(60)).unwrap();
+    assert!(out.status.success(), "chromium failed: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn screenshot(bin: &Path, profile: &Path, url: &str, name: &str) {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let mut cmd = browser(bin, profile);
+    cmd.arg(format!("--screenshot={}", path.display())).arg(url);
+    let out = run_bounded(&mut cmd, Duration::from_secs(60)).unwrap();
+    assert!(out.status.success(), "chromium screenshot failed: {out:?}");
+    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+    assert!(size > 10_000, "screenshot {} is empty", path.display());
+    eprintln!("screenshot: {}", path.display());
+}
+
+#[test]
+fn dashboard_shows_the_cluster_and_a_failover() {
+    slotway_fixture::require_binaries(&["redis-server", "redis-cli"]);
+    let Some(bin) = chromium() else {
+        return;
+    };
+    let mut cluster = slotway_fixture::Cluster::builder()
+        .masters(3)
+        .replicas(1)
+        .node_timeout_ms(1000)
+        .start()
+        .expect("cluster");
+    let admin = Admin::start(&cluster.seeds(), |c| c.cluster.park_timeout_ms = 500);
+    admin.wait_ready();
+    let profile = tempfile::tempdir().unwrap();
+    let url = format!("http://{}/", admin.admin);
+
+    let page = dom(&bin, profile.path(), &url);
+    for master in cluster.master_addrs() {
+        assert!(
+            page.contains(&master),
+            "master {master} missing from the dashboard:\n{page}"
+        );
+    }
+    assert!(page.contains("16384"), "covered slots not shown:\n{page}");
+    screenshot(&bin, profile.path(), &url, "dashboard-before.png");
+
+    // Kill the master of the first range; its replica gets promoted.
+    let map = cluster.slots().unwrap();
+    let victim = map[0].clone();
+    let replica = victim.replicas[0].clone();
+    let mut c = admin.client();
+    let key = common::key_in_range("ui", victim.start, victim.end);
+    assert!(is_ok(&c.cmd(&["SET", &key, "v"])));
+    let i = cluster.index_of(&victim.master).unwrap();
+    cluster.node_mut(i).kill();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let _ = c.cmd(&["GET", &key]);
+        let events = admin.json("/api/v1/events");
+        let failover = events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "failover");
+        if failover {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no failover event: {events}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let page = dom(&bin, profile.path(), &url);
+    assert!(
+        page.contains("failover"),
+        "the failover is not in the timeline:\n{page}"
+    );
+    assert!(
+        page.contains(&replica),
+        "the promoted replica is not shown:\n{page}"
+    );
+    screenshot(&bin, profile.path(), &url, "dashboard-after-failover.png");
+}

@@ -39,12 +39,15 @@ fuzz_target!(|data: &[u8]| {
     let split = parse_pieces(limits, auth_required, pieces);
     assert_eq!(whole, split, "resumed parsing differs from one-shot");
 
-    // Bytes are consumed exactly: requests' canonical encodings are never
-    // longer in total than the input for canonical multibulk, and what is
-    // left is a suffix of the input.
+    // What is left unparsed is a suffix of the input; every request is
+    // non-empty and its `raw` is exactly the canonical encoding of its
+    // arguments, which parses back to the same request with nothing left.
     assert!(input.ends_with(&whole.left));
     for (args, raw) in whole.requests.iter().zip(&whole.raws) {
-        assert!(!args.is_empty(), "empty requests are skipped, never returned");
+        assert!(
+            !args.is_empty(),
+            "empty requests are skipped, never returned"
+        );
         assert_eq!(&Request::from_args(args).raw()[..], &raw[..]);
         let again = parse_pieces(Limits::default(), false, [&raw[..]]);
         assert_eq!(again.requests, vec![args.clone()]);

@@ -72,7 +72,7 @@ fn check_route(req: &Request, policy: Policy, proto: Protocol) {
 fn check_split(req: &Request, kind: Merge, proto: Protocol) {
     let step = if kind == Merge::AllOk { 2 } else { 1 };
     assert!(
-        req.argc() >= 2 && (req.argc() - 1) % step == 0,
+        req.argc() >= 2 && (req.argc() - 1).is_multiple_of(step),
         "split with dangling arguments"
     );
     let mut groups: Vec<(u16, Vec<u32>)> = Vec::new();
@@ -168,11 +168,7 @@ fn check_merges(bytes: &[u8], proto: Protocol, pick: usize) {
         positions.push((next..next + n as u32).collect());
         next += n as u32;
     }
-    let pairs: Vec<(&[u32], &Bytes)> = positions
-        .iter()
-        .map(Vec::as_slice)
-        .zip(&parts)
-        .collect();
+    let pairs: Vec<(&[u32], &Bytes)> = positions.iter().map(Vec::as_slice).zip(&parts).collect();
     assert_one_frame(&merge::mget(&pairs, next as usize), Merge::Mget);
 }
 

@@ -145,3 +145,81 @@ fn killing_a_master_loses_no_acknowledged_write() {
     // confirmed" is right for the shard whose only replica was promoted.
     assert!(errors.get("outcome unknown").copied().unwrap_or(0) <= 8);
 }
+
+/// Blocking commands and WATCHed transactions run on dedicated connections:
+/// their writes are confirmed the same way, and a null reply (nothing
+/// written: a timeout, an aborted transaction) is never turned into an error.
+#[test]
+fn blocking_commands_and_watched_transactions_are_confirmed_too() {
+    let mut cluster = Cluster::builder()
+        .masters(3)
+        .replicas(1)
+        .node_timeout_ms(5_000)
+        .start()
+        .unwrap();
+    let proxy = proxy_with_ack(&cluster);
+    let range = cluster.slots().unwrap()[0].clone();
+    let key = |name: &str| key_in_range(name, range.start, range.end);
+    let (list, empty, watched) = (key("list"), key("empty"), key("watched"));
+    let mut c = proxy.client();
+    let mut other = proxy.client();
+    let exec = |c: &mut common::Raw, value: &str| -> Value {
+        assert!(is_ok(&c.cmd(&["WATCH", &watched])));
+        assert!(is_ok(&c.cmd(&["MULTI"])));
+        assert_eq!(text(&c.cmd(&["SET", &watched, value])), "QUEUED");
+        c.cmd(&["EXEC"])
+    };
+
+    // Replicas up: confirmed replies pass unchanged.
+    assert_eq!(c.cmd(&["RPUSH", &list, "a", "b"]), Value::Integer(2));
+    assert_eq!(
+        c.cmd(&["BLPOP", &list, "1"]),
+        Value::Array(vec![
+            Value::Bulk(list.clone().into_bytes().into()),
+            Value::Bulk(b"a".to_vec().into())
+        ])
+    );
+    assert_eq!(
+        exec(&mut c, "1"),
+        Value::Array(vec![Value::Simple(b"OK".to_vec().into())])
+    );
+
+    // The shard's only replica stops: writes on dedicated connections are
+    // not acknowledged as if safe.
+    let replica = range.replicas[0].clone();
+    let idx = cluster.index_of(&replica).unwrap();
+    cluster.node_mut(idx).pause();
+    let not_confirmed = "ERR slotway: write not confirmed by 1 replica(s) within 200 ms";
+    let t = Instant::now();
+    let reply = text(&c.cmd(&["BLPOP", &list, "1"]));
+    assert!(reply.starts_with(not_confirmed), "BLPOP: {reply}");
+    let reply = text(&exec(&mut c, "2"));
+    assert!(reply.starts_with(not_confirmed), "EXEC: {reply}");
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    // Nothing written, nothing to confirm: a timed-out BLPOP and an EXEC
+    // aborted by its WATCH answer nil, as Redis does.
+    assert_eq!(c.cmd(&["BLPOP", &empty, "0.2"]), Value::Null);
+    assert!(is_ok(&c.cmd(&["WATCH", &watched])));
+    let reply = text(&other.cmd(&["SET", &watched, "other"]));
+    assert!(reply.starts_with(not_confirmed), "{reply}");
+    assert!(is_ok(&c.cmd(&["MULTI"])));
+    assert_eq!(text(&c.cmd(&["SET", &watched, "3"])), "QUEUED");
+    assert_eq!(c.cmd(&["EXEC"]), Value::Null);
+    cluster.node_mut(idx).resume();
+
+    // Back: confirmed again (the node had run the unconfirmed writes).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = exec(&mut c, "4");
+        if reply == Value::Array(vec![Value::Simple(b"OK".to_vec().into())]) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never confirmed again: {reply:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(text(&c.cmd(&["GET", &watched])), "4");
+    assert_eq!(c.cmd(&["LLEN", &list]), Value::Integer(0));
+}

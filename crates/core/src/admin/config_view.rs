@@ -45,6 +45,7 @@ pub fn config(s: &Settings) -> Value {
             "max_redirects": s.max_redirects,
             "retry_delay_ms": ms(s.retry_delay),
             "park_timeout_ms": ms(s.park_timeout),
+            "park_max_bytes": s.park_max_bytes,
             "retry_unknown_writes": s.retry_unknown_writes,
             "cross_slot_split": s.policy.split_multi_key,
             "fanout_admin": s.policy.fanout_admin,

@@ -77,15 +77,8 @@ pub struct BackendRequest {
     pub write: bool,
 }
 
-/// Write acknowledgement: writes are confirmed with `WAIT` on their own
-/// connection before their replies are released.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WriteAck {
-    /// Replicas that must have each write.
-    pub replicas: u32,
-    /// How long the node waits for them (`WAIT`'s timeout).
-    pub timeout_ms: u64,
-}
+pub use super::write_ack::WriteAck;
+use super::write_ack::is_null_reply;
 
 /// The sending side of a connection task; cheap to clone.
 #[derive(Clone, Debug)]
@@ -443,18 +436,7 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
         out: BytesMut::with_capacity(READ_CHUNK),
         queued: 0,
         written: 0,
-        wait_cmd: params.write_ack.map(|ack| {
-            let mut cmd = BytesMut::new();
-            slotway_resp::encode::command(
-                &mut cmd,
-                &[
-                    b"WAIT".to_vec(),
-                    ack.replicas.to_string().into_bytes(),
-                    ack.timeout_ms.to_string().into_bytes(),
-                ],
-            );
-            (cmd.freeze(), ack)
-        }),
+        wait_cmd: params.write_ack.map(|ack| (ack.wait_command(), ack)),
         needs_wait: false,
         held: Vec::new(),
         ready: false,
@@ -691,10 +673,15 @@ fn dispatch_replies(
                 wire.ready = true;
                 continue;
             }
+            // On a dedicated connection a write is a blocking command or a
+            // WATCHed EXEC: a null reply means it wrote nothing (timed out,
+            // transaction aborted), so it is not held either.
+            let wrote_nothing =
+                info.is_error() || (params.abort.is_some() && is_null_reply(&frame, info.len));
             match p.to {
                 // A write's reply waits for its group's WAIT; an error reply
                 // wrote nothing and goes at once.
-                Some((sink, seq)) if p.hold && !info.is_error() => {
+                Some((sink, seq)) if p.hold && !wrote_nothing => {
                     wire.held.push((sink, seq, frame));
                 }
                 Some((sink, seq)) => sink.deliver(seq, Reply::Frame(frame)),
@@ -715,21 +702,7 @@ fn release_held(wire: &mut Wire, wait_reply: &Bytes) {
     let Some((_, ack)) = wire.wait_cmd else {
         return;
     };
-    let confirmed = wait_reply
-        .strip_prefix(b":")
-        .and_then(|r| r.strip_suffix(b"\r\n"))
-        .and_then(slotway_resp::num::string2ll);
-    let ok = confirmed.is_some_and(|n| n >= i64::from(ack.replicas));
-    let refusal = (!ok).then(|| {
-        let got = confirmed.map_or_else(
-            || String::from_utf8_lossy(wait_reply).trim_end().to_owned(),
-            |n| n.to_string(),
-        );
-        Bytes::from(format!(
-            "-ERR slotway: write not confirmed by {} replica(s) within {} ms (WAIT answered {got})\r\n",
-            ack.replicas, ack.timeout_ms
-        ))
-    });
+    let refusal = ack.refusal(wait_reply);
     for (sink, seq, frame) in wire.held.drain(..) {
         let reply = refusal.clone().unwrap_or(frame);
         sink.deliver(seq, Reply::Frame(reply));

@@ -11,6 +11,11 @@
 //! so a BLPOP that is no longer wanted cannot pop an element later.
 //!
 //! A [`StreamConn`] is a subscriber connection: never pooled, aborted on drop.
+//!
+//! With `cluster.write_ack`, leased connections confirm writes like shared
+//! ones: a blocking command that writes (BLPOP, BLMOVE …) or a WATCHed EXEC
+//! has its reply held until the `WAIT` that follows it on the same
+//! connection answers. Subscriber connections carry no writes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +41,7 @@ pub struct LeasePool {
     on_failure: Arc<Notify>,
     prelude: super::Prelude,
     stats: Arc<crate::stats::NodeStats>,
+    write_ack: Option<super::conn::WriteAck>,
     resp2: Arc<Idle>,
     resp3: Arc<Idle>,
 }
@@ -49,6 +55,7 @@ impl LeasePool {
         on_failure: Arc<Notify>,
         prelude: super::Prelude,
         stats: Arc<crate::stats::NodeStats>,
+        write_ack: Option<super::conn::WriteAck>,
     ) -> Self {
         Self {
             addr,
@@ -56,6 +63,7 @@ impl LeasePool {
             on_failure,
             prelude,
             stats,
+            write_ack,
             resp2: Arc::default(),
             resp3: Arc::default(),
         }
@@ -76,6 +84,11 @@ impl LeasePool {
         stream: Option<(Arc<ReplySink>, u64)>,
     ) -> (ConnHandle, CancellationToken) {
         let abort = CancellationToken::new();
+        let write_ack = if stream.is_none() {
+            self.write_ack
+        } else {
+            None
+        };
         let handle = conn::spawn(ConnParams {
             addr: self.addr.clone(),
             protocol,
@@ -85,7 +98,7 @@ impl LeasePool {
             stream,
             readonly: false,
             reply_timeout: None,
-            write_ack: None,
+            write_ack,
             prelude: self.prelude.clone(),
             stats: self.stats.clone(),
         });

@@ -5,6 +5,7 @@
 //! - [`node`]: the set of shared connections of one node address.
 //! - [`dedicated`]: connections lent to one client (blocking, WATCH, pub/sub).
 //! - [`prelude`]: what every new connection sends first (AUTH, SELECT).
+//! - [`write_ack`]: the WAIT group commit's pure parts (`cluster.write_ack`).
 //!
 //! Backend connections are dumb transports: they never interpret a reply.
 //! Redirects, retries and ordering are the session's business, because only
@@ -15,6 +16,7 @@ pub mod dedicated;
 pub mod node;
 pub mod prelude;
 pub mod sink;
+pub mod write_ack;
 
 pub use conn::{BackendRequest, ConnHandle};
 pub use dedicated::{Lease, LeasePool, StreamConn};

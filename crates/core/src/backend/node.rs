@@ -70,6 +70,7 @@ impl Node {
             on_failure.clone(),
             params.prelude.clone(),
             stats.clone(),
+            write_ack,
         );
         Self {
             addr,

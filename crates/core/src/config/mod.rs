@@ -154,6 +154,9 @@ pub struct ClusterConfig {
     /// owner — a failover takes `cluster-node-timeout` plus an election —
     /// before the client gets `-CLUSTERDOWN`/`-TRYAGAIN`.
     pub park_timeout_ms: u64,
+    /// Bytes of requests that may wait (parked) at once, proxy-wide; a
+    /// request that would go over it gets `-TRYAGAIN` at once instead.
+    pub park_max_bytes: u64,
     /// Re-send a write whose connection broke after it was sent (its outcome
     /// is unknown; it may then be applied twice). Off: the client gets an
     /// error saying the outcome is unknown.
@@ -215,6 +218,7 @@ impl Default for ClusterConfig {
             max_redirects: 5,
             retry_delay_ms: 50,
             park_timeout_ms: 20_000,
+            park_max_bytes: 256 << 20,
             retry_unknown_writes: false,
             cross_slot_split: true,
             fanout_admin: false,
@@ -425,6 +429,7 @@ impl Config {
             max_redirects: c.max_redirects,
             retry_delay: Duration::from_millis(c.retry_delay_ms),
             park_timeout: Duration::from_millis(c.park_timeout_ms),
+            park_max_bytes: c.park_max_bytes,
             retry_unknown_writes: c.retry_unknown_writes,
             policy: crate::route::Policy {
                 split_multi_key: c.cross_slot_split,
@@ -497,6 +502,8 @@ pub struct Settings {
     pub retry_delay: Duration,
     /// How long a request may wait for a reachable owner of its slot.
     pub park_timeout: Duration,
+    /// Bytes of requests that may be parked at once, proxy-wide.
+    pub park_max_bytes: u64,
     /// Re-send writes whose outcome is unknown.
     pub retry_unknown_writes: bool,
     /// Routing choices (cross-slot splitting, admin fan-out).

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
+use super::park::{ParkBudget, TOO_MANY_PARKED};
 use super::pubsub::STREAM_TAG;
 use super::queue::{PART_SHIFT, Queue, SEQ_MASK, Target, Via, error_bytes};
 use crate::backend::{BackendRequest, Failure, FailureKind, Lease, Node, Reply};
@@ -38,7 +39,8 @@ enum Next {
 impl Queue {
     /// Sends the unit `tag` names to the node its target names.
     pub(super) fn dispatch(&mut self, tag: u64, table: &SlotTable) {
-        let topology = self.shared.topology.clone();
+        let shared = Arc::clone(&self.shared);
+        let topology = &shared.topology;
         let park = self.shared.settings.park_timeout;
         let (client_id, protocol) = (self.client.id, self.client.protocol);
         let read_from = match (self.shared.settings.read_from, self.client.readonly) {
@@ -76,16 +78,20 @@ impl Queue {
             // No owner known (cluster not reached yet, or slot uncovered):
             // park until the refresher finds one.
             topology.request_refresh();
-            if may_park(u, park) {
-                self.shared.metrics.parked.inc();
-                self.schedule_retry(tag);
-            } else {
-                let msg: &[u8] = if table.is_known() {
-                    b"CLUSTERDOWN Hash slot not served"
-                } else {
-                    b"CLUSTERDOWN slotway: no cluster node reachable yet"
-                };
-                u.reply = Some(error_bytes(msg));
+            match may_park(u, park, &shared.parked) {
+                Parking::Wait => {
+                    shared.metrics.parked.inc();
+                    self.schedule_retry(tag);
+                }
+                Parking::Full => u.reply = Some(error_bytes(TOO_MANY_PARKED)),
+                Parking::Expired => {
+                    let msg: &[u8] = if table.is_known() {
+                        b"CLUSTERDOWN Hash slot not served"
+                    } else {
+                        b"CLUSTERDOWN slotway: no cluster node reachable yet"
+                    };
+                    u.reply = Some(error_bytes(msg));
+                }
             }
             return;
         };
@@ -149,6 +155,7 @@ impl Queue {
 
     fn on_reply(&mut self, tag: u64, reply: Reply) {
         let park = self.shared.settings.park_timeout;
+        let shared = Arc::clone(&self.shared);
         let retry_writes = self.shared.settings.retry_unknown_writes;
         if tag & STREAM_TAG != 0 {
             match reply {
@@ -159,8 +166,8 @@ impl Queue {
         }
         let max = self.shared.settings.max_redirects;
         let pool = self.shared.settings.pool.is_some();
-        let stats = self.shared.stats.clone();
-        let topology = self.shared.topology.clone();
+        let stats = &shared.stats;
+        let topology = &shared.topology;
         if let Some(super::queue::Entry::Wait(w)) = self.entry_mut(tag) {
             if let Reply::Frame(frame) = reply {
                 w.reply = Some(frame);
@@ -196,16 +203,27 @@ impl Queue {
             }
             Reply::Frame(frame) => match route::redirect(&frame) {
                 // TRYAGAIN / CLUSTERDOWN: nothing ran; park and retry.
-                Some(Redirect::Retry) if may_park(u, park) => {
-                    redirected = Some(RedirectKind::TryAgain);
-                    // Start over at the slot's owner: it redirects again if
-                    // the migration is still under way.
-                    if let Target::Ask { slot, .. } = u.target {
-                        u.target = Target::Slot(slot);
+                Some(Redirect::Retry) => match may_park(u, park, &shared.parked) {
+                    Parking::Wait => {
+                        redirected = Some(RedirectKind::TryAgain);
+                        // Start over at the slot's owner: it redirects again
+                        // if the migration is still under way.
+                        if let Target::Ask { slot, .. } = u.target {
+                            u.target = Target::Slot(slot);
+                        }
+                        topology.request_refresh();
+                        Next::Retry
                     }
-                    topology.request_refresh();
-                    Next::Retry
-                }
+                    Parking::Full => {
+                        u.reply = Some(error_bytes(TOO_MANY_PARKED));
+                        Next::Done
+                    }
+                    // The node's own TRYAGAIN/CLUSTERDOWN.
+                    Parking::Expired => {
+                        u.reply = Some(frame);
+                        Next::Done
+                    }
+                },
                 Some(redirect @ (Redirect::Moved { .. } | Redirect::Ask { .. }))
                     if u.attempts < max =>
                 {
@@ -252,19 +270,32 @@ impl Queue {
                 // A replica that fails a read: ask the master next time.
                 u.master_only = true;
                 let safe = !failure.kind.maybe_executed() || u.readonly || retry_writes;
-                if safe && may_park(u, park) {
-                    topology.request_refresh();
-                    if failure.kind == FailureKind::Closed {
-                        Next::Dispatch
-                    } else {
-                        Next::Retry
-                    }
+                let parking = if safe {
+                    may_park(u, park, &shared.parked)
                 } else {
-                    u.reply = Some(error_bytes(
-                        failure_message(&failure, u.readonly, pool).as_bytes(),
-                    ));
-                    crate::stats::bump(&stats.forward_error, 1);
-                    Next::Done
+                    Parking::Expired
+                };
+                match parking {
+                    Parking::Wait => {
+                        topology.request_refresh();
+                        if failure.kind == FailureKind::Closed {
+                            Next::Dispatch
+                        } else {
+                            Next::Retry
+                        }
+                    }
+                    Parking::Full => {
+                        u.reply = Some(error_bytes(TOO_MANY_PARKED));
+                        crate::stats::bump(&stats.forward_error, 1);
+                        Next::Done
+                    }
+                    Parking::Expired => {
+                        u.reply = Some(error_bytes(
+                            failure_message(&failure, u.readonly, pool).as_bytes(),
+                        ));
+                        crate::stats::bump(&stats.forward_error, 1);
+                        Next::Done
+                    }
                 }
             }
         };
@@ -291,6 +322,8 @@ impl Queue {
         {
             lease.release();
         }
+        // Answered: its parked bytes no longer count.
+        u.park = None;
         if let Some(replace) = u.then.replace.take() {
             u.reply = Some(replace);
         }
@@ -332,12 +365,31 @@ impl Queue {
     }
 }
 
-/// Whether a unit that cannot be served now may keep waiting: it started
-/// waiting less than `budget` ago (the clock is read only on this path).
-fn may_park(u: &mut super::queue::Unit, budget: std::time::Duration) -> bool {
+/// Whether a unit that cannot be served now may wait for its slot.
+enum Parking {
+    Wait,
+    /// Its park budget (`park_timeout`) is spent.
+    Expired,
+    /// Parking it would exceed the proxy-wide `park_max_bytes`.
+    Full,
+}
+
+/// A unit that cannot be served now may keep waiting if it started waiting
+/// less than `budget` ago (the clock is read only on this path) and, the
+/// first time, if its bytes fit in the proxy-wide parking budget.
+fn may_park(u: &mut super::queue::Unit, budget: std::time::Duration, room: &ParkBudget) -> Parking {
     let now = Instant::now();
     let since = *u.parked_at.get_or_insert(now);
-    now.duration_since(since) < budget
+    if now.duration_since(since) >= budget {
+        return Parking::Expired;
+    }
+    if u.park.is_none() {
+        match room.take(u.payload().len() as u64) {
+            Some(ticket) => u.park = Some(ticket),
+            None => return Parking::Full,
+        }
+    }
+    Parking::Wait
 }
 
 /// `MOVED 12 :7002` names a port on the host the request went to.

@@ -28,6 +28,7 @@ mod kill;
 pub mod limits;
 pub mod local;
 mod multi;
+mod park;
 mod pause;
 mod proxy_cmd;
 mod pubsub;
@@ -74,6 +75,8 @@ pub struct SessionSettings {
     pub retry_delay: Duration,
     /// How long a request may wait for a reachable owner of its slot.
     pub park_timeout: Duration,
+    /// Bytes of requests that may be parked at once, proxy-wide.
+    pub park_max_bytes: u64,
     /// Re-send writes whose outcome is unknown.
     pub retry_unknown_writes: bool,
     /// Per-request deadline (off when `None`).
@@ -112,10 +115,13 @@ pub struct Shared {
     pub stats: Arc<crate::stats::ProxyStats>,
     /// Bytes buffered by all sessions (`limits.max_buffered_bytes`).
     pub budget: limits::Budget,
+    /// Bytes of parked requests, proxy-wide (`cluster.park_max_bytes`).
+    pub parked: ParkBudget,
 }
 
 static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
 
+pub use park::ParkBudget;
 pub use pause::Pause;
 pub use proxy_cmd::mark_started;
 

@@ -71,6 +71,10 @@ pub(super) struct Subscriber {
     pub owed: VecDeque<Owed>,
     /// Lost at this time and waiting to be re-established.
     pub lost_at: Option<Instant>,
+    /// When the current connection was opened.
+    pub opened_at: Option<Instant>,
+    /// Connections lost in a row soon after being opened (paces retries).
+    pub failures: u32,
 }
 
 impl Subscriber {
@@ -84,6 +88,8 @@ impl Subscriber {
             patterns: HashSet::new(),
             owed: VecDeque::new(),
             lost_at: None,
+            opened_at: None,
+            failures: 0,
         }
     }
 
@@ -172,6 +178,7 @@ impl Subscriptions {
             sub.tag = tag;
             sub.addr = node.addr().clone();
             sub.lost_at = None;
+            sub.opened_at = Some(Instant::now());
             sub.owed.clear();
         }
     }

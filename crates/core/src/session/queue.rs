@@ -87,6 +87,9 @@ pub(super) struct Unit {
     pub master_only: bool,
     /// When it first had to wait for a reachable owner (parking).
     pub parked_at: Option<Instant>,
+    /// Its share of the proxy-wide parking budget, from its first park
+    /// until it is answered.
+    pub park: Option<super::park::ParkTicket>,
     /// The session's deadline tick when it was queued.
     pub born: u32,
     /// Node of the latest dispatch (resolves `MOVED slot :port`).
@@ -108,6 +111,7 @@ impl Unit {
             attempts: 0,
             master_only: false,
             parked_at: None,
+            park: None,
             born: 0,
             node: None,
             reply: None,

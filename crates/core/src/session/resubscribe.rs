@@ -14,7 +14,9 @@
 //!
 //! The lost node itself is tried again only [`SAME_NODE_AFTER`] after the
 //! loss (it may come back on the same address), so a dead node costs one
-//! connection attempt per second, not one per retry tick.
+//! connection attempt per second, not one per retry tick. A connection lost
+//! again soon after it was opened (every node unreachable) makes the next
+//! attempt wait longer, doubling up to [`MAX_PACE`].
 //!
 //! Invariant: the client gets no confirmation for a re-subscription — it
 //! already believes it is subscribed; those confirmations are owed as
@@ -35,8 +37,21 @@ use super::queue::Queue;
 use crate::backend::Node;
 use crate::cluster::SlotTable;
 
-/// How long after losing a node a re-subscription may go back to it.
+/// How long after losing a node a re-subscription may go back to it; also
+/// how long a connection must live to count as having worked.
 pub(super) const SAME_NODE_AFTER: Duration = Duration::from_secs(1);
+/// Longest wait between attempts after repeated quick losses.
+const MAX_PACE: Duration = Duration::from_secs(2);
+
+/// The wait before the next attempt after `failures` quick losses in a row.
+fn pace(failures: u32) -> Duration {
+    match failures {
+        0 => Duration::ZERO,
+        n => Duration::from_millis(100)
+            .saturating_mul(1 << n.min(5).saturating_sub(1))
+            .min(MAX_PACE),
+    }
+}
 
 /// Where a lost subscriber goes now.
 enum Home {
@@ -57,7 +72,16 @@ impl Queue {
         if sub.conn.take().is_none() {
             return;
         }
-        sub.lost_at = Some(Instant::now());
+        let now = Instant::now();
+        let quick = sub
+            .opened_at
+            .is_some_and(|t| now.duration_since(t) < SAME_NODE_AFTER);
+        sub.failures = if quick {
+            sub.failures.saturating_add(1)
+        } else {
+            0
+        };
+        sub.lost_at = Some(now);
         let owed = std::mem::take(&mut sub.owed);
         debug!(client = self.client.id, node = %sub.addr, "subscriber connection lost; re-subscribing");
         self.answer_owed(owed);
@@ -109,9 +133,13 @@ impl Queue {
             return Home::Nothing;
         }
         let lost = sub.addr.clone();
-        let may_return = sub
+        let since = sub
             .lost_at
-            .is_some_and(|at| now.duration_since(at) >= SAME_NODE_AFTER);
+            .map_or(Duration::MAX, |at| now.duration_since(at));
+        if since < pace(sub.failures) {
+            return Home::Wait;
+        }
+        let may_return = since >= SAME_NODE_AFTER;
         let usable = |n: &Arc<Node>| may_return || n.addr() != &lost;
         if index == 0 {
             let masters = table.masters();
@@ -238,6 +266,17 @@ fn ssubscribe_by_slot(channels: &[Bytes]) -> Vec<(Bytes, usize)> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn quick_losses_slow_the_attempts_down() {
+        assert_eq!(pace(0), Duration::ZERO);
+        assert_eq!(pace(1), Duration::from_millis(100));
+        assert_eq!(pace(2), Duration::from_millis(200));
+        assert_eq!(pace(5), Duration::from_millis(1600));
+        assert_eq!(pace(6), Duration::from_millis(1600));
+        assert_eq!(pace(u32::MAX), Duration::from_millis(1600));
+        assert!(pace(40) <= MAX_PACE);
+    }
 
     #[test]
     fn one_ssubscribe_per_slot() {

@@ -32,12 +32,12 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use slotway_resp::{Protocol, ReplyScanner};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use super::dial::{Backoff, Stream, connect};
 use super::sink::{Failure, FailureKind, Reply, ReplySink};
 use crate::stats;
 
@@ -134,50 +134,9 @@ pub fn spawn(params: ConnParams) -> ConnHandle {
     ConnHandle { tx }
 }
 
-/// Failed connects make later requests fail fast for a while, doubling up
-/// to a cap, so a dead node costs clients one timeout, not one each.
-struct Backoff {
-    failures: u32,
-    until: Option<Instant>,
-}
-
-impl Backoff {
-    const BASE: Duration = Duration::from_millis(50);
-    const CAP: Duration = Duration::from_millis(1_000);
-
-    fn failed(&mut self) {
-        self.failures = self.failures.saturating_add(1);
-        let exp = self.failures.min(6).saturating_sub(1);
-        let delay = Self::BASE.saturating_mul(1 << exp).min(Self::CAP);
-        // Jitter (50–100 % of the delay) so that many connections, or many
-        // proxies, do not reconnect to a recovering node in lockstep.
-        let jitter = 0.5 + f64::from(jitter_seed() % 1000) / 2000.0;
-        self.until = Some(Instant::now() + delay.mul_f64(jitter));
-    }
-
-    fn active(&self) -> bool {
-        self.until.is_some_and(|t| Instant::now() < t)
-    }
-
-    fn reset(&mut self) {
-        self.failures = 0;
-        self.until = None;
-    }
-}
-
-/// A cheap varying number for jitter (no RNG dependency needed for this).
-fn jitter_seed() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos())
-}
-
 async fn run(params: ConnParams, mut rx: mpsc::UnboundedReceiver<BackendRequest>) {
     let stats = crate::metrics::backend::conn_stats(&params.addr);
-    let mut backoff = Backoff {
-        failures: 0,
-        until: None,
-    };
+    let mut backoff = Backoff::new();
     loop {
         let first = match &params.abort {
             Some(abort) => tokio::select! {
@@ -265,36 +224,6 @@ fn stream_lost(params: &ConnParams, kind: FailureKind) -> bool {
         }),
     );
     true
-}
-
-/// A node connection: TCP, or a unix socket for an address that is a path
-/// (a pool server such as `/var/run/redis.sock`).
-enum Stream {
-    Tcp(TcpStream),
-    Unix(tokio::net::UnixStream),
-}
-
-async fn connect(params: &ConnParams) -> Result<Stream, String> {
-    let addr = &*params.addr;
-    let attempt = async {
-        if addr.starts_with('/') {
-            return tokio::net::UnixStream::connect(addr)
-                .await
-                .map(Stream::Unix);
-        }
-        let stream = TcpStream::connect(addr).await?;
-        // Requests are coalesced by the task itself; Nagle would only add latency.
-        stream.set_nodelay(true)?;
-        if params.prelude.keepalive() {
-            socket2::SockRef::from(&stream).set_keepalive(true)?;
-        }
-        Ok(Stream::Tcp(stream))
-    };
-    match tokio::time::timeout(params.connect_timeout, attempt).await {
-        Err(_) => Err(format!("timed out after {:?}", params.connect_timeout)),
-        Ok(Err(e)) => Err(e.to_string()),
-        Ok(Ok(stream)) => Ok(stream),
-    }
 }
 
 /// Fails `first` and everything already queued behind it without sending.

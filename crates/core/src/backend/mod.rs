@@ -13,6 +13,7 @@
 
 pub mod conn;
 pub mod dedicated;
+mod dial;
 pub mod node;
 pub mod prelude;
 pub mod sink;

@@ -126,11 +126,16 @@ struct Response {
 
 /// One HTTP/1.0 exchange (the server closes after the body).
 fn http(addr: SocketAddr, method: &str, path: &str) -> Response {
+    http_with(addr, method, path, "")
+}
+
+/// [`http`] with extra header lines (each ending in `\r\n`).
+fn http_with(addr: SocketAddr, method: &str, path: &str, headers: &str) -> Response {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     write!(
         s,
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{headers}Content-Length: 0\r\n\r\n"
     )
     .unwrap();
     let mut raw = Vec::new();
@@ -615,4 +620,48 @@ fn pipelined_errors_are_counted_per_command() {
         !format!("{log:?}").to_lowercase().contains("blpop"),
         "{log:?}"
     );
+}
+
+#[test]
+fn admin_token_guards_everything_but_the_probes() {
+    let cluster = start_cluster(3, 0);
+    let token = "t0ken-very-secret";
+    let admin = Admin::start(&cluster.seeds(), |c| c.admin.token = token.to_owned());
+    let bearer = format!("Authorization: Bearer {token}\r\n");
+    for path in ["/api/v1/status", "/metrics", "/api/v1/config", "/"] {
+        let r = http(admin.admin, "GET", path);
+        assert_eq!(r.status, 401, "{path}: {}", r.body);
+        assert!(
+            r.headers.contains("www-authenticate: bearer"),
+            "{}",
+            r.headers
+        );
+        assert!(!r.body.contains(token));
+        let wrong = http_with(admin.admin, "GET", path, "Authorization: Bearer t0ken\r\n");
+        assert_eq!(wrong.status, 401, "{path}");
+        let ok = http_with(admin.admin, "GET", path, &bearer);
+        assert_eq!(ok.status, 200, "{path}: {}", ok.body);
+        assert!(!ok.body.contains(token), "{path} shows the token");
+    }
+    assert_eq!(
+        http(admin.admin, "POST", "/api/v1/topology/refresh").status,
+        401
+    );
+    assert_eq!(http(admin.admin, "GET", "/health").status, 200);
+    assert!(matches!(
+        http(admin.admin, "GET", "/ready").status,
+        200 | 503
+    ));
+
+    // Without a token the API may only listen on loopback.
+    let mut config = Config::default();
+    config.cluster.seeds = cluster.seeds();
+    config.admin.listen = "0.0.0.0:0".to_owned();
+    let err = config.validate().unwrap_err().to_string();
+    assert!(err.contains("admin.token"), "{err}");
+    config.admin.allow_unauthenticated = true;
+    assert!(config.validate().is_ok());
+    config.admin.allow_unauthenticated = false;
+    config.admin.token = token.to_owned();
+    assert!(config.validate().is_ok());
 }

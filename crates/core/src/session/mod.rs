@@ -20,6 +20,7 @@
 //!   per request: a client over its query or output buffer limit, or idle
 //!   past `proxy.timeout`, is closed without a reply, as Redis does.
 
+mod acl_check;
 pub mod clients;
 mod cluster_view;
 mod deadline;
@@ -84,8 +85,8 @@ pub struct SessionSettings {
     pub announce: Option<std::net::SocketAddr>,
     /// Where read-only commands go.
     pub read_from: crate::config::ReadFrom,
-    /// Password clients must AUTH with.
-    pub requirepass: Option<crate::config::Secret>,
+    /// The users clients authenticate as, and their rights.
+    pub users: Arc<crate::acl::Users>,
     /// The name of the sharded pool served (`None`: a cluster).
     pub pool: Option<String>,
     /// Connection and buffer limits per client.
@@ -111,6 +112,8 @@ pub struct Shared {
     pub stats: Arc<crate::stats::ProxyStats>,
     /// Bytes buffered by all sessions (`limits.max_buffered_bytes`).
     pub budget: limits::Budget,
+    /// Cancelled by PROXY SHUTDOWN: the server shuts down gracefully.
+    pub shutdown_requested: CancellationToken,
 }
 
 static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
@@ -168,7 +171,7 @@ async fn serve_client<R, W>(
     let me = membership.client.clone();
     let sink = Arc::new(ReplySink::new());
     let mut parser = RequestParser::new(shared.settings.limits);
-    let authenticated = shared.settings.requirepass.is_none();
+    let authenticated = shared.settings.users.starts_authenticated();
     // Until a client authenticates, Redis's small request limits apply.
     parser.set_auth_required(!authenticated);
     let mut input = BytesMut::with_capacity(READ_CHUNK);
@@ -179,6 +182,7 @@ async fn serve_client<R, W>(
             id,
             local_addr,
             authenticated,
+            user: shared.settings.users.default_user().clone(),
             ..ClientState::default()
         },
         me.clone(),

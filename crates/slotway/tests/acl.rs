@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use common::{Proxy, Raw, is_ok, text};
 use slotway_core::Config;
 use slotway_fixture::{Cluster, RedisServer};
-use slotway_resp::Value;
 
 /// SHA-256 of "password".
 const HASH: &str = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8";

@@ -354,9 +354,7 @@ impl Queue {
         {
             return self.push_error(b"NOAUTH Authentication required.");
         }
-        if !matches!(route, Route::Reject(_))
-            && let Err(msg) = super::acl_check::check(&self.client.user, &req)
-        {
+        if let Err(msg) = super::acl_check::check(&self.client.user, &req) {
             crate::stats::bump(&self.shared.stats.client_err, 1);
             // Inside MULTI a refused command aborts the transaction, like
             // any error found while queueing.

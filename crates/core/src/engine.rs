@@ -70,11 +70,12 @@ impl Engine {
                 policy: settings.policy,
                 announce: settings.announce,
                 read_from: settings.read_from,
-                requirepass: settings.requirepass.clone(),
+                users: settings.users.clone(),
                 pool: settings.pool.as_ref().map(|p| p.name.clone()),
                 client_limits: settings.client_limits,
             },
             budget: session::limits::Budget::default(),
+            shutdown_requested: tokio_util::sync::CancellationToken::new(),
         });
         let pool = settings
             .pool

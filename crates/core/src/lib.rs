@@ -21,6 +21,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod admin;
 pub mod backend;
 pub mod cluster;

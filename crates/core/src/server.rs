@@ -152,10 +152,10 @@ pub async fn serve(
             }
             None => info!(%addr, seeds = ?settings.seeds, "slotway listening"),
         }
-        if !addr.ip().is_loopback() && settings.requirepass.is_none() {
+        if !addr.ip().is_loopback() && settings.users.starts_authenticated() {
             warn!(
                 %addr,
-                "listening beyond loopback with no authentication (proxy.requirepass): anyone who can reach this address can use the whole cluster"
+                "listening beyond loopback with no authentication (proxy.requirepass or a restricted default user in [[users]]): anyone who can reach this address can use the whole cluster"
             );
         }
     }
@@ -163,6 +163,8 @@ pub async fn serve(
     let result = loop {
         tokio::select! {
             () = &mut shutdown => break Ok(()),
+            // PROXY SHUTDOWN from an admin user: the same graceful path.
+            () = shared.shutdown_requested.cancelled() => break Ok(()),
             accepted = listener.accept() => match accepted {
                 Ok(Accepted::Unix(stream)) => {
                     if sessions.len() >= maxclients {

@@ -512,6 +512,7 @@ fn local_text(local: Local) -> &'static str {
         | Local::ClientId
         | Local::ClientSetInfo
         | Local::ClusterKeyslot => "answered by the proxy",
+        Local::AclWhoami => "answered by the proxy (the proxy's user of this client)",
         Local::Hello => "answered by the proxy (which presents itself as a standalone Redis)",
         Local::Select => "answered by the proxy (database 0 only)",
         Local::Reset => "answered by the proxy (also ends its transaction and subscriptions)",

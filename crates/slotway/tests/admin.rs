@@ -17,9 +17,10 @@ use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::admin::{Admin, http, parse_metrics, start_cluster};
+use common::admin::{Admin, http, http_with, parse_metrics, start_cluster};
 use common::{is_ok, text};
 use serde_json::Value as Json;
+use slotway_core::Config;
 use slotway_resp::Value;
 
 #[test]
@@ -344,4 +345,48 @@ fn failover_shows_in_topology_and_metrics() {
     assert!(metrics.contains_key(&failures), "{failures}");
     assert!(!metrics.keys().any(|k| k.contains(&victim.master)));
     assert!(metrics[r#"slotway_retries_total"#] >= 1.0);
+}
+
+#[test]
+fn admin_token_guards_everything_but_the_probes() {
+    let cluster = start_cluster(3, 0);
+    let token = "t0ken-very-secret";
+    let admin = Admin::start(&cluster.seeds(), |c| c.admin.token = token.to_owned());
+    let bearer = format!("Authorization: Bearer {token}\r\n");
+    for path in ["/api/v1/status", "/metrics", "/api/v1/config", "/"] {
+        let r = http(admin.admin, "GET", path);
+        assert_eq!(r.status, 401, "{path}: {}", r.body);
+        assert!(
+            r.headers.contains("www-authenticate: bearer"),
+            "{}",
+            r.headers
+        );
+        assert!(!r.body.contains(token));
+        let wrong = http_with(admin.admin, "GET", path, "Authorization: Bearer t0ken\r\n");
+        assert_eq!(wrong.status, 401, "{path}");
+        let ok = http_with(admin.admin, "GET", path, &bearer);
+        assert_eq!(ok.status, 200, "{path}: {}", ok.body);
+        assert!(!ok.body.contains(token), "{path} shows the token");
+    }
+    assert_eq!(
+        http(admin.admin, "POST", "/api/v1/topology/refresh").status,
+        401
+    );
+    assert_eq!(http(admin.admin, "GET", "/health").status, 200);
+    assert!(matches!(
+        http(admin.admin, "GET", "/ready").status,
+        200 | 503
+    ));
+
+    // Without a token the API may only listen on loopback.
+    let mut config = Config::default();
+    config.cluster.seeds = cluster.seeds();
+    config.admin.listen = "0.0.0.0:0".to_owned();
+    let err = config.validate().unwrap_err().to_string();
+    assert!(err.contains("admin.token"), "{err}");
+    config.admin.allow_unauthenticated = true;
+    assert!(config.validate().is_ok());
+    config.admin.allow_unauthenticated = false;
+    config.admin.token = token.to_owned();
+    assert!(config.validate().is_ok());
 }

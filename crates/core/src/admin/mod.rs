@@ -4,6 +4,7 @@
 //! a web dashboard at `/` (embedded, polling the JSON endpoints).
 //!
 //! - [`routes`]: the route table the router is built from.
+//! - [`auth`]: the bearer token every route but the probes needs.
 //! - [`views`]: the JSON documents.
 //! - [`config_view`]: the settings as JSON, secrets redacted.
 //! - [`openapi`]: the OpenAPI description and its check against the routes.
@@ -11,8 +12,10 @@
 //! Invariants: the router is built from [`routes::ROUTES`] alone, and a test
 //! checks that table against docs/admin-openapi.json both ways; the API
 //! reads the engine's state and never blocks a client session (snapshots
-//! of atomics, short locks); it is off unless `admin.listen` is set.
+//! of atomics, short locks); it is off unless `admin.listen` is set; with
+//! `admin.token` set every route but `/health` and `/ready` needs it.
 
+pub mod auth;
 pub mod config_view;
 pub mod openapi;
 pub mod routes;
@@ -39,10 +42,10 @@ pub async fn run(
 ) -> Result<(), RunError> {
     if let Ok(addr) = listener.local_addr() {
         info!(event = "admin_listening", %addr, "admin API listening");
-        if !addr.ip().is_loopback() {
+        if !addr.ip().is_loopback() && engine.settings().admin_token.is_none() {
             warn!(
                 %addr,
-                "the admin API listens beyond loopback and has no authentication: keep it on a trusted network"
+                "the admin API listens beyond loopback with no token (admin.allow_unauthenticated): keep it on a trusted network"
             );
         }
     }

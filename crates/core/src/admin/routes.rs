@@ -125,6 +125,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
                 Json(json!({ "error": "no such endpoint; see /api/v1/openapi.json" })),
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            engine.clone(),
+            super::auth::require_token,
+        ))
         .with_state(engine)
 }
 

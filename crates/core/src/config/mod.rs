@@ -35,6 +35,8 @@ pub struct Config {
     /// serves these pools instead of a cluster; the other sections give the
     /// defaults every pool runs with.
     pub pools: std::collections::BTreeMap<String, slotway_nutconf::TomlPool>,
+    /// `[[users]]`: ACL users clients authenticate as (docs/security.md).
+    pub users: Vec<users::UserConfig>,
 }
 
 /// `[admin]`: the admin HTTP API (JSON status, Prometheus metrics, probes).
@@ -43,6 +45,11 @@ pub struct Config {
 pub struct AdminConfig {
     /// `ip:port` of the admin HTTP listener; empty: off.
     pub listen: String,
+    /// Bearer token every route but `/health` and `/ready` requires; empty:
+    /// none (then the API may only listen on loopback).
+    pub token: String,
+    /// Let the API listen beyond loopback without a token.
+    pub allow_unauthenticated: bool,
 }
 
 /// `[proxy]`: where and how clients are served.
@@ -397,7 +404,7 @@ impl Config {
                     .map_err(|_| ConfigError::invalid("proxy.announce", "expected ip:port"))?,
             )
         };
-        let admin_listen = if self.admin.listen.is_empty() {
+        let admin_listen: Option<SocketAddr> = if self.admin.listen.is_empty() {
             None
         } else {
             Some(
@@ -407,6 +414,17 @@ impl Config {
                     .map_err(|_| ConfigError::invalid("admin.listen", "expected ip:port"))?,
             )
         };
+        let admin_token = (!self.admin.token.is_empty()).then(|| Secret(self.admin.token.clone()));
+        if let Some(addr) = admin_listen
+            && !addr.ip().is_loopback()
+            && admin_token.is_none()
+            && !self.admin.allow_unauthenticated
+        {
+            return Err(ConfigError::invalid(
+                "admin.listen",
+                "the admin API listens beyond loopback: set admin.token (or admin.allow_unauthenticated = true on a trusted network)",
+            ));
+        }
         let threads = if self.proxy.threads == 0 {
             std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
         } else {
@@ -440,6 +458,8 @@ impl Config {
                 .then(|| Secret(self.proxy.requirepass.clone())),
             read_from: c.read_from,
             admin_listen,
+            admin_token,
+            users: std::sync::Arc::new(users::validate(&self.users, &self.proxy.requirepass)?),
             slowlog: crate::slowlog::SlowlogSettings {
                 log_slower_than: self.proxy.slowlog_log_slower_than,
                 max_len: self.proxy.slowlog_max_len,
@@ -516,6 +536,10 @@ pub struct Settings {
     pub read_from: ReadFrom,
     /// Admin HTTP API address (off when `None`).
     pub admin_listen: Option<SocketAddr>,
+    /// Bearer token of the admin API (none: no authentication).
+    pub admin_token: Option<Secret>,
+    /// The users clients authenticate as (always has `default`).
+    pub users: std::sync::Arc<crate::acl::Users>,
     /// The proxy's slow log.
     pub slowlog: crate::slowlog::SlowlogSettings,
     /// Confirm writes with replicas before acknowledging them.
@@ -572,3 +596,4 @@ fn parse_host_port(s: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests;
+pub mod users;

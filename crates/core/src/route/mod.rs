@@ -156,6 +156,8 @@ pub struct Forward {
 pub enum Local {
     /// PING [message]
     Ping,
+    /// ACL WHOAMI: the proxy's user of this client.
+    AclWhoami,
     /// ECHO message
     Echo,
     /// QUIT
@@ -469,6 +471,12 @@ fn special(spec: &CommandSpec, req: &Request, policy: Policy, keys: &KeyMap) -> 
         "acl|setuser" | "acl|deluser" | "acl|load" | "acl|save" => {
             R(Reject::Refused("ACL changes must be made on each node"))
         }
+        "acl|whoami" => L(Local::AclWhoami),
+        // The proxy's users are in its configuration; the nodes' own ACLs
+        // are not the client's business (and not the proxy's users).
+        "acl|list" | "acl|getuser" | "acl|users" | "acl|log" | "acl|dryrun" => R(Reject::Refused(
+            "the proxy's users are defined in its configuration",
+        )),
         "client|list" => L(Local::ClientList),
         "client|info" => L(Local::ClientInfo),
         "client|kill" => L(Local::ClientKill),

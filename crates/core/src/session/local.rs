@@ -36,6 +36,8 @@ pub struct ClientState {
     pub readonly: bool,
     /// AUTH succeeded, or no password is required.
     pub authenticated: bool,
+    /// The ACL user this client runs as (`default` until AUTH).
+    pub user: std::sync::Arc<crate::acl::User>,
 }
 
 /// What local answers may need to know beyond the client's own state.
@@ -48,8 +50,8 @@ pub struct Context<'a> {
     pub table: &'a SlotTable,
     /// Every client of the proxy.
     pub clients: &'a Registry,
-    /// The password clients must AUTH with.
-    pub requirepass: Option<&'a crate::config::Secret>,
+    /// The users clients authenticate as.
+    pub users: &'a crate::acl::Users,
     /// The proxy's shared state (PROXY).
     pub shared: Option<&'a super::Shared>,
     /// This client.
@@ -80,6 +82,7 @@ pub fn answer(
             Some(msg) => encode::bulk(out, msg),
         },
         Local::Echo => encode::bulk(out, arg(1)),
+        Local::AclWhoami => encode::bulk(out, state.user.name().as_bytes()),
         Local::Quit => {
             encode::simple(out, b"OK");
             return After::Close;
@@ -91,20 +94,23 @@ pub fn answer(
             *state = ClientState {
                 id: state.id,
                 local_addr: state.local_addr,
-                authenticated: ctx.requirepass.is_none(),
+                authenticated: ctx.users.starts_authenticated(),
+                user: ctx.users.default_user().clone(),
                 ..ClientState::default()
             };
             encode::simple(out, b"RESET");
         }
         Local::Auth => {
-            let result = match (req.argc(), ctx.requirepass) {
-                (2, None) => Err(b"ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?".as_slice()),
-                (2, Some(_)) => check_credentials(b"default", arg(1), ctx),
+            let default_nopass = ctx.users.default_user().needs_no_auth();
+            let result = match req.argc() {
+                2 if default_nopass => Err(b"ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?".as_slice()),
+                2 => check_credentials(b"default", arg(1), ctx),
                 _ => check_credentials(arg(1), arg(2), ctx),
             };
             match result {
-                Ok(()) => {
+                Ok(user) => {
                     state.authenticated = true;
+                    state.user = user;
                     encode::simple(out, b"OK");
                 }
                 // A failed AUTH never takes rights away, nor grants any.
@@ -215,15 +221,16 @@ fn pause(req: &Request, shared: &super::Shared, out: &mut BytesMut) {
     encode::simple(out, b"OK");
 }
 
-/// The only user is `default`: with `requirepass` its password, without it
-/// any password (Redis's `nopass`).
-fn check_credentials(user: &[u8], pass: &[u8], ctx: &Context<'_>) -> Result<(), &'static [u8]> {
-    let ok = user == b"default" && ctx.requirepass.is_none_or(|p| p.matches(pass));
-    if ok {
-        Ok(())
-    } else {
-        Err(b"WRONGPASS invalid username-password pair or user is disabled.")
-    }
+/// The user `user` if `pass` opens it; Redis's error otherwise (the same
+/// for an unknown user, a wrong password and a disabled user).
+fn check_credentials(
+    user: &[u8],
+    pass: &[u8],
+    ctx: &Context<'_>,
+) -> Result<std::sync::Arc<crate::acl::User>, &'static [u8]> {
+    ctx.users
+        .authenticate(user, pass)
+        .ok_or(b"WRONGPASS invalid username-password pair or user is disabled.")
 }
 
 fn hello(req: &Request, state: &mut ClientState, ctx: &Context<'_>, out: &mut BytesMut) {
@@ -249,7 +256,7 @@ fn hello(req: &Request, state: &mut ClientState, ctx: &Context<'_>, out: &mut By
         i = 2;
     }
     let mut name = None;
-    let mut authenticated = false;
+    let mut authenticated = None;
     while let Some(opt) = req.arg(i) {
         let more = req.argc() - i - 1;
         if opt.eq_ignore_ascii_case(b"AUTH") && more >= 2 {
@@ -257,11 +264,13 @@ fn hello(req: &Request, state: &mut ClientState, ctx: &Context<'_>, out: &mut By
                 req.arg(i + 1).unwrap_or_default(),
                 req.arg(i + 2).unwrap_or_default(),
             );
-            if let Err(e) = check_credentials(user, pass, ctx) {
-                encode::error(out, e);
-                return;
+            match check_credentials(user, pass, ctx) {
+                Ok(u) => authenticated = Some(u),
+                Err(e) => {
+                    encode::error(out, e);
+                    return;
+                }
             }
-            authenticated = true;
             i += 3;
         } else if opt.eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
             let n = req.arg(i + 1).unwrap_or_default();
@@ -282,7 +291,7 @@ fn hello(req: &Request, state: &mut ClientState, ctx: &Context<'_>, out: &mut By
             return;
         }
     }
-    if ctx.requirepass.is_some() && !authenticated && !state.authenticated {
+    if authenticated.is_none() && !state.authenticated && !ctx.users.starts_authenticated() {
         encode::error(
             out,
             b"NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
@@ -290,6 +299,9 @@ fn hello(req: &Request, state: &mut ClientState, ctx: &Context<'_>, out: &mut By
         return;
     }
     state.authenticated = true;
+    if let Some(user) = authenticated {
+        state.user = user;
+    }
     if let Some(name) = name {
         state.name = name.filter(|n| !n.is_empty());
     }
@@ -367,7 +379,7 @@ mod tests {
             announce: None,
             table: &table,
             clients: &clients,
-            requirepass: None,
+            users: &crate::acl::Users::default(),
             shared: None,
             me: &membership.client,
         };

@@ -20,6 +20,7 @@
 //!   per request: a client over its query or output buffer limit, or idle
 //!   past `proxy.timeout`, is closed without a reply, as Redis does.
 
+mod acl_check;
 pub mod clients;
 mod cluster_view;
 mod deadline;
@@ -88,8 +89,8 @@ pub struct SessionSettings {
     pub announce: Option<std::net::SocketAddr>,
     /// Where read-only commands go.
     pub read_from: crate::config::ReadFrom,
-    /// Password clients must AUTH with.
-    pub requirepass: Option<crate::config::Secret>,
+    /// The users clients authenticate as, and their rights.
+    pub users: Arc<crate::acl::Users>,
     /// The name of the sharded pool served (`None`: a cluster).
     pub pool: Option<String>,
     /// Connection and buffer limits per client.
@@ -117,6 +118,8 @@ pub struct Shared {
     pub budget: limits::Budget,
     /// Bytes of parked requests, proxy-wide (`cluster.park_max_bytes`).
     pub parked: ParkBudget,
+    /// Cancelled by PROXY SHUTDOWN: the server shuts down gracefully.
+    pub shutdown_requested: CancellationToken,
 }
 
 static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
@@ -175,7 +178,7 @@ async fn serve_client<R, W>(
     let me = membership.client.clone();
     let sink = Arc::new(ReplySink::new());
     let mut parser = RequestParser::new(shared.settings.limits);
-    let authenticated = shared.settings.requirepass.is_none();
+    let authenticated = shared.settings.users.starts_authenticated();
     // Until a client authenticates, Redis's small request limits apply.
     parser.set_auth_required(!authenticated);
     let mut input = BytesMut::with_capacity(READ_CHUNK);
@@ -186,6 +189,7 @@ async fn serve_client<R, W>(
             id,
             local_addr,
             authenticated,
+            user: shared.settings.users.default_user().clone(),
             ..ClientState::default()
         },
         me.clone(),

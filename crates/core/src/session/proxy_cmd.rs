@@ -1,10 +1,12 @@
 //! The `PROXY` command, compatible with redis-cluster-proxy's: the proxy's
 //! own INFO, configuration, view of the cluster, and a few utilities.
 //!
-//! Reads only, for now: subcommands that change the proxy (CONFIG SET,
-//! MULTIPLEXING OFF, SHUTDOWN) need an admin user, which comes with
-//! authentication roles; until then they answer an error saying so. There
-//! is no `PROXY DEBUG` (redis-cluster-proxy's let any client crash it).
+//! Subcommands that change the proxy (CONFIG SET, MULTIPLEXING OFF,
+//! SHUTDOWN) need a user with `admin = true` (`[[users]]`); others get
+//! NOPERM. SHUTDOWN starts the graceful shutdown; no setting can be changed
+//! at runtime yet and multiplexing cannot be turned off, which those two
+//! answer. There is no `PROXY DEBUG` (redis-cluster-proxy's let any client
+//! crash it).
 
 use std::time::Instant;
 
@@ -36,6 +38,8 @@ const HELP: &[&str] = &[
     "    Whether this client shares backend connections (always on).",
     "COMMAND",
     "    The command table: name and arity of every command.",
+    "SHUTDOWN [ASAP]",
+    "    Shut the proxy down gracefully (admin users only).",
     "LOG [<level>] <message>",
     "    Write a message to the proxy's log.",
     "PING",
@@ -110,9 +114,23 @@ pub fn answer(
             }
             encode::simple(out, b"OK");
         }
-        b"config" | b"multiplexing" | b"shutdown" => encode::error(
+        b"config" | b"multiplexing" | b"shutdown" if !state.user.is_admin() => encode::error(
             out,
-            b"ERR slotway: this PROXY subcommand changes the proxy and needs an admin user, which this version does not have yet",
+            b"NOPERM slotway: this PROXY subcommand changes the proxy and needs an admin user (admin = true in [[users]])",
+        ),
+        b"shutdown" if req.argc() == 2 || (req.argc() == 3 && arg(2) == b"asap") => {
+            tracing::warn!(client = state.id, user = state.user.name(), "PROXY SHUTDOWN: shutting down");
+            shared.shutdown_requested.cancel();
+            encode::simple(out, b"OK");
+        }
+        b"shutdown" => encode::error(out, b"ERR syntax error"),
+        b"config" => encode::error(
+            out,
+            b"ERR slotway: no setting can be changed at runtime; edit the configuration file and restart",
+        ),
+        b"multiplexing" => encode::error(
+            out,
+            b"ERR slotway: multiplexing cannot be turned off: every client shares the node connections",
         ),
         b"debug" => encode::error(out, b"ERR slotway: PROXY DEBUG is not provided"),
         _ => {
@@ -148,7 +166,7 @@ fn config_value(name: &str, shared: &Shared) -> Option<String> {
             .idle_timeout
             .map_or(0, |d| d.as_secs())
             .to_string(),
-        "auth" => if s.requirepass.is_some() {
+        "auth" => if s.users.default_user().has_password() {
             "<redacted>"
         } else {
             ""

@@ -358,6 +358,16 @@ impl Queue {
         {
             return self.push_error(b"NOAUTH Authentication required.");
         }
+        if let Err(msg) = super::acl_check::check(&self.client.user, &req) {
+            crate::stats::bump(&self.shared.stats.client_err, 1);
+            // Inside MULTI a refused command aborts the transaction, like
+            // any error found while queueing.
+            return if self.txn.is_some() {
+                self.abort_txn(&msg)
+            } else {
+                self.push_error(&msg)
+            };
+        }
         let silent = match (self.reply_mode, route) {
             (_, Route::Local(route::Local::ClientReply)) => {
                 return self.client_reply(&req);
@@ -460,7 +470,7 @@ impl Queue {
             announce: self.announce(),
             table,
             clients: &self.shared.clients,
-            requirepass: self.shared.settings.requirepass.as_ref(),
+            users: &self.shared.settings.users,
             shared: Some(&self.shared),
             me: &self.me,
         };

@@ -137,7 +137,7 @@ impl Queue {
     }
 
     /// Refuses a queued command: EXEC will answer EXECABORT.
-    fn abort_txn(&mut self, msg: &[u8]) {
+    pub(super) fn abort_txn(&mut self, msg: &[u8]) {
         if let Some(txn) = self.txn.as_mut() {
             txn.aborted = true;
         }

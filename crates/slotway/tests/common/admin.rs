@@ -115,11 +115,16 @@ pub struct Response {
 
 /// One HTTP/1.0 exchange (the server closes after the body).
 pub fn http(addr: SocketAddr, method: &str, path: &str) -> Response {
+    http_with(addr, method, path, "")
+}
+
+/// [`http`] with extra header lines (each ending in `\r\n`).
+pub fn http_with(addr: SocketAddr, method: &str, path: &str, headers: &str) -> Response {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     write!(
         s,
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{headers}Content-Length: 0\r\n\r\n"
     )
     .unwrap();
     let mut raw = Vec::new();

@@ -1,0 +1,53 @@
+//! Bearer-token authentication of the admin API.
+//!
+//! Invariants: when `admin.token` is set, every route but the probes
+//! (`/health`, `/ready`, which orchestrators call without credentials and
+//! which reveal nothing) needs `Authorization: Bearer <token>`, compared in
+//! constant time; a missing or wrong token gets 401 with a
+//! `WWW-Authenticate` header and no hint of which it was. Without a token,
+//! validation has already made sure the API listens on loopback only (or
+//! the operator said `allow_unauthenticated`).
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::engine::Engine;
+
+/// Paths served without a token.
+pub const OPEN_PATHS: &[&str] = &["/health", "/ready"];
+
+/// The middleware: passes the request on, or answers 401.
+pub async fn require_token(
+    State(engine): State<Arc<Engine>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(token) = &engine.settings().admin_token else {
+        return next.run(request).await;
+    };
+    if OPEN_PATHS.contains(&request.uri().path())
+        || bearer(request.headers()).is_some_and(|t| token.matches(t))
+    {
+        return next.run(request).await;
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        "admin token required\n",
+    )
+        .into_response()
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
+    let value = headers.get(header::AUTHORIZATION)?.as_bytes();
+    let scheme = value.get(..7)?;
+    scheme
+        .eq_ignore_ascii_case(b"bearer ")
+        .then(|| value.get(7..))
+        .flatten()
+}

@@ -212,6 +212,10 @@ async fn run(params: ConnParams, mut rx: mpsc::UnboundedReceiver<BackendRequest>
                         let (rd, wr) = s.split();
                         serve(&params, rd, wr, first, &mut rx, &stats.depth).await
                     }
+                    Stream::Tls(s) => {
+                        let (rd, wr) = tokio::io::split(*s);
+                        serve(&params, rd, wr, first, &mut rx, &stats.depth).await
+                    }
                 };
                 match served {
                     Ok(()) => return,
@@ -250,10 +254,12 @@ async fn run(params: ConnParams, mut rx: mpsc::UnboundedReceiver<BackendRequest>
 }
 
 /// A node connection: TCP, or a unix socket for an address that is a path
-/// (a pool server such as `/var/run/redis.sock`).
+/// (a pool server such as `/var/run/redis.sock`), or TLS over TCP
+/// (`cluster.tls`; boxed: its state is large and only this arm pays for it).
 enum Stream {
     Tcp(TcpStream),
     Unix(tokio::net::UnixStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
 async fn connect(params: &ConnParams) -> Result<Stream, String> {
@@ -269,6 +275,13 @@ async fn connect(params: &ConnParams) -> Result<Stream, String> {
         stream.set_nodelay(true)?;
         if params.prelude.keepalive() {
             socket2::SockRef::from(&stream).set_keepalive(true)?;
+        }
+        // The handshake is part of connecting, under the same timeout.
+        if let Some(tls) = params.prelude.tls() {
+            return tls
+                .connect(stream, addr)
+                .await
+                .map(|s| Stream::Tls(Box::new(s)));
         }
         Ok(Stream::Tcp(stream))
     };

@@ -18,6 +18,7 @@
 //! - [`engine`]: one proxy instance's shared state ([`Engine`]).
 //! - [`metrics`], [`slowlog`]: what the proxy measures about itself.
 //! - [`admin`]: the admin HTTP API (JSON, Prometheus metrics, probes).
+//! - [`tls`]: rustls for the client listener and the node connections.
 
 #![forbid(unsafe_code)]
 
@@ -37,8 +38,9 @@ pub mod server;
 pub mod session;
 pub mod slowlog;
 pub mod stats;
+pub mod tls;
 
 pub use config::{Config, Settings};
 pub use engine::Engine;
 pub use error::{ConfigError, RunError};
-pub use server::{ClientListener, run, serve};
+pub use server::{ClientListener, run, serve, serve_listeners};

@@ -9,10 +9,16 @@
 //! beyond that gets Redis's `-ERR max number of clients reached` (one
 //! non-blocking write, never waited on) and is closed. Accepted sockets get
 //! TCP keepalive (`proxy.tcp_keepalive`) so dead peers are eventually noticed.
+//!
+//! Several listeners (plaintext and TLS) share one loop, one client limit
+//! and one shutdown. A TLS client's handshake runs in its session task under
+//! `tls.handshake_timeout_ms`, never here: a slow or silent client cannot
+//! hold up accepting others.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -26,6 +32,7 @@ use crate::engine::Engine;
 use crate::error::RunError;
 use crate::pool::{self, PoolTiming};
 use crate::session;
+use crate::tls::ClientTls;
 
 /// Redis's reply to a client beyond `maxclients`.
 const MAXCLIENTS_REPLY: &[u8] = b"-ERR max number of clients reached\r\n";
@@ -37,8 +44,8 @@ pub enum ClientListener {
     Tcp(TcpListener),
     /// A unix-socket listener.
     Unix(tokio::net::UnixListener),
-    /// Both at once (redis-cluster-proxy's `port` plus `unixsocket`).
-    Both(TcpListener, tokio::net::UnixListener),
+    /// A TCP listener whose clients speak TLS.
+    Tls(TcpListener, Arc<ClientTls>),
 }
 
 impl From<TcpListener> for ClientListener {
@@ -54,22 +61,48 @@ impl From<tokio::net::UnixListener> for ClientListener {
 }
 
 enum Accepted {
-    Tcp(TcpStream, SocketAddr),
+    Tcp(TcpStream, SocketAddr, Option<Arc<ClientTls>>),
     Unix(tokio::net::UnixStream),
 }
 
 impl ClientListener {
-    async fn accept(&self) -> std::io::Result<Accepted> {
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<Accepted>> {
         match self {
-            Self::Tcp(l) => l.accept().await.map(|(s, peer)| Accepted::Tcp(s, peer)),
-            Self::Unix(l) => l.accept().await.map(|(s, _)| Accepted::Unix(s)),
-            // Both accepts are cancel-safe: whichever is first wins.
-            Self::Both(t, u) => tokio::select! {
-                r = t.accept() => r.map(|(s, peer)| Accepted::Tcp(s, peer)),
-                r = u.accept() => r.map(|(s, _)| Accepted::Unix(s)),
-            },
+            Self::Tcp(l) => l
+                .poll_accept(cx)
+                .map_ok(|(s, peer)| Accepted::Tcp(s, peer, None)),
+            Self::Tls(l, tls) => l
+                .poll_accept(cx)
+                .map_ok(|(s, peer)| Accepted::Tcp(s, peer, Some(tls.clone()))),
+            Self::Unix(l) => l.poll_accept(cx).map_ok(|(s, _)| Accepted::Unix(s)),
         }
     }
+
+    fn tcp(&self) -> Option<&TcpListener> {
+        match self {
+            Self::Tcp(l) | Self::Tls(l, _) => Some(l),
+            Self::Unix(_) => None,
+        }
+    }
+}
+
+/// The next client of any listener. The first listener polled turns with
+/// each call, so a busy one cannot starve the others.
+async fn accept_any(listeners: &[ClientListener], turn: &mut usize) -> std::io::Result<Accepted> {
+    *turn = turn.wrapping_add(1);
+    let start = *turn;
+    std::future::poll_fn(|cx| {
+        let n = listeners.len();
+        for i in 0..n {
+            if let Some(l) = listeners.get((start + i) % n)
+                && let Poll::Ready(r) = l.poll_accept(cx)
+            {
+                return Poll::Ready(r);
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// Serves clients on `listener` in front of the cluster of `settings` until
@@ -96,7 +129,19 @@ pub async fn serve(
     engine: Arc<Engine>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    let listener = listener.into();
+    serve_listeners(vec![listener.into()], engine, shutdown).await
+}
+
+/// [`serve`] on several listeners at once (the plaintext one and the TLS
+/// one), with one client limit and one shutdown for all.
+///
+/// # Errors
+/// Only if a listener fails for good.
+pub async fn serve_listeners(
+    listeners: Vec<ClientListener>,
+    engine: Arc<Engine>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
     let settings = engine.settings();
     let shared = engine.shared.clone();
     if let Some(pool) = &settings.pool {
@@ -135,37 +180,15 @@ pub async fn serve(
     let keepalive = settings.client_limits.tcp_keepalive;
     let sessions = TaskTracker::new();
     session::mark_started();
-    if let ClientListener::Unix(unix) | ClientListener::Both(_, unix) = &listener {
-        let path = unix
-            .local_addr()
-            .ok()
-            .and_then(|a| a.as_pathname().map(|p| p.display().to_string()));
-        info!(path = ?path, pool = ?settings.pool.as_ref().map(|p| &p.name), "slotway listening on a unix socket");
-    }
-    if let ClientListener::Tcp(tcp) | ClientListener::Both(tcp, _) = &listener
-        && let Ok(addr) = tcp.local_addr()
-    {
-        engine.set_listening(addr);
-        match &settings.pool {
-            Some(pool) => {
-                info!(%addr, pool = %pool.name, servers = pool.servers.len(), "slotway listening (sharded pool)");
-            }
-            None => info!(%addr, seeds = ?settings.seeds, "slotway listening"),
-        }
-        if !addr.ip().is_loopback() && settings.users.starts_authenticated() {
-            warn!(
-                %addr,
-                "listening beyond loopback with no authentication (proxy.requirepass or a restricted default user in [[users]]): anyone who can reach this address can use the whole cluster"
-            );
-        }
-    }
+    announce(&listeners, &engine);
+    let mut turn = 0usize;
     tokio::pin!(shutdown);
     let result = loop {
         tokio::select! {
             () = &mut shutdown => break Ok(()),
             // PROXY SHUTDOWN from an admin user: the same graceful path.
             () = shared.shutdown_requested.cancelled() => break Ok(()),
-            accepted = listener.accept() => match accepted {
+            accepted = accept_any(&listeners, &mut turn) => match accepted {
                 Ok(Accepted::Unix(stream)) => {
                     if sessions.len() >= maxclients {
                         let _ = stream.try_write(MAXCLIENTS_REPLY);
@@ -175,9 +198,13 @@ pub async fn serve(
                     crate::stats::bump(&shared.stats.total_connections, 1);
                     sessions.spawn(session::run_unix(stream, shared.clone(), stop.clone()));
                 }
-                Ok(Accepted::Tcp(stream, peer)) => {
+                Ok(Accepted::Tcp(stream, peer, tls)) => {
                     if sessions.len() >= maxclients {
-                        refuse(&stream, peer);
+                        // A TLS client could not read the plaintext error:
+                        // it is just closed.
+                        if tls.is_none() {
+                            refuse(&stream, peer);
+                        }
                         continue;
                     }
                     if let Some(idle) = keepalive {
@@ -185,7 +212,10 @@ pub async fn serve(
                     }
                     shared.metrics.clients_accepted.inc();
                     crate::stats::bump(&shared.stats.total_connections, 1);
-                    sessions.spawn(session::run(stream, shared.clone(), stop.clone()));
+                    match tls {
+                        None => sessions.spawn(session::run(stream, shared.clone(), stop.clone())),
+                        Some(tls) => sessions.spawn(session::run_tls(stream, tls, shared.clone(), stop.clone())),
+                    };
                 }
                 Err(e) if is_transient(&e) => {
                     // Out of descriptors or a connection reset before accept:
@@ -197,7 +227,7 @@ pub async fn serve(
             },
         }
     };
-    drop(listener);
+    drop(listeners);
     info!(
         clients = sessions.len(),
         "shutting down: finishing in-flight requests"
@@ -215,6 +245,39 @@ pub async fn serve(
     }
     refresher.abort();
     result
+}
+
+/// Logs where clients can connect (and warns about an open door).
+fn announce(listeners: &[ClientListener], engine: &Engine) {
+    let settings = engine.settings();
+    for listener in listeners {
+        if let ClientListener::Unix(unix) = listener {
+            let path = unix
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(|p| p.display().to_string()));
+            info!(path = ?path, pool = ?settings.pool.as_ref().map(|p| &p.name), "slotway listening on a unix socket");
+            continue;
+        }
+        let Some(tcp) = listener.tcp() else { continue };
+        let Ok(addr) = tcp.local_addr() else { continue };
+        let tls = matches!(listener, ClientListener::Tls(..));
+        if !tls {
+            engine.set_listening(addr);
+        }
+        match &settings.pool {
+            Some(pool) => {
+                info!(%addr, tls, pool = %pool.name, servers = pool.servers.len(), "slotway listening (sharded pool)");
+            }
+            None => info!(%addr, tls, seeds = ?settings.seeds, "slotway listening"),
+        }
+        if !addr.ip().is_loopback() && settings.users.starts_authenticated() {
+            warn!(
+                %addr,
+                "listening beyond loopback with no authentication (proxy.requirepass or a restricted default user in [[users]]): anyone who can reach this address can use the whole cluster"
+            );
+        }
+    }
 }
 
 /// Redis's answer to a client beyond `maxclients`: the error, if the socket

@@ -1,5 +1,6 @@
 //! The `slotway` binary: parse flags, load and validate the configuration
-//! once, start logging and the runtime, bind the listener, and run the engine
+//! once, start logging and the runtime, bind the listeners (plaintext, and
+//! TLS when `[tls]` is set), and run the engine
 //! until SIGINT or SIGTERM. `slotway demo` does the same in front of a local
 //! cluster it starts and removes itself.
 
@@ -164,6 +165,13 @@ pub(crate) fn serve(settings: Settings) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let mut listeners = vec![slotway_core::ClientListener::from(listener)];
+        if let Some(tls) = &settings.tls {
+            let tcp = tokio::net::TcpListener::bind(tls.listen)
+                .await
+                .with_context(|| format!("cannot listen on {} (tls.listen)", tls.listen))?;
+            listeners.push(slotway_core::ClientListener::Tls(tcp, tls.clone()));
+        }
         let admin = match settings.admin_listen {
             Some(addr) => Some(
                 tokio::net::TcpListener::bind(addr)
@@ -185,7 +193,7 @@ pub(crate) fn serve(settings: Settings) -> Result<()> {
             shutdown_signal().await;
             stop.cancel();
         };
-        let served = slotway_core::serve(listener, engine, signal).await;
+        let served = slotway_core::serve_listeners(listeners, engine, signal).await;
         stop.cancel();
         if let Some(task) = admin_task {
             match task.await {

@@ -224,6 +224,14 @@ pub(crate) fn settings_for(pool: &PoolConf, base: &Config) -> Result<slotway_cor
     }
     let mut config = base.clone();
     config.pools.clear();
+    // One TLS address cannot serve every pool; pools take TLS to their
+    // servers (`cluster.tls*`) but not from their clients.
+    if !config.tls.listen.is_empty() {
+        anyhow::bail!(
+            "pool {:?}: tls.listen is not supported with pools",
+            pool.name
+        );
+    }
     // The address is resolved once, as nutcracker resolves it when it
     // reads the file; a unix-socket pool binds its path instead (`bind`).
     config.proxy.listen = match &pool.listen {
@@ -270,7 +278,8 @@ pub(crate) fn settings_for(pool: &PoolConf, base: &Config) -> Result<slotway_cor
             .map(slotway_nutconf::Password::expose),
         pool.redis_db,
     )
-    .with_keepalive(pool.tcpkeepalive);
+    .with_keepalive(pool.tcpkeepalive)
+    .with_tls(engine.prelude.tls().cloned());
     Ok(engine)
 }
 

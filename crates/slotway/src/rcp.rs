@@ -319,8 +319,13 @@ fn run(o: &RcpOptions, raw: &[String]) -> Result<()> {
             .with_context(|| format!("cannot write pid file {path}"))?;
     }
     let result = crate::runtime(settings.threads)?.block_on(async {
-        let listener = listeners(o, &settings).await?;
-        slotway_core::serve(listener, Engine::new(settings), crate::shutdown_signal()).await?;
+        let listeners = listeners(o, &settings).await?;
+        slotway_core::server::serve_listeners(
+            listeners,
+            Engine::new(settings),
+            crate::shutdown_signal(),
+        )
+        .await?;
         Ok(())
     });
     if let Some(path) = &o.unixsocket {
@@ -333,7 +338,10 @@ fn run(o: &RcpOptions, raw: &[String]) -> Result<()> {
 }
 
 /// TCP on `port` (unless 0), the unix socket when asked, or both.
-async fn listeners(o: &RcpOptions, settings: &slotway_core::Settings) -> Result<ClientListener> {
+async fn listeners(
+    o: &RcpOptions,
+    settings: &slotway_core::Settings,
+) -> Result<Vec<ClientListener>> {
     let tcp = if o.port == 0 {
         None
     } else {
@@ -357,12 +365,15 @@ async fn listeners(o: &RcpOptions, settings: &slotway_core::Settings) -> Result<
         }
         None => None,
     };
-    match (tcp, unix) {
-        (Some(t), Some(u)) => Ok(ClientListener::Both(t, u)),
-        (Some(t), None) => Ok(t.into()),
-        (None, Some(u)) => Ok(u.into()),
-        (None, None) => bail!("port 0 and no unixsocket: nothing to listen on"),
+    let all: Vec<ClientListener> = tcp
+        .map(ClientListener::from)
+        .into_iter()
+        .chain(unix.map(ClientListener::from))
+        .collect();
+    if all.is_empty() {
+        bail!("port 0 and no unixsocket: nothing to listen on");
     }
+    Ok(all)
 }
 
 #[cfg(test)]

@@ -71,7 +71,11 @@ pub fn config(s: &Settings) -> Value {
         },
         "admin": {
             "listen": s.admin_listen.map(|a| a.to_string()),
+            "token": s.admin_token.as_ref().map(|_| REDACTED),
         },
+        // Users and their passwords are not shown; only whether any exist.
+        "users": !s.users.is_open(),
+        "tls": s.tls.as_ref().map(|t| json!({ "listen": t.listen.to_string() })),
         "backend_auth": (!s.prelude.is_empty()).then_some(REDACTED),
         "pool": s.pool.as_ref().map(|p| json!({
             "name": p.name,
@@ -110,6 +114,7 @@ mod tests {
         ("max_inflight_per_client", "max_inflight_per_client"),
         ("prelude", "backend_auth"),
         ("client_limits", "maxclients"),
+        ("admin_token", "token"),
     ];
 
     fn keys(v: &Value, out: &mut Vec<String>) {

@@ -166,6 +166,10 @@ async fn run(params: ConnParams, mut rx: mpsc::UnboundedReceiver<BackendRequest>
                         let (rd, wr) = s.split();
                         serve(&params, rd, wr, first, &mut rx, &stats.depth).await
                     }
+                    Stream::Tls(s) => {
+                        let (rd, wr) = tokio::io::split(*s);
+                        serve(&params, rd, wr, first, &mut rx, &stats.depth).await
+                    }
                 };
                 match served {
                     Ok(()) => return,

@@ -1,5 +1,5 @@
-//! Opening a node connection: TCP (no Nagle; SO_KEEPALIVE when asked) or
-//! a unix socket for an address that is a path, under the connect timeout;
+//! Opening a node connection: TCP (no Nagle; SO_KEEPALIVE when asked),
+//! TLS over TCP (`cluster.tls`), or a unix socket for an address that is a path, under the connect timeout;
 //! and the capped, jittered back-off after failed connects.
 //!
 //! Invariant: a connection is only handed to its task once it is open; a
@@ -60,9 +60,11 @@ fn jitter_seed() -> u32 {
 
 /// A node connection: TCP, or a unix socket for an address that is a path
 /// (a pool server such as `/var/run/redis.sock`).
+/// (TLS is boxed: its state is large and only that arm pays for it.)
 pub(super) enum Stream {
     Tcp(TcpStream),
     Unix(tokio::net::UnixStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
 pub(super) async fn connect(params: &ConnParams) -> Result<Stream, String> {
@@ -78,6 +80,13 @@ pub(super) async fn connect(params: &ConnParams) -> Result<Stream, String> {
         stream.set_nodelay(true)?;
         if params.prelude.keepalive() {
             socket2::SockRef::from(&stream).set_keepalive(true)?;
+        }
+        // The handshake is part of connecting, under the same timeout.
+        if let Some(tls) = params.prelude.tls() {
+            return tls
+                .connect(stream, addr)
+                .await
+                .map(|s| Stream::Tls(Box::new(s)));
         }
         Ok(Stream::Tcp(stream))
     };

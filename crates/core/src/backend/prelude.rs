@@ -1,5 +1,5 @@
 //! [`Prelude`]: what every new backend connection does before anything
-//! else — its socket options (TCP keepalive) and the commands it sends
+//! else — its socket options (TCP keepalive), TLS, and the commands it sends
 //! first (`AUTH` with the backend credentials, `SELECT` of a pool's
 //! database), encoded once when the settings are validated.
 //!
@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 
 /// Encoded commands sent first on every backend connection.
 #[derive(Clone, Default)]
-pub struct Prelude(Arc<[Bytes]>, bool);
+pub struct Prelude(Arc<[Bytes]>, bool, Option<Arc<crate::tls::BackendTls>>);
 
 impl Prelude {
     /// `AUTH [user] password` when a password is set, then `SELECT db` when
@@ -39,7 +39,7 @@ impl Prelude {
             );
             cmds.push(buf.freeze());
         }
-        Self(cmds.into(), false)
+        Self(cmds.into(), false, None)
     }
 
     /// With SO_KEEPALIVE on TCP connections (nutcracker's `tcpkeepalive`).
@@ -53,6 +53,19 @@ impl Prelude {
     #[must_use]
     pub fn keepalive(&self) -> bool {
         self.1
+    }
+
+    /// With TLS on every TCP connection (`cluster.tls`).
+    #[must_use]
+    pub fn with_tls(mut self, tls: Option<Arc<crate::tls::BackendTls>>) -> Self {
+        self.2 = tls;
+        self
+    }
+
+    /// TLS for TCP connections, when on.
+    #[must_use]
+    pub fn tls(&self) -> Option<&Arc<crate::tls::BackendTls>> {
+        self.2.as_ref()
     }
 
     /// The encoded commands, in order.

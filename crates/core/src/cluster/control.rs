@@ -1,6 +1,7 @@
 //! A minimal request/response client for the control plane (topology
 //! queries). One command at a time, every step bounded by a timeout. Not
-//! used on the data path.
+//! used on the data path. With `cluster.tls` it speaks TLS like the data
+//! connections ([`ControlConn::connect_tls`]).
 
 use std::time::Duration;
 
@@ -38,7 +39,7 @@ impl std::fmt::Debug for ControlConn {
 }
 
 impl ControlConn {
-    /// Connects to `addr`.
+    /// Connects to `addr` in plaintext.
     ///
     /// # Errors
     /// The connection could not be made in time.
@@ -47,15 +48,33 @@ impl ControlConn {
         connect_timeout: Duration,
         timeout: Duration,
     ) -> Result<Self, BackendError> {
+        Self::connect_tls(addr, None, connect_timeout, timeout).await
+    }
+
+    /// Connects to `addr`, with TLS over TCP when `tls` is given (the
+    /// handshake within `connect_timeout`); a unix socket is never TLS.
+    ///
+    /// # Errors
+    /// The connection or its handshake could not be made in time.
+    pub async fn connect_tls(
+        addr: &str,
+        tls: Option<&std::sync::Arc<crate::tls::BackendTls>>,
+        connect_timeout: Duration,
+        timeout: Duration,
+    ) -> Result<Self, BackendError> {
         let open = async {
             if addr.starts_with('/') {
-                tokio::net::UnixStream::connect(addr)
+                return tokio::net::UnixStream::connect(addr)
                     .await
-                    .map(|s| Box::new(s) as Box<dyn Io>)
-            } else {
-                TcpStream::connect(addr)
+                    .map(|s| Box::new(s) as Box<dyn Io>);
+            }
+            let tcp = TcpStream::connect(addr).await?;
+            match tls {
+                Some(tls) => tls
+                    .connect(tcp, addr)
                     .await
-                    .map(|s| Box::new(s) as Box<dyn Io>)
+                    .map(|s| Box::new(s) as Box<dyn Io>),
+                None => Ok(Box::new(tcp) as Box<dyn Io>),
             }
         };
         let stream = match tokio::time::timeout(connect_timeout, open).await {

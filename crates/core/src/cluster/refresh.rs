@@ -209,7 +209,13 @@ async fn fetch(
     want_version: bool,
     prelude: &crate::backend::Prelude,
 ) -> Result<(ClusterView, Option<String>), BackendError> {
-    let mut conn = ControlConn::connect(addr, timing.connect_timeout, timing.query_timeout).await?;
+    let mut conn = ControlConn::connect_tls(
+        addr,
+        prelude.tls(),
+        timing.connect_timeout,
+        timing.query_timeout,
+    )
+    .await?;
     conn.authenticate(prelude).await?;
     let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
     let host = host.trim_start_matches('[').trim_end_matches(']');

@@ -15,6 +15,9 @@ use slotway_resp::Limits;
 
 use crate::error::ConfigError;
 pub use crate::session::limits::ClientLimits;
+pub use tls::TlsConfig;
+
+mod tls;
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -37,6 +40,8 @@ pub struct Config {
     pub pools: std::collections::BTreeMap<String, slotway_nutconf::TomlPool>,
     /// `[[users]]`: ACL users clients authenticate as (docs/security.md).
     pub users: Vec<users::UserConfig>,
+    /// TLS for clients (off unless `listen` is set).
+    pub tls: TlsConfig,
 }
 
 /// `[admin]`: the admin HTTP API (JSON status, Prometheus metrics, probes).
@@ -186,6 +191,16 @@ pub struct ClusterConfig {
     pub user: String,
     /// Backend password (`AUTH`); empty: the nodes need none.
     pub password: String,
+    /// TLS on every node connection (data and control).
+    pub tls: bool,
+    /// CA bundle (PEM) node certificates are verified against.
+    pub tls_ca_file: String,
+    /// Client certificate (PEM) for nodes that require one; empty: none.
+    pub tls_cert_file: String,
+    /// Its private key (PEM).
+    pub tls_key_file: String,
+    /// Name verified in every node's certificate; empty: the node's host.
+    pub tls_server_name: String,
 }
 
 /// `[cluster.write_ack]`.
@@ -233,6 +248,11 @@ impl Default for ClusterConfig {
             write_ack: None,
             user: String::new(),
             password: String::new(),
+            tls: false,
+            tls_ca_file: String::new(),
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+            tls_server_name: String::new(),
         }
     }
 }
@@ -482,7 +502,8 @@ impl Config {
                 max_multibulk_len: l.max_multibulk_len,
                 max_inline_len: l.max_inline_len,
             },
-            prelude: backend_prelude(&c.user, &c.password)?,
+            prelude: backend_prelude(&c.user, &c.password)?.with_tls(tls::backend(c)?),
+            tls: self.tls.validate()?,
             pool: None,
             client_limits: ClientLimits::from_config(&self.proxy, &self.limits)?,
         })
@@ -553,6 +574,8 @@ pub struct Settings {
     pub pool: Option<std::sync::Arc<crate::pool::PoolSettings>>,
     /// Client connection and buffer limits.
     pub client_limits: ClientLimits,
+    /// The TLS listener for clients (off when `None`).
+    pub tls: Option<std::sync::Arc<crate::tls::ClientTls>>,
 }
 
 impl Settings {

@@ -61,3 +61,29 @@ fn bad_values_say_which_key() {
             .contains("connections_per_node")
     );
 }
+
+#[test]
+fn tls_keys_are_checked_and_name_their_files() {
+    let base = "[cluster]\nseeds = [\"127.0.0.1:7001\"]\n";
+    let err = |extra: &str| {
+        Config::from_toml(&format!("{base}{extra}"))
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(err("tls_ca_file = \"/x/ca.pem\"\n").contains("cluster.tls"));
+    assert!(err("tls = true\n").contains("cluster.tls_ca_file"));
+    let missing = err("tls = true\ntls_ca_file = \"/missing/ca.pem\"\n");
+    assert!(missing.contains("/missing/ca.pem"), "{missing}");
+    assert!(err("[tls]\nlisten = \"127.0.0.1:7443\"\n").contains("tls.cert_file"));
+    let missing = err(
+        "[tls]\nlisten = \"127.0.0.1:7443\"\ncert_file = \"/missing/c.pem\"\nkey_file = \"/missing/k.pem\"\n",
+    );
+    assert!(missing.contains("/missing/c.pem"), "{missing}");
+    let auth = Config::from_toml("[tls]\nclient_auth = \"sometimes\"\n").unwrap_err();
+    assert!(auth.to_string().contains("sometimes"), "{auth}");
+    // Off by default: no listener, no backend TLS.
+    let s = Settings::for_seeds(&["127.0.0.1:7001"]).unwrap();
+    assert!(s.tls.is_none() && s.prelude.tls().is_none());
+}

@@ -129,9 +129,14 @@ pub async fn probe_all(addrs: &[String], prelude: &Prelude, timing: PoolTiming) 
 
 async fn probe(addr: &str, prelude: &Prelude, timing: PoolTiming) -> bool {
     let attempt = async {
-        let mut conn = ControlConn::connect(addr, timing.connect_timeout, timing.query_timeout)
-            .await
-            .ok()?;
+        let mut conn = ControlConn::connect_tls(
+            addr,
+            prelude.tls(),
+            timing.connect_timeout,
+            timing.query_timeout,
+        )
+        .await
+        .ok()?;
         conn.authenticate(prelude).await.ok()?;
         let reply = conn.query(&[b"PING"]).await.ok()?;
         // LOADING / MASTERDOWN … are errors: not serving yet.

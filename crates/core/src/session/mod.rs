@@ -150,6 +150,38 @@ pub async fn run(mut stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellat
     serve_client(rd, wr, peer, local_addr, shared, shutdown).await;
 }
 
+/// [`run`] for a client of the TLS listener: the handshake first, in this
+/// task and bounded by `tls.handshake_timeout_ms` (a client that stalls it
+/// is dropped without costing the accept loop anything), then the same
+/// session over the decrypted stream's halves.
+pub async fn run_tls(
+    stream: TcpStream,
+    tls: Arc<crate::tls::ClientTls>,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) {
+    let _ = stream.set_nodelay(true);
+    let local_addr = stream.local_addr().ok();
+    let peer = stream.peer_addr().ok();
+    let handshake = tokio::time::timeout(tls.handshake_timeout, tls.acceptor.accept(stream));
+    let stream = tokio::select! {
+        done = handshake => match done {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                debug!(?peer, error = %e, "client TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                debug!(?peer, "client TLS handshake timed out");
+                return;
+            }
+        },
+        () = shutdown.cancelled() => return,
+    };
+    let (rd, wr) = tokio::io::split(stream);
+    serve_client(rd, wr, peer, local_addr, shared, shutdown).await;
+}
+
 /// [`run`] for a client on a unix socket (a pool's `listen: /path`).
 pub async fn run_unix(
     mut stream: tokio::net::UnixStream,

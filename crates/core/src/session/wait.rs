@@ -90,7 +90,9 @@ async fn acked_replicas(
     prelude: &crate::backend::Prelude,
 ) -> Option<i64> {
     let io = Duration::from_secs(2);
-    let mut conn = ControlConn::connect(master, io, io).await.ok()?;
+    let mut conn = ControlConn::connect_tls(master, prelude.tls(), io, io)
+        .await
+        .ok()?;
     conn.authenticate(prelude).await.ok()?;
     let target = replication(&mut conn).await?.0;
     loop {

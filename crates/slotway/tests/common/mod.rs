@@ -20,6 +20,8 @@ use slotway_resp::Value;
 /// A proxy serving on 127.0.0.1:<random port> until dropped.
 pub struct Proxy {
     pub addr: SocketAddr,
+    /// The TLS listener's address, when the settings have `[tls]`.
+    pub tls_addr: Option<SocketAddr>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -52,17 +54,27 @@ impl Proxy {
                 .unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                slotway_core::run(listener, settings, async {
+                let addr = listener.local_addr().unwrap();
+                let mut listeners = vec![slotway_core::ClientListener::from(listener)];
+                let mut tls_addr = None;
+                if let Some(tls) = &settings.tls {
+                    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                    tls_addr = Some(l.local_addr().unwrap());
+                    listeners.push(slotway_core::ClientListener::Tls(l, tls.clone()));
+                }
+                addr_tx.send((addr, tls_addr)).unwrap();
+                let engine = slotway_core::Engine::new(settings);
+                slotway_core::serve_listeners(listeners, engine, async {
                     let _ = rx.await;
                 })
                 .await
                 .unwrap();
             });
         });
-        let addr = addr_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        let (addr, tls_addr) = addr_rx.recv_timeout(Duration::from_secs(10)).unwrap();
         Proxy {
             addr,
+            tls_addr,
             stop: Some(tx),
             thread: Some(thread),
         }

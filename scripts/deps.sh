@@ -2,8 +2,9 @@
 # Installs what Slotway's demo and tests run against, when missing:
 # redis-server, redis-cli/redis-benchmark (redis-tools), and for the tests
 # redis-py 8 (a plain client library the tests drive the proxy with) and
-# nutcracker (twemproxy, the oracle of the key-placement tests).
-# Usage: scripts/deps.sh [--tests]
+# nutcracker (twemproxy, the oracle of the key-placement tests); for the
+# benchmark, nutcracker (compared against) and strace (syscall counts).
+# Usage: scripts/deps.sh [--tests|--bench]
 set -euo pipefail
 
 as_root() {
@@ -19,6 +20,10 @@ if [ "${1:-}" = "--tests" ]; then
     command -v python3 >/dev/null || missing+=(python3 python3-pip)
     # twemproxy itself: the oracle of the key-placement differential tests.
     command -v nutcracker >/dev/null || [ -x /usr/sbin/nutcracker ] || missing+=(nutcracker)
+fi
+if [ "${1:-}" = "--bench" ]; then
+    command -v nutcracker >/dev/null || [ -x /usr/sbin/nutcracker ] || missing+=(nutcracker)
+    command -v strace >/dev/null || missing+=(strace)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
     echo "deps: installing ${missing[*]}" >&2

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# First benchmark: redis-benchmark (-t set,get -c 50 -r 100000, -P 1 and -P 16)
-# through Slotway and directly against a local 3-master cluster (--cluster),
-# printing req/s and CPU µs per request of the proxy and of the redis-servers
-# (utime+stime from /proc). Extra arguments go to slotway-bench (--help).
+# The benchmark suite (docs/benchmarks.md): a 3-master cluster and 3
+# standalone redis-servers; Slotway in cluster mode over the cluster,
+# nutcracker (-v 4) and Slotway in pool mode (same YAML) over the standalone
+# servers. redis-benchmark -c 50 -r 100000 (SET GET INCR LPUSH MSET at -d 64,
+# SET GET at -d 4096; -P 1 and -P 16) against each and against the servers
+# directly; CPU µs per request of every process (utime+stime from /proc),
+# and syscalls per request of each proxy (strace -c). Prints Markdown.
+# Extra arguments go to slotway-bench (--help). About 5 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+scripts/deps.sh --bench
 cargo build --release --quiet -p slotway -p slotway-bench
 exec target/release/slotway-bench "$@"

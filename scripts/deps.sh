@@ -3,8 +3,9 @@
 # redis-server, redis-cli/redis-benchmark (redis-tools), and for the tests
 # redis-py 8 (a plain client library the tests drive the proxy with) and
 # nutcracker (twemproxy, the oracle of the key-placement tests) and
-# chromium (the dashboard's browser test).
-# Usage: scripts/deps.sh [--tests]
+# chromium (the dashboard's browser test); for the benchmark, nutcracker
+# (compared against) and strace (syscall counts).
+# Usage: scripts/deps.sh [--tests|--bench]
 set -euo pipefail
 
 as_root() {
@@ -22,6 +23,10 @@ if [ "${1:-}" = "--tests" ]; then
     command -v nutcracker >/dev/null || [ -x /usr/sbin/nutcracker ] || missing+=(nutcracker)
     # A real browser for the dashboard test (driven headless from the command line).
     command -v chromium >/dev/null || missing+=(chromium)
+fi
+if [ "${1:-}" = "--bench" ]; then
+    command -v nutcracker >/dev/null || [ -x /usr/sbin/nutcracker ] || missing+=(nutcracker)
+    command -v strace >/dev/null || missing+=(strace)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
     echo "deps: installing ${missing[*]}" >&2

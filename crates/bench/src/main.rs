@@ -1,194 +1,234 @@
-//! `slotway-bench`: redis-benchmark through Slotway and directly against the
-//! same Redis Cluster, with CPU per request of the proxy and of the servers.
+//! `slotway-bench`: redis-benchmark against Slotway (cluster and pool mode),
+//! nutcracker, and the same redis-servers directly, with the CPU per request
+//! of every process and the proxies' syscalls per request.
 //!
-//! Owns every process it starts: a 3-master cluster (`slotway_fixture`), the
-//! proxy (`proxy::Proxy`) and each redis-benchmark run. Invariants: all are
-//! stopped by PID when `run` returns, on success and on error (Drop guards,
-//! proxy before cluster); every wait and run is bounded in time; CPU is
-//! utime+stime from `/proc/<pid>/stat` before and after each run, divided by
-//! `getconf CLK_TCK` and by the run's request count.
+//! Owns every process it starts (`fleet::Fleet`: a 3-master cluster, 3
+//! standalone servers, three proxies) and each redis-benchmark and strace
+//! run. Invariants: all are stopped by PID when `run` returns, on success
+//! and on error (Drop guards, proxies before servers); every wait and run is
+//! bounded in time; CPU is utime+stime from `/proc` before and after each
+//! run, divided by `CLK_TCK` and by the run's request count; every target of
+//! a case runs back to back in the same benchmark run, so ratios compare
+//! like with like on a noisy shared host.
 
+mod args;
+mod cases;
+mod cpu;
+mod fleet;
+mod poolconf;
 mod proxy;
 mod report;
 mod runner;
+mod strace;
 mod sysinfo;
+mod targets;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
-use slotway_fixture::{Cluster, check_binaries};
+use anyhow::{Context, Result};
+use slotway_fixture::{check_binaries, find_binary};
 
-use crate::proxy::Proxy;
-use crate::report::Row;
-use crate::runner::{Mode, Spec};
+use crate::args::{Args, USAGE};
+use crate::cases::{Case, SMALL, Sizer, Test};
+use crate::fleet::{Binaries, Fleet};
+use crate::report::{Row, StraceRow};
+use crate::runner::Spec;
+use crate::targets::Target;
 
-const USAGE: &str = "\
-usage: slotway-bench [--requests N] [--proxy-bin PATH] [--direct-only]
-                     [--clients C] [--timeout-secs S]
+/// `-r` of every run.
+const KEYSPACE: u64 = 100_000;
+/// Requests of a traced run: strace slows the proxy many times over, so the
+/// window is kept short (200 requests per client at `-P 1`).
+const STRACE_REQUESTS: [(u32, u64); 2] = [(1, 10_000), (16, 50_000)];
 
-Starts a 3-master Redis Cluster and the Slotway proxy, runs redis-benchmark
-(SET and GET, -P 1 and -P 16) directly against the cluster and through the
-proxy, and prints a Markdown table with req/s and CPU µs per request.
-
-  --requests N      requests per run (default 50000 for -P 1, 200000 for -P 16)
-  --proxy-bin PATH  proxy binary (default: `slotway` next to this executable)
-  --direct-only     only benchmark the cluster directly (no proxy)
-  --clients C       redis-benchmark -c (default 50)
-  --timeout-secs S  bound for each redis-benchmark run (default 300)";
-
-/// Command-line options.
-#[derive(Debug)]
-struct Args {
-    requests: Option<u64>,
-    proxy_bin: Option<PathBuf>,
-    direct_only: bool,
-    clients: u32,
-    timeout: Duration,
+fn binaries(args: &Args) -> Result<Binaries> {
+    let slotway = match &args.slotway_bin {
+        Some(p) => p.clone(),
+        None => proxy::sibling_bin("slotway")?,
+    };
+    let nutcracker = match &args.nutcracker_bin {
+        Some(p) => p.clone(),
+        None => find_binary("nutcracker")
+            .or_else(|| {
+                let p = PathBuf::from("/usr/sbin/nutcracker");
+                p.is_file().then_some(p)
+            })
+            .context("nutcracker not found (apt-get install -y nutcracker, or --nutcracker-bin)")?,
+    };
+    Ok(Binaries {
+        slotway,
+        nutcracker,
+    })
 }
 
-impl Args {
-    /// `Ok(None)` means `--help` was asked for.
-    fn parse(mut it: impl Iterator<Item = String>) -> Result<Option<Args>> {
-        let mut args = Args {
-            requests: None,
-            proxy_bin: None,
-            direct_only: false,
-            clients: 50,
-            timeout: Duration::from_secs(300),
-        };
-        while let Some(flag) = it.next() {
-            let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
-            match flag.as_str() {
-                "--requests" => args.requests = Some(value()?.parse().context("--requests")?),
-                "--proxy-bin" => args.proxy_bin = Some(PathBuf::from(value()?)),
-                "--direct-only" => args.direct_only = true,
-                "--clients" => args.clients = value()?.parse().context("--clients")?,
-                "--timeout-secs" => {
-                    args.timeout = Duration::from_secs(value()?.parse().context("--timeout-secs")?);
-                }
-                "-h" | "--help" => return Ok(None),
-                other => bail!("unknown argument `{other}`\n{USAGE}"),
-            }
-        }
-        if args.requests == Some(0) || args.clients == 0 {
-            bail!("--requests and --clients must be positive");
-        }
-        Ok(Some(args))
+fn spec(case: &Case, requests: u64, clients: u32) -> Spec {
+    Spec {
+        test: case.test,
+        pipeline: case.pipeline,
+        requests,
+        clients,
+        keyspace: KEYSPACE,
+        data_size: case.data_size,
     }
 }
 
-/// utime+stime ticks of each PID.
-fn ticks(pids: &[u32]) -> Result<Vec<u64>> {
-    pids.iter().map(|&p| sysinfo::cpu_ticks(p)).collect()
+/// One measured run of `case` against `target`.
+fn measure(
+    fleet: &mut Fleet,
+    args: &Args,
+    tck: u64,
+    case: &Case,
+    target: Target,
+    requests: u64,
+) -> Result<Row> {
+    let proxy = fleet.proxy_pid(target)?;
+    let redis = fleet.redis_pids(target);
+    let endpoint = fleet.endpoint(target)?;
+    let spec = spec(case, requests, args.clients);
+    let before = cpu::snapshot(proxy, &redis)?;
+    let rps = runner::run(&endpoint, &spec, args.timeout)
+        .with_context(|| format!("{} against {}", case.label(), target.name()))?;
+    let after = cpu::snapshot(proxy, &redis)?;
+    Ok(Row {
+        case: *case,
+        target,
+        requests,
+        rps,
+        usage: cpu::usage(&before, &after, tck, proxy.is_some()),
+    })
 }
 
-/// CPU µs per request between two tick snapshots (summed over PIDs).
-fn us_per_request(before: &[u64], after: &[u64], tck: u64, requests: u64) -> f64 {
-    let delta: u64 = after
-        .iter()
-        .zip(before)
-        .map(|(a, b)| a.saturating_sub(*b))
-        .sum();
-    delta as f64 * 1e6 / tck as f64 / requests as f64
+/// Syscalls per request of each proxy at each depth (SET of 64 B). A
+/// failure is recorded in its row, not fatal: the CPU table stands alone.
+fn trace_all(fleet: &mut Fleet, args: &Args) -> Vec<StraceRow> {
+    let have_strace = find_binary("strace").is_some();
+    let mut rows = Vec::new();
+    for target in Target::ALL.into_iter().filter(|t| t.is_proxy()) {
+        for (pipeline, requests) in STRACE_REQUESTS {
+            let case = Case {
+                test: Test::Set,
+                pipeline,
+                data_size: SMALL,
+            };
+            let result = if have_strace {
+                let mut traced = || -> Result<strace::Syscalls> {
+                    let pid = fleet.proxy_pid(target)?.context("not a proxy")?;
+                    let endpoint = fleet.endpoint(target)?;
+                    let spec = spec(&case, requests, args.clients);
+                    strace::count(pid, || {
+                        runner::run(&endpoint, &spec, args.timeout).map(|_| ())
+                    })
+                };
+                traced().map_err(|e| format!("{e:#}"))
+            } else {
+                Err("strace not installed (apt-get install -y strace)".to_string())
+            };
+            eprintln!(
+                "strace: {} -P {pipeline}: {}",
+                target.name(),
+                match &result {
+                    Ok(s) => format!("{} syscalls / {requests} requests", s.total()),
+                    Err(e) => e.clone(),
+                }
+            );
+            rows.push(StraceRow {
+                target,
+                pipeline,
+                requests,
+                result,
+            });
+        }
+    }
+    rows
 }
 
 fn run(args: &Args) -> Result<()> {
-    check_binaries(&["redis-server", "redis-cli", "redis-benchmark", "getconf"])?;
+    check_binaries(&[
+        "redis-server",
+        "redis-cli",
+        "redis-benchmark",
+        "getconf",
+        "kill",
+    ])?;
+    let bins = binaries(args)?;
     let tck = sysinfo::clk_tck()?;
-    for line in sysinfo::machine_lines()? {
-        println!("{line}");
-    }
-
-    let cluster = Cluster::builder()
-        .masters(3)
-        .start()
-        .context("start the 3-master cluster")?;
-    let redis_pids: Vec<u32> = cluster.nodes().iter().map(|n| n.pid()).collect();
-    let seed_port = cluster
-        .nodes()
-        .first()
-        .context("cluster without nodes")?
-        .port();
-
-    let mut proxy = if args.direct_only {
-        None
-    } else {
-        let bin = match &args.proxy_bin {
-            Some(p) => p.clone(),
-            None => proxy::default_bin()?,
-        };
-        Some(Proxy::start(&bin, &cluster.seeds()).context("start the proxy")?)
-    };
-    println!(
-        "- setup: 3 masters, redis-benchmark -c {} -r 100000, CLK_TCK {tck}{}",
-        args.clients,
-        if proxy.is_some() { "" } else { ", direct only" }
+    let started = Instant::now();
+    let header = sysinfo::machine_lines(&bins.nutcracker, &bins.slotway)?;
+    let mut fleet = Fleet::start(&bins)?;
+    eprintln!(
+        "[{:>4.0}s] all processes serving",
+        started.elapsed().as_secs_f64()
     );
-    println!();
 
+    let mut sizer = Sizer::new(args.secs, args.requests);
     let mut rows = Vec::new();
-    for pipeline in [1u32, 16] {
-        let requests = args
-            .requests
-            .unwrap_or(if pipeline == 1 { 50_000 } else { 200_000 });
-        for test in ["set", "get"] {
-            let spec = Spec {
-                test,
-                pipeline,
-                requests,
-                clients: args.clients,
-                keyspace: 100_000,
-            };
-            let case = format!("{} -P {pipeline}", test.to_uppercase());
-            let mut direct_rps = None;
-            for mode in [Mode::Direct, Mode::Slotway] {
-                let (port, proxy_pid) = match (mode, proxy.as_mut()) {
-                    (Mode::Direct, _) => (seed_port, None),
-                    (Mode::Slotway, Some(p)) => {
-                        p.check_alive()?;
-                        (p.port(), Some(p.pid()))
-                    }
-                    (Mode::Slotway, None) => continue,
-                };
-                let proxy_pids: Vec<u32> = proxy_pid.into_iter().collect();
-                let (p0, r0) = (ticks(&proxy_pids)?, ticks(&redis_pids)?);
-                let rps = runner::run(mode, port, &spec, args.timeout)
-                    .with_context(|| format!("{case} {}", mode.name()))?;
-                let (p1, r1) = (ticks(&proxy_pids)?, ticks(&redis_pids)?);
-                let row = Row {
-                    case: case.clone(),
-                    requests,
-                    mode,
-                    rps,
-                    proxy_us: proxy_pid.map(|_| us_per_request(&p0, &p1, tck, requests)),
-                    redis_us: us_per_request(&r0, &r1, tck, requests),
-                    direct_rps: if mode == Mode::Slotway {
-                        direct_rps
-                    } else {
-                        None
-                    },
-                };
-                eprintln!("done: {case} {} {rps:.0} req/s", mode.name());
-                if mode == Mode::Direct {
-                    direct_rps = Some(rps);
-                }
-                rows.push(row);
-            }
+    for case in cases::matrix(args.quick) {
+        // GET reads what the SET case before it wrote; SET starts clean.
+        if case.test == Test::Set {
+            fleet.flush_all()?;
+        }
+        for target in Target::ALL {
+            let requests = sizer.requests(target, &case);
+            let row = measure(&mut fleet, args, tck, &case, target, requests)?;
+            sizer.record(target, &case, row.rps);
+            eprintln!(
+                "[{:>4.0}s] {} {}: -n {requests}, {:.0} req/s, proxy {} µs/req, redis {:.2} µs/req",
+                started.elapsed().as_secs_f64(),
+                case.label(),
+                target.name(),
+                row.rps,
+                row.proxy_us().map_or("-".into(), |p| format!("{p:.2}")),
+                row.redis_us(),
+            );
+            rows.push(row);
         }
     }
+    let traces = if args.strace {
+        trace_all(&mut fleet, args)
+    } else {
+        Vec::new()
+    };
+    // Proxies first, then the servers they talk to (also on error, by Drop).
+    drop(fleet);
 
-    for line in report::table(&rows) {
+    for line in header {
+        println!("{line}");
+    }
+    println!(
+        "- setup: redis-benchmark -c {} -r {KEYSPACE}, ~{} s per run{}; {} runs in {:.0} s",
+        args.clients,
+        args.secs,
+        args.requests
+            .map_or(String::new(), |n| format!(" (fixed -n {n})")),
+        rows.len(),
+        started.elapsed().as_secs_f64()
+    );
+    println!();
+    println!("CPU µs per request of each proxy and of the redis-servers of a direct run:");
+    println!();
+    for line in report::summary_table(&rows) {
+        println!("{line}");
+    }
+    println!();
+    println!("Every run:");
+    println!();
+    for line in report::runs_table(&rows) {
         println!("{line}");
     }
     if let Some(note) = report::quantization_note(&rows) {
         println!();
         println!("{note}");
     }
-    // Proxy first, then the cluster it talks to (both also on error, by Drop).
-    drop(proxy);
-    drop(cluster);
+    if !traces.is_empty() {
+        println!();
+        println!("Syscalls per request (`strace -c -f -p PID`, SET -d 64, all threads):");
+        println!();
+        for line in report::strace_table(&traces) {
+            println!("{line}");
+        }
+    }
     Ok(())
 }
 
@@ -210,39 +250,5 @@ fn main() -> ExitCode {
             eprintln!("slotway-bench: {e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(v: &[&str]) -> Result<Option<Args>> {
-        Args::parse(v.iter().map(|s| (*s).to_string()))
-    }
-
-    #[test]
-    fn parses_args() {
-        let a = parse(&[
-            "--requests",
-            "10",
-            "--direct-only",
-            "--proxy-bin",
-            "/x/slotway",
-        ])
-        .unwrap()
-        .unwrap();
-        assert_eq!(a.requests, Some(10));
-        assert!(a.direct_only);
-        assert_eq!(a.proxy_bin, Some(PathBuf::from("/x/slotway")));
-        assert!(parse(&["--help"]).unwrap().is_none());
-        assert!(parse(&["--requests"]).is_err());
-        assert!(parse(&["--bogus"]).is_err());
-    }
-
-    #[test]
-    fn cpu_per_request() {
-        // 250 ticks at 100 Hz = 2.5 s over 1000 requests = 2500 µs each.
-        assert_eq!(us_per_request(&[100, 0], &[300, 50], 100, 1000), 2500.0);
     }
 }

@@ -1,10 +1,13 @@
-//! The Slotway proxy as a child process of the benchmark.
+//! A proxy (Slotway in either mode, or nutcracker) as a child process of the
+//! benchmark.
 //!
-//! Owns the `Child` and a temp dir for its log. Invariants: the process is
-//! killed and reaped on `Drop` (also on error paths), it is started only with
-//! the documented CLI (`--listen --cluster --log-level`), and waiting for it to
-//! serve is bounded.
+//! Owns the `Child` and a temp dir for its log and configuration file.
+//! Invariants: the process is killed and reaped on `Drop` (also on error
+//! paths), by its own `Child` handle; waiting for it to serve is bounded; a
+//! lost race for the listen port is retried on a new port a bounded number
+//! of times.
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -16,63 +19,105 @@ use anyhow::{Context, Result, bail};
 use slotway_fixture::{free_port, log_tail, run_bounded};
 use tempfile::TempDir;
 
-/// How long the proxy may take to accept connections and route a command.
+/// How long a proxy may take to accept connections and route a command.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// Starts on a new port after a lost port race, at most this many in all.
+const PORT_ATTEMPTS: usize = 3;
 
 /// A running proxy; dropping it kills it.
 pub struct Proxy {
+    name: &'static str,
     child: Child,
     port: u16,
     log: PathBuf,
     _dir: TempDir,
 }
 
-/// `slotway` next to this executable (`target/release/slotway` for a
-/// release build of the bench).
-pub fn default_bin() -> Result<PathBuf> {
+/// `name` next to this executable (`target/release/slotway` for a release
+/// build of the bench).
+pub fn sibling_bin(name: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe().context("locate the bench executable")?;
     let dir = exe.parent().context("bench executable has no parent dir")?;
-    Ok(dir.join("slotway"))
+    Ok(dir.join(name))
+}
+
+/// The arguments of Slotway in cluster mode.
+pub fn cluster_args(port: u16, seeds: &[String]) -> Vec<OsString> {
+    [
+        "--listen".to_string(),
+        format!("127.0.0.1:{port}"),
+        "--cluster".to_string(),
+        seeds.join(","),
+        "--log-level".to_string(),
+        "warn".to_string(),
+    ]
+    .into_iter()
+    .map(OsString::from)
+    .collect()
+}
+
+/// The nutcracker command line (also `slotway nutcracker`'s): `-v 4`, the
+/// cheapest level (no per-request `getpeername`), stats on a free port.
+pub fn nutcracker_args(conf: &Path, stats_port: u16) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["-c".into(), conf.into()];
+    for a in ["-s", &stats_port.to_string(), "-a", "127.0.0.1", "-v", "4"] {
+        args.push(a.into());
+    }
+    args
 }
 
 impl Proxy {
-    /// Starts `bin --listen 127.0.0.1:<free port> --cluster <seeds> --log-level
-    /// warn` and waits until it accepts connections and answers a `SET`.
-    pub fn start(bin: &Path, seeds: &[String]) -> Result<Proxy> {
+    /// Starts `bin` with the arguments `args(port, dir)` gives for a free
+    /// listen port and the proxy's own temp dir (for a configuration file),
+    /// and waits until a `SET` through it succeeds.
+    pub fn start(
+        name: &'static str,
+        bin: &Path,
+        args: impl Fn(u16, &Path) -> Result<Vec<OsString>>,
+    ) -> Result<Proxy> {
         if !bin.is_file() {
             bail!(
-                "proxy binary {} not found (build it with `cargo build --release -p slotway`, or pass --proxy-bin PATH, or --direct-only)",
+                "{name}: binary {} not found (build it with `cargo build --release -p slotway`, or pass its path)",
                 bin.display()
             );
         }
-        let dir = tempfile::Builder::new()
-            .prefix("slotway-bench-")
-            .tempdir()
-            .context("create temp dir for the proxy log")?;
-        let log = dir.path().join("slotway.log");
-        let out = File::create(&log).with_context(|| format!("create {}", log.display()))?;
-        let err = out.try_clone().context("clone log handle")?;
-        let port = free_port();
-        let child = Command::new(bin)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--cluster")
-            .arg(seeds.join(","))
-            .arg("--log-level")
-            .arg("warn")
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .with_context(|| format!("spawn {}", bin.display()))?;
-        let mut proxy = Proxy {
-            child,
-            port,
-            log,
-            _dir: dir,
-        };
-        proxy.wait_ready()?;
-        Ok(proxy)
+        let mut last = String::new();
+        for attempt in 1..=PORT_ATTEMPTS {
+            let dir = tempfile::Builder::new()
+                .prefix("slotway-bench-")
+                .tempdir()
+                .with_context(|| format!("{name}: create temp dir"))?;
+            let port = free_port();
+            let argv = args(port, dir.path())?;
+            let log = dir.path().join("proxy.log");
+            let out = File::create(&log).with_context(|| format!("create {}", log.display()))?;
+            let err = out.try_clone().context("clone log handle")?;
+            let child = Command::new(bin)
+                .args(&argv)
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .spawn()
+                .with_context(|| format!("{name}: spawn {}", bin.display()))?;
+            let mut proxy = Proxy {
+                name,
+                child,
+                port,
+                log,
+                _dir: dir,
+            };
+            match proxy.wait_ready() {
+                Ok(()) => return Ok(proxy),
+                Err(e) => {
+                    let text = format!("{e:#}");
+                    if !text.contains("in use") || attempt == PORT_ATTEMPTS {
+                        return Err(e);
+                    }
+                    last = text;
+                }
+            }
+        }
+        bail!("{name}: lost the port race {PORT_ATTEMPTS} times: {last}")
     }
 
     fn wait_ready(&mut self) -> Result<()> {
@@ -82,17 +127,14 @@ impl Proxy {
         loop {
             if let Some(status) = self.child.try_wait().context("try_wait proxy")? {
                 bail!(
-                    "proxy exited with {status} before serving\n--- proxy log ---\n{}",
+                    "{} exited with {status} before serving\n--- log ---\n{}",
+                    self.name,
                     log_tail(&self.log, 30)
                 );
             }
             let last = if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
                 let mut cli = Command::new("redis-cli");
-                cli.args([
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &port,
+                cli.args(["-h", "127.0.0.1", "-p", &port]).args([
                     "SET",
                     "slotway-bench:probe",
                     "1",
@@ -104,18 +146,19 @@ impl Proxy {
                             return Ok(());
                         }
                         format!(
-                            "SET through the proxy answered `{text}` {}",
+                            "SET through it answered `{text}` {}",
                             String::from_utf8_lossy(&out.stderr).trim()
                         )
                     }
-                    Err(e) => format!("SET through the proxy: {e}"),
+                    Err(e) => format!("SET through it: {e}"),
                 }
             } else {
                 format!("{addr} not accepting connections")
             };
             if Instant::now() >= deadline {
                 bail!(
-                    "proxy not ready after {READY_TIMEOUT:?}: {last}\n--- proxy log ---\n{}",
+                    "{} not ready after {READY_TIMEOUT:?}: {last}\n--- log ---\n{}",
+                    self.name,
                     log_tail(&self.log, 30)
                 );
             }
@@ -135,7 +178,8 @@ impl Proxy {
     pub fn check_alive(&mut self) -> Result<()> {
         if let Some(status) = self.child.try_wait().context("try_wait proxy")? {
             bail!(
-                "proxy exited with {status}\n--- proxy log ---\n{}",
+                "{} exited with {status}\n--- log ---\n{}",
+                self.name,
                 log_tail(&self.log, 30)
             );
         }
@@ -148,5 +192,27 @@ impl Drop for Proxy {
         // Our own unreaped child: SIGKILL by PID via Child, then reap.
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_command_lines() {
+        let c: Vec<String> = cluster_args(7000, &["127.0.0.1:1".into(), "127.0.0.1:2".into()])
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            c.join(" "),
+            "--listen 127.0.0.1:7000 --cluster 127.0.0.1:1,127.0.0.1:2 --log-level warn"
+        );
+        let n: Vec<String> = nutcracker_args(Path::new("/x/p.yml"), 22222)
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(n.join(" "), "-c /x/p.yml -s 22222 -a 127.0.0.1 -v 4");
     }
 }

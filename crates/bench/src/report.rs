@@ -1,30 +1,64 @@
-//! The results table, printed as Markdown.
+//! The results, printed as Markdown tables: every run, a per-case summary
+//! with the ratios, and syscalls per request.
 //!
-//! Invariant: formatting only; a value that was not measured (the proxy's
-//! CPU in a direct run) is shown as `-`, never as 0. Known measurement
-//! artefacts (redis-benchmark's 250 ms timer rounding) are stated, not hidden.
+//! Invariants: formatting only; a value that was not measured (the proxy's
+//! CPU in a direct run, a ratio whose other side is missing) is shown as
+//! `-`, never as 0; ratios only compare runs of the same case in the same
+//! benchmark run; known measurement artefacts (redis-benchmark's 250 ms
+//! timer rounding under `--cluster`) are stated, not hidden.
 
-use crate::runner::Mode;
+use crate::cases::Case;
+use crate::cpu::Usage;
+use crate::strace::Syscalls;
+use crate::targets::Target;
 
 /// One measured run.
 #[derive(Debug, Clone)]
 pub struct Row {
-    /// e.g. `SET -P 16`.
-    pub case: String,
+    pub case: Case,
+    pub target: Target,
     /// Requests in the run (`-n`).
     pub requests: u64,
-    pub mode: Mode,
     /// Requests/s reported by redis-benchmark.
     pub rps: f64,
-    /// Proxy CPU (user+system) per request, µs; `None` in direct mode.
-    pub proxy_us: Option<f64>,
-    /// CPU of all redis-servers together per request, µs.
-    pub redis_us: f64,
-    /// Throughput of the direct run of the same case, for the slotway row.
-    pub direct_rps: Option<f64>,
+    pub usage: Usage,
 }
 
 impl Row {
+    fn per_request(&self, secs: f64) -> f64 {
+        secs * 1e6 / self.requests.max(1) as f64
+    }
+
+    /// Proxy CPU µs per request (`None` for a direct run).
+    pub fn proxy_us(&self) -> Option<f64> {
+        self.usage.proxy.map(|s| self.per_request(s))
+    }
+
+    /// CPU µs per request of all redis-servers of the target's backend.
+    pub fn redis_us(&self) -> f64 {
+        self.per_request(self.usage.redis)
+    }
+
+    /// Share of the proxy's CPU spent in the kernel, %.
+    pub fn proxy_sys_pct(&self) -> Option<f64> {
+        match (self.usage.proxy, self.usage.proxy_sys) {
+            (Some(all), Some(sys)) if all > 0.0 => Some(sys * 100.0 / all),
+            _ => None,
+        }
+    }
+
+    /// The proxy's context switches per request.
+    pub fn proxy_switches_per_request(&self) -> Option<f64> {
+        self.usage
+            .proxy_switches
+            .map(|n| n as f64 / self.requests.max(1) as f64)
+    }
+
+    /// redis-benchmark's own CPU µs per request.
+    pub fn bench_us(&self) -> f64 {
+        self.per_request(self.usage.bench)
+    }
+
     /// Elapsed time as redis-benchmark measured it (`requests / rps`).
     pub fn elapsed_secs(&self) -> f64 {
         if self.rps > 0.0 {
@@ -35,100 +69,228 @@ impl Row {
     }
 }
 
-/// redis-benchmark's throughput timer period: with threads (always in
-/// `--cluster` mode) a run only ends on this timer, so its elapsed time is
-/// rounded up to a multiple of it.
-pub const TIMER_SECS: f64 = 0.25;
-
-/// A note on the direct rows' timer rounding, with the worst
-/// under-reporting among them (`TIMER_SECS / elapsed`), if there are any.
-pub fn quantization_note(rows: &[Row]) -> Option<String> {
-    let worst = rows
-        .iter()
-        .filter(|r| r.mode == Mode::Direct)
-        .map(|r| TIMER_SECS / r.elapsed_secs().max(TIMER_SECS))
-        .fold(None, |acc: Option<f64>, x| {
-            Some(acc.map_or(x, |a| a.max(x)))
-        })?;
-    Some(format!(
-        "Note: direct rows use `redis-benchmark --cluster`, which runs threads and stops only on \
-         its 250 ms throughput timer: their elapsed time is rounded up to a multiple of 250 ms, so \
-         up to 250 ms of it may be idle waiting (worst here: {:.0}% of a row's elapsed time). \
-         Treat direct req/s as a lower bound; raise --requests to shrink the rounding. Slotway rows \
-         run single-threaded and stop on the last reply.",
-        worst * 100.0
-    ))
+/// One traced window.
+#[derive(Debug, Clone)]
+pub struct StraceRow {
+    pub target: Target,
+    pub pipeline: u32,
+    pub requests: u64,
+    /// The counts, or why there are none.
+    pub result: Result<Syscalls, String>,
 }
 
-fn opt(v: Option<f64>, digits: usize) -> String {
-    v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
+fn opt(v: Option<f64>, prec: usize) -> String {
+    v.map_or_else(|| "-".to_string(), |x| format!("{x:.prec$}"))
 }
 
-/// The table as Markdown lines.
-pub fn table(rows: &[Row]) -> Vec<String> {
+fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+/// Every run, in run order.
+pub fn runs_table(rows: &[Row]) -> Vec<String> {
     let mut out = vec![
-        "| case | mode | req/s | elapsed s | proxy µs CPU/req | redis µs CPU/req | proxy/redis CPU | req/s vs direct |"
+        "| case | target | requests | req/s | proxy µs CPU/req | proxy kernel % | \
+         proxy ctx switches/req | redis µs CPU/req | redis-benchmark µs CPU/req | \
+         other tenants' CPU s |"
             .to_string(),
-        "|---|---|---:|---:|---:|---:|---:|---:|".to_string(),
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|".to_string(),
     ];
     for r in rows {
-        let ratio = r
-            .proxy_us
-            .filter(|_| r.redis_us > 0.0)
-            .map(|p| p / r.redis_us);
-        let vs_direct = r.direct_rps.filter(|d| *d > 0.0).map(|d| r.rps / d);
         out.push(format!(
-            "| {} | {} | {:.0} | {:.2} | {} | {:.2} | {} | {} |",
-            r.case,
-            r.mode.name(),
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {:.2} | {:.2} | {:.1} |",
+            r.case.label(),
+            r.target.name(),
+            r.requests,
             r.rps,
-            r.elapsed_secs(),
-            opt(r.proxy_us, 2),
-            r.redis_us,
-            opt(ratio, 2),
-            opt(vs_direct, 2),
+            opt(r.proxy_us(), 2),
+            opt(r.proxy_sys_pct(), 0),
+            opt(r.proxy_switches_per_request(), 2),
+            r.redis_us(),
+            r.bench_us(),
+            r.usage.other,
         ));
     }
     out
 }
 
+/// One line per case: proxy CPU per request of each proxy, the direct
+/// redis-server CPU per request on the same servers, and the ratios.
+pub fn summary_table(rows: &[Row]) -> Vec<String> {
+    let mut out = vec![
+        "| case | nutcracker | slotway pool | pool / nutcracker | redis (standalone, direct) \
+         | pool / redis | slotway cluster | redis (cluster, direct) | cluster / redis |"
+            .to_string(),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|".to_string(),
+    ];
+    let mut cases: Vec<Case> = Vec::new();
+    for r in rows {
+        if !cases.contains(&r.case) {
+            cases.push(r.case);
+        }
+    }
+    for case in cases {
+        let find = |t: Target| rows.iter().find(|r| r.case == case && r.target == t);
+        let proxy = |t: Target| find(t).and_then(Row::proxy_us);
+        let redis = |t: Target| find(t).map(Row::redis_us);
+        let nut = proxy(Target::Nutcracker);
+        let pool = proxy(Target::SlotwayPool);
+        let cluster = proxy(Target::SlotwayCluster);
+        let standalone_redis = redis(Target::SlotwayPool.baseline());
+        let cluster_redis = redis(Target::SlotwayCluster.baseline());
+        out.push(format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            case.label(),
+            opt(nut, 2),
+            opt(pool, 2),
+            opt(ratio(pool, nut), 2),
+            opt(standalone_redis, 2),
+            opt(ratio(pool, standalone_redis), 2),
+            opt(cluster, 2),
+            opt(cluster_redis, 2),
+            opt(ratio(cluster, cluster_redis), 2),
+        ));
+    }
+    out
+}
+
+/// Syscalls per request of each traced proxy, with the most frequent calls.
+pub fn strace_table(rows: &[StraceRow]) -> Vec<String> {
+    let mut out = vec![
+        "| proxy | -P | requests | syscalls/req | most frequent, per request |".to_string(),
+        "|---|---:|---:|---:|---|".to_string(),
+    ];
+    for r in rows {
+        let n = r.requests.max(1) as f64;
+        let (total, top) = match &r.result {
+            Ok(s) => (
+                format!("{:.2}", s.total() as f64 / n),
+                s.calls
+                    .iter()
+                    .take(6)
+                    .map(|(name, c)| format!("{name} {:.2}", *c as f64 / n))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            Err(e) => ("-".to_string(), format!("not measured: {e}")),
+        };
+        out.push(format!(
+            "| {} | {} | {} | {total} | {top} |",
+            r.target.name(),
+            r.pipeline,
+            r.requests
+        ));
+    }
+    out
+}
+
+/// redis-benchmark's throughput timer period: with threads (always in
+/// `--cluster` mode) a run only ends on this timer, so its elapsed time is
+/// rounded up to a multiple of it.
+pub const TIMER_SECS: f64 = 0.25;
+
+/// A note on the cluster-direct rows' timer rounding, with the worst
+/// under-reporting among them (`TIMER_SECS / elapsed`), if there are any.
+pub fn quantization_note(rows: &[Row]) -> Option<String> {
+    let worst = rows
+        .iter()
+        .filter(|r| r.target == Target::ClusterDirect)
+        .map(|r| TIMER_SECS / r.elapsed_secs().max(TIMER_SECS))
+        .fold(None, |acc: Option<f64>, x| {
+            Some(acc.map_or(x, |a| a.max(x)))
+        })?;
+    Some(format!(
+        "Cluster-direct rows use `redis-benchmark --cluster`, which runs threads and stops only on \
+         its 250 ms throughput timer: their elapsed time is rounded up to a multiple of 250 ms \
+         (worst here: {:.0}% of a row's elapsed time), so their req/s is a lower bound. CPU per \
+         request is not affected.",
+        worst * 100.0
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cases::{SMALL, Test};
+
+    fn row(target: Target, rps: f64, proxy: Option<f64>, redis: f64) -> Row {
+        Row {
+            case: Case {
+                test: Test::Set,
+                pipeline: 1,
+                data_size: SMALL,
+            },
+            target,
+            requests: 100_000,
+            rps,
+            usage: Usage {
+                proxy,
+                proxy_sys: proxy.map(|p| p / 2.0),
+                proxy_switches: proxy.map(|_| 50_000),
+                redis,
+                bench: 1.0,
+                other: 0.25,
+            },
+        }
+    }
 
     #[test]
-    fn renders_rows() {
+    fn renders_runs_and_summary() {
         let rows = [
-            Row {
-                case: "SET -P 1".into(),
-                requests: 50_000,
-                mode: Mode::Direct,
-                rps: 100_000.4,
-                proxy_us: None,
-                redis_us: 5.0,
-                direct_rps: None,
-            },
-            Row {
-                case: "SET -P 1".into(),
-                requests: 50_000,
-                mode: Mode::Slotway,
-                rps: 50_000.0,
-                proxy_us: Some(10.0),
-                redis_us: 4.0,
-                direct_rps: Some(100_000.0),
-            },
+            row(Target::StandaloneDirect, 100_000.4, None, 0.5),
+            row(Target::Nutcracker, 50_000.0, Some(1.0), 0.4),
+            row(Target::SlotwayPool, 50_000.0, Some(0.5), 0.4),
         ];
-        let t = table(&rows);
+        let t = runs_table(&rows);
         assert_eq!(
             t[2],
-            "| SET -P 1 | direct | 100000 | 0.50 | - | 5.00 | - | - |"
+            "| SET -P 1 -d 64 | standalone direct | 100000 | 100000 | - | - | - | 5.00 | 10.00 | 0.2 |"
         );
         assert_eq!(
             t[3],
-            "| SET -P 1 | slotway | 50000 | 1.00 | 10.00 | 4.00 | 2.50 | 0.50 |"
+            "| SET -P 1 -d 64 | nutcracker | 100000 | 50000 | 10.00 | 50 | 0.50 | 4.00 | 10.00 | 0.2 |"
         );
-        let note = quantization_note(&rows).unwrap();
+        let s = summary_table(&rows);
+        assert_eq!(s.len(), 3);
+        assert_eq!(
+            s[2],
+            "| SET -P 1 -d 64 | 10.00 | 5.00 | 0.50 | 5.00 | 1.00 | - | - | - |"
+        );
+        assert!(quantization_note(&rows).is_none());
+        let with_cluster = [row(Target::ClusterDirect, 200_000.0, None, 0.5)];
+        let note = quantization_note(&with_cluster).unwrap();
         assert!(note.contains("worst here: 50%"), "{note}");
-        assert!(quantization_note(&rows[1..]).is_none());
+    }
+
+    #[test]
+    fn renders_syscalls() {
+        let rows = [
+            StraceRow {
+                target: Target::Nutcracker,
+                pipeline: 1,
+                requests: 1000,
+                result: Ok(Syscalls {
+                    calls: vec![("epoll_ctl".into(), 2000), ("read".into(), 1000)],
+                }),
+            },
+            StraceRow {
+                target: Target::SlotwayPool,
+                pipeline: 16,
+                requests: 1000,
+                result: Err("strace not installed".into()),
+            },
+        ];
+        let t = strace_table(&rows);
+        assert_eq!(
+            t[2],
+            "| nutcracker | 1 | 1000 | 3.00 | epoll_ctl 2.00, read 1.00 |"
+        );
+        assert_eq!(
+            t[3],
+            "| slotway pool | 16 | 1000 | - | not measured: strace not installed |"
+        );
     }
 }

@@ -1,38 +1,35 @@
-//! Running `redis-benchmark` once and reading its requests/s.
+//! Running `redis-benchmark` and reading its requests/s.
 //!
-//! Invariant: every run is bounded by a timeout (the child is killed on
+//! Invariants: every run is bounded by a timeout (the child is killed on
 //! expiry, by `slotway_fixture::run_bounded`); throughput comes from the
-//! `--csv` output only, never from the human-readable progress lines.
+//! `--csv` output only, never from the human-readable progress lines; a
+//! split run hands out exactly the requested clients and requests.
 
 use std::process::Command;
+use std::thread;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use slotway_fixture::run_bounded;
 
-/// Where a run sends its traffic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// `redis-benchmark --cluster` straight at the cluster (seeded by one master).
-    Direct,
-    /// Plain `redis-benchmark` at the proxy's port.
-    Slotway,
-}
+use crate::cases::Test;
 
-impl Mode {
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Direct => "direct",
-            Mode::Slotway => "slotway",
-        }
-    }
+/// Where a run connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `redis-benchmark --cluster`, seeded by this node.
+    Cluster(u16),
+    /// Plain `redis-benchmark` at one port (a proxy).
+    Single(u16),
+    /// One plain `redis-benchmark` per port, all at once, clients and
+    /// requests split between them (standalone servers, directly).
+    Split(Vec<u16>),
 }
 
 /// One `redis-benchmark` invocation.
 #[derive(Debug, Clone)]
 pub struct Spec {
-    /// `set` or `get` (passed to `-t`; reported upper-case in the CSV).
-    pub test: &'static str,
+    pub test: Test,
     /// `-P`.
     pub pipeline: u32,
     /// `-n`.
@@ -41,22 +38,25 @@ pub struct Spec {
     pub clients: u32,
     /// `-r` (random keys out of this many).
     pub keyspace: u64,
+    /// `-d`.
+    pub data_size: u32,
 }
 
-/// The argument list for `redis-benchmark`.
-pub fn benchmark_args(mode: Mode, port: u16, spec: &Spec) -> Vec<String> {
+/// The argument list for one `redis-benchmark` at `port`.
+pub fn benchmark_args(cluster: bool, port: u16, spec: &Spec) -> Vec<String> {
     let mut args: Vec<String> = Vec::new();
-    if mode == Mode::Direct {
+    if cluster {
         args.push("--cluster".into());
     }
     for (flag, value) in [
         ("-h", "127.0.0.1".to_string()),
         ("-p", port.to_string()),
-        ("-t", spec.test.to_string()),
+        ("-t", spec.test.arg().to_string()),
         ("-c", spec.clients.to_string()),
         ("-r", spec.keyspace.to_string()),
         ("-n", spec.requests.to_string()),
         ("-P", spec.pipeline.to_string()),
+        ("-d", spec.data_size.to_string()),
     ] {
         args.push(flag.into());
         args.push(value);
@@ -65,9 +65,76 @@ pub fn benchmark_args(mode: Mode, port: u16, spec: &Spec) -> Vec<String> {
     args
 }
 
-/// Runs `redis-benchmark` and returns the requests/s it reports for `spec.test`.
-pub fn run(mode: Mode, port: u16, spec: &Spec, timeout: Duration) -> Result<f64> {
-    let args = benchmark_args(mode, port, spec);
+/// `total` split into `parts` shares differing by at most one, larger first.
+pub fn split(total: u64, parts: usize) -> Vec<u64> {
+    let n = parts as u64;
+    if n == 0 {
+        return Vec::new();
+    }
+    (0..n)
+        .map(|i| total / n + u64::from(i < total % n))
+        .collect()
+}
+
+/// Runs the benchmark at `endpoint` and returns requests/s.
+///
+/// For a split run that is all requests over the slowest part's elapsed
+/// time (each part's `requests / rps`): the parts start together, so this
+/// is the aggregate throughput, a lower bound if they end unevenly.
+pub fn run(endpoint: &Endpoint, spec: &Spec, timeout: Duration) -> Result<f64> {
+    match endpoint {
+        Endpoint::Cluster(port) => run_one(true, *port, spec, timeout),
+        Endpoint::Single(port) => run_one(false, *port, spec, timeout),
+        Endpoint::Split(ports) => {
+            let requests = split(spec.requests, ports.len());
+            let clients = split(u64::from(spec.clients), ports.len());
+            let parts: Vec<(u16, Spec)> = ports
+                .iter()
+                .zip(requests.iter().zip(&clients))
+                .filter(|(_, (n, c))| **n > 0 && **c > 0)
+                .map(|(port, (n, c))| {
+                    let part = Spec {
+                        requests: *n,
+                        clients: u32::try_from(*c).unwrap_or(u32::MAX),
+                        ..spec.clone()
+                    };
+                    (*port, part)
+                })
+                .collect();
+            let results: Vec<Result<(u64, f64)>> = thread::scope(|s| {
+                let handles: Vec<_> = parts
+                    .iter()
+                    .map(|(port, part)| {
+                        s.spawn(move || {
+                            run_one(false, *port, part, timeout).map(|rps| (part.requests, rps))
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err(anyhow::anyhow!("benchmark thread panicked")))
+                    })
+                    .collect()
+            });
+            let mut slowest = 0.0_f64;
+            let mut total = 0_u64;
+            for r in results {
+                let (n, rps) = r?;
+                total += n;
+                slowest = slowest.max(n as f64 / rps);
+            }
+            if slowest <= 0.0 {
+                bail!("split run over {ports:?} measured nothing");
+            }
+            Ok(total as f64 / slowest)
+        }
+    }
+}
+
+fn run_one(cluster: bool, port: u16, spec: &Spec, timeout: Duration) -> Result<f64> {
+    let args = benchmark_args(cluster, port, spec);
     let out = run_bounded(Command::new("redis-benchmark").args(&args), timeout)
         .with_context(|| format!("redis-benchmark {}", args.join(" ")))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -92,7 +159,7 @@ pub fn run(mode: Mode, port: u16, spec: &Spec, timeout: Duration) -> Result<f64>
         Some(rps) => Ok(rps),
         None => bail!(
             "no `{}` row in the CSV of redis-benchmark {}\nstdout:\n{}\nstderr:\n{}",
-            spec.test.to_uppercase(),
+            spec.test.label(),
             args.join(" "),
             tail(&stdout),
             tail(&stderr)
@@ -101,13 +168,14 @@ pub fn run(mode: Mode, port: u16, spec: &Spec, timeout: Duration) -> Result<f64>
 }
 
 /// The `rps` column of the row for `test` in `redis-benchmark --csv` output:
-/// `"test","rps","avg_latency_ms",...` then e.g. `"SET","80000.00",...`.
-/// Other lines (cluster-mode banners, warnings) are ignored.
-pub fn parse_csv_rps(output: &str, test: &str) -> Option<f64> {
+/// `"test","rps","avg_latency_ms",...` then e.g. `"SET","80000.00",...` or
+/// `"MSET (10 keys)","9000.00",...`. Other lines (cluster-mode banners,
+/// warnings) are ignored.
+pub fn parse_csv_rps(output: &str, test: Test) -> Option<f64> {
     output.lines().find_map(|line| {
         let mut fields = line.split(',').map(|f| f.trim().trim_matches('"'));
-        let name = fields.next()?;
-        if !name.eq_ignore_ascii_case(test) {
+        let name = fields.next()?.split(' ').next()?;
+        if !name.eq_ignore_ascii_case(test.label()) {
             return None;
         }
         let rps: f64 = fields.next()?.parse().ok()?;
@@ -124,27 +192,37 @@ mod tests {
         let out = "Cluster has 3 master nodes:\n\n\
             \"test\",\"rps\",\"avg_latency_ms\",\"min_latency_ms\"\n\
             \"SET\",\"434782.59\",\"1.583\",\"0.392\"\n\
-            \"GET\",\"1111111.12\",\"0.603\",\"0.336\"\n";
-        assert_eq!(parse_csv_rps(out, "set"), Some(434_782.59));
-        assert_eq!(parse_csv_rps(out, "get"), Some(1_111_111.12));
-        assert_eq!(parse_csv_rps(out, "incr"), None);
-        assert_eq!(parse_csv_rps("\"SET\",\"nan\"", "set"), None);
+            \"GET\",\"1111111.12\",\"0.603\",\"0.336\"\n\
+            \"MSET (10 keys)\",\"8040.85\",\"99.179\",\"5.784\"\n";
+        assert_eq!(parse_csv_rps(out, Test::Set), Some(434_782.59));
+        assert_eq!(parse_csv_rps(out, Test::Get), Some(1_111_111.12));
+        assert_eq!(parse_csv_rps(out, Test::Mset), Some(8040.85));
+        assert_eq!(parse_csv_rps(out, Test::Incr), None);
+        assert_eq!(parse_csv_rps("\"SET\",\"nan\"", Test::Set), None);
     }
 
     #[test]
     fn builds_args() {
         let spec = Spec {
-            test: "set",
+            test: Test::Lpush,
             pipeline: 16,
             requests: 1000,
             clients: 50,
             keyspace: 100_000,
+            data_size: 64,
         };
-        let direct = benchmark_args(Mode::Direct, 7000, &spec).join(" ");
         assert_eq!(
-            direct,
-            "--cluster -h 127.0.0.1 -p 7000 -t set -c 50 -r 100000 -n 1000 -P 16 --csv"
+            benchmark_args(true, 7000, &spec).join(" "),
+            "--cluster -h 127.0.0.1 -p 7000 -t lpush -c 50 -r 100000 -n 1000 -P 16 -d 64 --csv"
         );
-        assert!(!benchmark_args(Mode::Slotway, 7000, &spec).contains(&"--cluster".to_string()));
+        assert!(!benchmark_args(false, 7000, &spec).contains(&"--cluster".to_string()));
+    }
+
+    #[test]
+    fn splits_exactly() {
+        assert_eq!(split(50, 3), vec![17, 17, 16]);
+        assert_eq!(split(100_000, 3).iter().sum::<u64>(), 100_000);
+        assert_eq!(split(2, 3), vec![1, 1, 0]);
+        assert!(split(5, 0).is_empty());
     }
 }

@@ -1,9 +1,10 @@
-//! Facts about the machine and processes, read from `/proc` and small
-//! commands: CPU time of a PID, clock ticks per second, the header lines.
+//! Facts about the machine, read from `/proc` and small commands: clock
+//! ticks per second, versions, and the header lines of a report.
 //!
 //! Invariant: read-only; every external command runs bounded in time
 //! (`slotway_fixture::run_bounded`).
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -11,25 +12,6 @@ use anyhow::{Context, Result, bail};
 use slotway_fixture::run_bounded;
 
 const CMD_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// utime + stime (fields 14 and 15 of `/proc/<pid>/stat`), in clock ticks.
-pub fn cpu_ticks(pid: u32) -> Result<u64> {
-    let path = format!("/proc/{pid}/stat");
-    let stat = std::fs::read_to_string(&path).with_context(|| format!("read {path}"))?;
-    parse_cpu_ticks(&stat).with_context(|| format!("parse {path}: {stat}"))
-}
-
-/// utime + stime from the text of a `/proc/<pid>/stat` file. The command name
-/// (field 2) is in parentheses and may contain spaces, so fields are counted
-/// from the last `)`: field 3 (state) is the first after it.
-pub fn parse_cpu_ticks(stat: &str) -> Result<u64> {
-    let (_, rest) = stat.rsplit_once(')').context("no `)` in stat")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // fields[0] is field 3, so field n is fields[n - 3].
-    let utime: u64 = fields.get(14 - 3).context("no utime")?.parse()?;
-    let stime: u64 = fields.get(15 - 3).context("no stime")?.parse()?;
-    Ok(utime + stime)
-}
 
 /// Clock ticks per second (`getconf CLK_TCK`).
 pub fn clk_tck() -> Result<u64> {
@@ -59,28 +41,67 @@ pub fn redis_version() -> Result<String> {
         .to_string())
 }
 
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
+/// The first line `bin --version` prints (nutcracker prints it on stderr).
+pub fn version_of(bin: &Path, flag: &str) -> String {
+    match run_bounded(Command::new(bin).arg(flag), CMD_TIMEOUT) {
+        Ok(out) => {
+            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.push_str(&String::from_utf8_lossy(&out.stderr));
+            text.lines().next().unwrap_or("unknown").trim().to_string()
+        }
+        Err(e) => format!("unknown ({e})"),
+    }
+}
+
+/// `git rev-parse --short HEAD` of the working directory, if it is a checkout.
+fn git_commit() -> String {
+    let mut cmd = Command::new("git");
+    cmd.args(["rev-parse", "--short", "HEAD"]);
+    match run_bounded(&mut cmd, CMD_TIMEOUT) {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        _ => "unknown (not run from a checkout)".into(),
+    }
+}
+
+/// The first `key:` value of a `/proc` file such as `/proc/meminfo`.
+fn proc_value(path: &str, key: &str) -> Option<String> {
+    std::fs::read_to_string(path).ok().and_then(|t| {
+        t.lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+    })
 }
 
 /// The header lines printed before the results.
-pub fn machine_lines() -> Result<Vec<String>> {
+pub fn machine_lines(nutcracker: &Path, slotway: &Path) -> Result<Vec<String>> {
     let nproc = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "unknown".into());
+    let mem = proc_value("/proc/meminfo", "MemTotal")
+        .and_then(|v| v.trim_end_matches(" kB").parse::<u64>().ok())
+        .map_or_else(
+            || "?".into(),
+            |kb| format!("{:.0}", kb as f64 / 1_048_576.0),
+        );
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into());
     Ok(vec![
         format!("- date: {}", utc_now()),
-        format!("- machine: {nproc} CPUs ({}), Linux {kernel}", cpu_model()),
-        format!("- redis: {}", redis_version()?),
+        format!(
+            "- machine: nproc {nproc}, {} (/proc/cpuinfo), {mem} GiB RAM, Linux {kernel}",
+            proc_value("/proc/cpuinfo", "model name").unwrap_or_else(|| "unknown".into())
+        ),
+        format!("- load average at start: {load} (shared host)"),
+        format!(
+            "- redis-server {}; {}; {}",
+            redis_version()?,
+            version_of(nutcracker, "--version"),
+            version_of(slotway, "--version")
+        ),
+        format!("- slotway commit: {}", git_commit()),
     ])
 }
 
@@ -119,15 +140,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_stat_with_spaces_in_name() {
-        let stat = "1234 (redis-server *:1) S 1 2 3 4 5 6 7 8 9 10 111 222 13 14 20 0 4 0 100";
-        assert_eq!(parse_cpu_ticks(stat).unwrap(), 333);
-        assert!(parse_cpu_ticks("garbage").is_err());
-    }
-
-    #[test]
-    fn reads_own_cpu_time() {
-        assert!(cpu_ticks(std::process::id()).is_ok());
+    fn reads_clock_ticks() {
         assert!(clk_tck().unwrap() > 0);
     }
 

@@ -1,0 +1,156 @@
+//! Every process a benchmark run measures: a 3-master cluster, 3 standalone
+//! redis-servers, and the proxies in front of them (Slotway in cluster mode
+//! over the cluster; nutcracker and Slotway in pool mode over the
+//! standalone servers, from the same YAML but different ports and
+//! `redis_db`).
+//!
+//! Invariants: all are started here and stopped by PID on `Drop`, proxies
+//! before the servers they talk to (field order); a target is only handed
+//! out with the PIDs whose CPU it costs; a proxy that died makes the next
+//! run fail with its log rather than be measured as idle.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use slotway_fixture::{Cluster, RedisServer, free_port};
+
+use crate::poolconf::PoolYaml;
+use crate::proxy::{self, Proxy};
+use crate::runner::Endpoint;
+use crate::targets::{Backend, Target};
+
+/// `redis_db` of each proxy over the shared standalone servers (the direct
+/// runs use db 0).
+const NUTCRACKER_DB: u32 = 1;
+const SLOTWAY_POOL_DB: u32 = 2;
+
+/// Which binaries to use.
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    pub slotway: PathBuf,
+    pub nutcracker: PathBuf,
+}
+
+/// The running processes. Fields drop in order: proxies, then servers.
+pub struct Fleet {
+    slotway_cluster: Proxy,
+    nutcracker: Proxy,
+    slotway_pool: Proxy,
+    cluster: Cluster,
+    standalone: Vec<RedisServer>,
+}
+
+impl Fleet {
+    /// Starts the servers, then the proxies, each waited for until it serves.
+    pub fn start(bins: &Binaries) -> Result<Fleet> {
+        let cluster = Cluster::builder()
+            .masters(3)
+            .start()
+            .context("start the 3-master cluster")?;
+        let standalone = (0..3)
+            .map(|i| RedisServer::start().with_context(|| format!("start standalone server {i}")))
+            .collect::<Result<Vec<_>>>()?;
+        let addrs: Vec<String> = standalone.iter().map(RedisServer::addr).collect();
+
+        let seeds = cluster.seeds();
+        let slotway_cluster = Proxy::start("slotway (cluster mode)", &bins.slotway, |port, _| {
+            Ok(proxy::cluster_args(port, &seeds))
+        })?;
+        let pool_args = |db: u32, prefix: Option<&str>| {
+            let addrs = addrs.clone();
+            let prefix = prefix.map(OsString::from);
+            move |port: u16, dir: &Path| -> Result<Vec<OsString>> {
+                let conf = dir.join("pool.yml");
+                let yaml = PoolYaml {
+                    listen_port: port,
+                    redis_db: db,
+                    servers: &addrs,
+                }
+                .render();
+                std::fs::write(&conf, yaml).with_context(|| format!("write {}", conf.display()))?;
+                let mut args: Vec<OsString> = prefix.iter().cloned().collect();
+                args.extend(proxy::nutcracker_args(&conf, free_port()));
+                Ok(args)
+            }
+        };
+        let nutcracker = Proxy::start(
+            "nutcracker",
+            &bins.nutcracker,
+            pool_args(NUTCRACKER_DB, None),
+        )?;
+        let slotway_pool = Proxy::start(
+            "slotway (pool mode)",
+            &bins.slotway,
+            pool_args(SLOTWAY_POOL_DB, Some("nutcracker")),
+        )?;
+        Ok(Fleet {
+            slotway_cluster,
+            nutcracker,
+            slotway_pool,
+            cluster,
+            standalone,
+        })
+    }
+
+    fn proxy_mut(&mut self, target: Target) -> Option<&mut Proxy> {
+        match target {
+            Target::SlotwayCluster => Some(&mut self.slotway_cluster),
+            Target::Nutcracker => Some(&mut self.nutcracker),
+            Target::SlotwayPool => Some(&mut self.slotway_pool),
+            Target::ClusterDirect | Target::StandaloneDirect => None,
+        }
+    }
+
+    /// The proxy's PID (`None` for a direct target), after checking that
+    /// it is still running.
+    pub fn proxy_pid(&mut self, target: Target) -> Result<Option<u32>> {
+        match self.proxy_mut(target) {
+            Some(p) => {
+                p.check_alive()?;
+                Ok(Some(p.pid()))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The redis-servers a target's requests land on.
+    pub fn redis_pids(&self, target: Target) -> Vec<u32> {
+        match target.backend() {
+            Backend::Cluster => self.cluster.nodes().iter().map(RedisServer::pid).collect(),
+            Backend::Standalone => self.standalone.iter().map(RedisServer::pid).collect(),
+        }
+    }
+
+    /// Where redis-benchmark connects for `target`.
+    pub fn endpoint(&self, target: Target) -> Result<Endpoint> {
+        Ok(match target {
+            Target::ClusterDirect => Endpoint::Cluster(
+                self.cluster
+                    .nodes()
+                    .first()
+                    .context("cluster without nodes")?
+                    .port(),
+            ),
+            Target::StandaloneDirect => {
+                Endpoint::Split(self.standalone.iter().map(RedisServer::port).collect())
+            }
+            Target::SlotwayCluster => Endpoint::Single(self.slotway_cluster.port()),
+            Target::Nutcracker => Endpoint::Single(self.nutcracker.port()),
+            Target::SlotwayPool => Endpoint::Single(self.slotway_pool.port()),
+        })
+    }
+
+    /// `FLUSHALL` on every server (all dbs), straight at each one. Keeps
+    /// memory bounded (LPUSH's list, 4 KB values) between cases; done
+    /// outside any measured window.
+    pub fn flush_all(&self) -> Result<()> {
+        for s in self.cluster.nodes().iter().chain(&self.standalone) {
+            let reply = s.cmd(&["FLUSHALL"])?;
+            if reply != "OK" {
+                anyhow::bail!("FLUSHALL on {} answered `{reply}`", s.addr());
+            }
+        }
+        Ok(())
+    }
+}

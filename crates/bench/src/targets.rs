@@ -1,0 +1,88 @@
+//! The five things a case is run against, and which backend each one loads.
+//!
+//! Invariant: every target is on exactly one backend (the 3-master cluster
+//! or the 3 standalone servers), and each backend has exactly one direct
+//! target, whose redis-server CPU per request is the baseline of the
+//! proxies in front of the same servers.
+
+/// Where a run sends its traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// `redis-benchmark --cluster` straight at the cluster.
+    ClusterDirect,
+    /// Slotway in cluster mode in front of the cluster.
+    SlotwayCluster,
+    /// One redis-benchmark per standalone server, run at the same time,
+    /// clients and requests split between them.
+    StandaloneDirect,
+    /// nutcracker 0.5.0 (`-v 4`) over the standalone servers.
+    Nutcracker,
+    /// `slotway nutcracker` (pool mode) over the standalone servers.
+    SlotwayPool,
+}
+
+/// The servers behind a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Cluster,
+    Standalone,
+}
+
+impl Target {
+    /// Run order within a case: each backend's direct run first.
+    pub const ALL: [Target; 5] = [
+        Target::ClusterDirect,
+        Target::SlotwayCluster,
+        Target::StandaloneDirect,
+        Target::Nutcracker,
+        Target::SlotwayPool,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::ClusterDirect => "cluster direct",
+            Target::SlotwayCluster => "slotway cluster",
+            Target::StandaloneDirect => "standalone direct",
+            Target::Nutcracker => "nutcracker",
+            Target::SlotwayPool => "slotway pool",
+        }
+    }
+
+    pub fn backend(self) -> Backend {
+        match self {
+            Target::ClusterDirect | Target::SlotwayCluster => Backend::Cluster,
+            Target::StandaloneDirect | Target::Nutcracker | Target::SlotwayPool => {
+                Backend::Standalone
+            }
+        }
+    }
+
+    /// Whether a proxy process serves this target.
+    pub fn is_proxy(self) -> bool {
+        !matches!(self, Target::ClusterDirect | Target::StandaloneDirect)
+    }
+
+    /// The direct target on the same servers.
+    pub fn baseline(self) -> Target {
+        match self.backend() {
+            Backend::Cluster => Target::ClusterDirect,
+            Backend::Standalone => Target::StandaloneDirect,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_direct_target_per_backend() {
+        for t in Target::ALL {
+            assert!(!t.baseline().is_proxy());
+            assert_eq!(t.baseline().backend(), t.backend());
+            // The baseline runs before the proxies on its servers.
+            let pos = |x| Target::ALL.iter().position(|&y| y == x).unwrap();
+            assert!(pos(t.baseline()) <= pos(t));
+        }
+    }
+}

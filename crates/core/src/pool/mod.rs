@@ -295,7 +295,8 @@ async fn serve_generation(
                 }
             },
             _ = ticker.tick() => {
-                let verdicts = health::probe_all(&addrs, topology.prelude(), timing).await;
+                let due = health.due();
+                let verdicts = health::probe_all(&addrs, &due, topology.prelude(), timing).await;
                 let ejects = health.ejects;
                 let changed = health.update(&verdicts, pool.ejection, pool, &addrs, topology.events());
                 if health.ejects != ejects {
@@ -310,7 +311,7 @@ async fn serve_generation(
                 }
                 // A failed server of a Sentinel-managed pool: maybe a
                 // failover under way whose event this proxy missed.
-                if follows && verdicts.iter().any(|ok| !ok)
+                if follows && verdicts.contains(&Some(false))
                     && sentinel::resolve_all(pool, &mut addrs, timing).await
                 {
                     topology.install(&view(&addrs));

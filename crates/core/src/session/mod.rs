@@ -29,6 +29,7 @@ mod proxy_cmd;
 mod pubsub;
 mod queue;
 mod resubscribe;
+mod subframes;
 mod track;
 mod txn;
 mod wait;

@@ -35,6 +35,7 @@ mod proxy_cmd;
 mod pubsub;
 mod queue;
 mod resubscribe;
+mod subframes;
 mod track;
 mod txn;
 mod wait;

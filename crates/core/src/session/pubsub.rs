@@ -27,13 +27,13 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use slotway_resp::{Protocol, Request, Value, encode};
+use slotway_resp::{Protocol, Request, encode};
 use tokio::time::Instant;
 
 use super::queue::{Entry, Queue};
+use super::subframes::{confirmation, confirmation_family, unsubscribed_channel, with_count};
 use crate::backend::{BackendRequest, Node, ReplySink, StreamConn};
 use crate::cluster::SlotTable;
-use crate::merge;
 use crate::route::{Local, PubSub, Route};
 
 /// Tags of frames from subscriber connections: this bit, a generation (a
@@ -272,29 +272,6 @@ fn apply(
     }
 }
 
-/// A confirmation frame as Redis sends it: `[kind, channel or nil, count]`.
-pub(super) fn confirmation(
-    protocol: Protocol,
-    kind: &[u8],
-    channel: Option<&[u8]>,
-    count: usize,
-) -> Bytes {
-    let mut out = BytesMut::with_capacity(32 + kind.len() + channel.map_or(0, <[u8]>::len));
-    out.put_u8(if protocol == Protocol::Resp3 {
-        b'>'
-    } else {
-        b'*'
-    });
-    out.put_slice(b"3\r\n");
-    encode::bulk(&mut out, kind);
-    match channel {
-        Some(c) => encode::bulk(&mut out, c),
-        None => encode::null(&mut out, protocol),
-    }
-    encode::integer(&mut out, i64::try_from(count).unwrap_or(i64::MAX));
-    out.freeze()
-}
-
 impl Queue {
     pub(super) fn pubsub_command(&mut self, cmd: PubSub, req: &Request, table: &SlotTable) {
         let protocol = self.client.protocol;
@@ -528,40 +505,6 @@ impl Queue {
     }
 }
 
-/// For a (un)subscribe confirmation: whether it is a shard-channel one.
-/// `None` for messages.
-fn confirmation_family(frame: &Bytes) -> Option<bool> {
-    let first = merge::elements(frame)?.into_iter().next()?;
-    let kind = Value::decode(&first).ok()??.0;
-    let kind = kind.as_bytes()?.to_ascii_lowercase();
-    kind.ends_with(b"subscribe")
-        .then(|| kind.starts_with(b"ssubscribe") || kind.starts_with(b"sunsubscribe"))
-}
-
-/// The channel of a `sunsubscribe` frame.
-fn unsubscribed_channel(frame: &Bytes) -> Option<Bytes> {
-    let parts = merge::elements(frame)?;
-    let kind = Value::decode(parts.first()?).ok()??.0;
-    if !kind.as_bytes()?.eq_ignore_ascii_case(b"sunsubscribe") {
-        return None;
-    }
-    let channel = Value::decode(parts.get(1)?).ok()??.0;
-    channel.as_bytes().map(Bytes::copy_from_slice)
-}
-
-/// The same confirmation with its subscription count replaced.
-fn with_count(frame: &Bytes, count: usize) -> Option<Bytes> {
-    let parts = merge::elements(frame)?;
-    let (kind, channel) = (parts.first()?, parts.get(1)?);
-    let mut out = BytesMut::with_capacity(frame.len() + 8);
-    out.put_u8(*frame.first()?);
-    out.put_slice(b"3\r\n");
-    out.put_slice(kind);
-    out.put_slice(channel);
-    encode::integer(&mut out, i64::try_from(count).ok()?);
-    Some(out.freeze())
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -587,23 +530,5 @@ mod tests {
         assert!(s.is_empty());
         assert_eq!(apply(&mut s, &[], false), vec![(None, 0)]);
         assert_eq!(apply(&mut s, &[b("x")], false), vec![(Some(b("x")), 0)]);
-    }
-
-    #[test]
-    fn synthesized_confirmations_are_redis_frames() {
-        assert_eq!(
-            &confirmation(Protocol::Resp2, b"subscribe", Some(b"ch"), 2)[..],
-            b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:2\r\n"
-        );
-        assert_eq!(
-            &confirmation(Protocol::Resp3, b"unsubscribe", None, 0)[..],
-            b">3\r\n$11\r\nunsubscribe\r\n_\r\n:0\r\n"
-        );
-        let frame = confirmation(Protocol::Resp2, b"sunsubscribe", Some(b"{s}1"), 4);
-        assert_eq!(confirmation_family(&frame), Some(true));
-        assert_eq!(unsubscribed_channel(&frame).as_deref(), Some(&b"{s}1"[..]));
-        let msg = Bytes::from_static(b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\nx\r\n");
-        assert_eq!(confirmation_family(&msg), None);
-        assert_eq!(unsubscribed_channel(&msg), None);
     }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use slotway_hashkit::key_slot;
-use slotway_hashkit::twemproxy::Placement;
+use slotway_hashkit::twemproxy::{Distribution, Placement};
 
 /// How keys map to shards.
 #[derive(Clone, Debug, Default)]
@@ -33,7 +33,14 @@ impl KeyMap {
         match self {
             Self::Cluster => key_slot(key),
             Self::Pool(placement) => {
-                let server = placement.server_for_key(key, random_draw());
+                // Only `random` uses the draw: the others must not pay a
+                // shared atomic per key on the data path.
+                let draw = if placement.continuum().distribution() == Distribution::Random {
+                    random_draw()
+                } else {
+                    0
+                };
+                let server = placement.server_for_key(key, draw);
                 u16::try_from(server).unwrap_or(0)
             }
         }
@@ -61,7 +68,7 @@ fn random_draw() -> u32 {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use slotway_hashkit::twemproxy::{Distribution, Hash, Server};
+    use slotway_hashkit::twemproxy::{Hash, Server};
 
     #[test]
     fn cluster_shard_is_the_slot() {

@@ -1,11 +1,13 @@
 //! Command lookup: name -> [`CommandSpec`], and request -> the spec Redis
 //! would execute ([`resolve`]).
 //!
-//! Invariants: no allocation (input bytes are lowercased one at a time while
-//! comparing); relies on the table being sorted by lowercase name in byte
-//! order, which the generator guarantees and tests check. Because table names
-//! are lowercase ASCII, comparing `to_ascii_lowercase(input byte)` against them
-//! gives the same order the table is sorted in, so binary search is exact.
+//! Invariants: no allocation; relies on the table being sorted by lowercase
+//! name in byte order, which the generator guarantees and tests check.
+//! Because table names are lowercase ASCII, comparing the lowercased input
+//! against them gives the same order the table is sorted in, so binary search
+//! is exact. Top-level [`lookup`] runs once per request: it lowercases the
+//! name once into a stack buffer and searches only the commands sharing its
+//! first byte (an index built on first use), comparing slices.
 
 use core::cmp::Ordering;
 
@@ -16,7 +18,40 @@ use crate::table::COMMANDS;
 /// A `"container|sub"` name is not found here: use [`resolve`] or
 /// [`CommandSpec::subcommand`].
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
-    search(COMMANDS, name, |c| c.name)
+    let mut buf = [0u8; MAX_NAME];
+    let lower = buf.get_mut(..name.len())?;
+    for (l, b) in lower.iter_mut().zip(name) {
+        *l = b.to_ascii_lowercase();
+    }
+    let group = first_byte_index().get(usize::from(*lower.first()?))?;
+    let table = COMMANDS.get(group.0..group.1)?;
+    table
+        .binary_search_by(|c| c.name.as_bytes().cmp(lower))
+        .ok()
+        .and_then(|i| table.get(i))
+}
+
+/// Longer than any command name: longer input is no command.
+const MAX_NAME: usize = 64;
+
+/// For each first byte, the range of [`COMMANDS`] whose names start with it.
+fn first_byte_index() -> &'static [(usize, usize); 256] {
+    static INDEX: std::sync::OnceLock<[(usize, usize); 256]> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut index = [(0, 0); 256];
+        for (i, c) in COMMANDS.iter().enumerate() {
+            if let Some(&b) = c.name.as_bytes().first()
+                && let Some(slot) = index.get_mut(usize::from(b))
+            {
+                *slot = if slot.1 == 0 {
+                    (i, i + 1)
+                } else {
+                    (slot.0, i + 1)
+                };
+            }
+        }
+        index
+    })
 }
 
 /// What a request resolves to.

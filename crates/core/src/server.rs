@@ -233,6 +233,8 @@ pub async fn serve_listeners(
         "shutting down: finishing in-flight requests"
     );
     stop.cancel();
+    // Sessions wait on their bell only (no per-poll token check).
+    shared.clients.ring_all(crate::backend::ring::SHUTDOWN);
     sessions.close();
     if tokio::time::timeout(settings.shutdown_grace, sessions.wait())
         .await

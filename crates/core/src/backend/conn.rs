@@ -435,7 +435,9 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
         }
         tokio::select! {
             biased;
-            () = abort.cancelled() => break Err("aborted".to_owned()),
+            // Only dedicated connections can be aborted (polling a token
+            // takes a lock: shared connections do not pay it per event).
+            () = abort.cancelled(), if params.abort.is_some() => break Err("aborted".to_owned()),
             _ = ticker.tick(), if params.reply_timeout.is_some() && !wire.pending.is_empty() => {
                 if last_progress.elapsed() > reply_timeout {
                     break Err(format!("{HUNG}: no reply for {reply_timeout:?}"));
@@ -470,16 +472,17 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                     if wire.pending.is_empty() {
                         last_progress = Instant::now();
                     }
-                    let (queued, mut batch) = (wire.queued, 1);
+                    let queued = wire.queued;
                     wire.push(req, stream);
-                    while wire.out.len() < WRITE_HIGH_WATER {
-                        match rx.try_recv() {
-                            Ok(req) => {
-                                wire.push(req, stream);
-                                batch += 1;
-                            }
-                            Err(_) => break,
-                        }
+                    let mut batch = 1 + drain(rx, &mut wire, stream);
+                    // Coalescing: let every task already runnable on this
+                    // worker (the other clients woken by the same readiness
+                    // event) queue its requests before writing, so one write
+                    // carries all of them. `yield_now` defers this task until
+                    // the worker's run queue is empty, not for a fixed time.
+                    if wire.out.len() < WRITE_HIGH_WATER {
+                        tokio::task::yield_now().await;
+                        batch += drain(rx, &mut wire, stream);
                     }
                     wire.close_batch();
                     stats::bump(&params.stats.requests, batch);
@@ -535,6 +538,22 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
         }
     }
     result
+}
+
+/// Moves every request already queued on the channel into the write buffer
+/// (up to the high-water mark); returns how many.
+fn drain(rx: &mut mpsc::UnboundedReceiver<BackendRequest>, wire: &mut Wire, stream: bool) -> u64 {
+    let mut n = 0;
+    while wire.out.len() < WRITE_HIGH_WATER {
+        match rx.try_recv() {
+            Ok(req) => {
+                wire.push(req, stream);
+                n += 1;
+            }
+            Err(_) => break,
+        }
+    }
+    n
 }
 
 /// Where reading the node's replies stands.

@@ -23,4 +23,4 @@ pub use conn::{BackendRequest, ConnHandle};
 pub use dedicated::{Lease, LeasePool, StreamConn};
 pub use node::Node;
 pub use prelude::Prelude;
-pub use sink::{Failure, FailureKind, Reply, ReplySink};
+pub use sink::{Failure, FailureKind, Reply, ReplySink, ring};

@@ -4,17 +4,32 @@
 //! Each request a session sends carries its sequence number; a connection
 //! delivers `(seq, reply)` pairs in whatever order nodes answer, and the
 //! session puts them back in its clients' request order. The sink is a short
-//! critical section (push onto a `Vec`) plus a [`Notify`], whose stored permit
-//! guarantees a delivery made while the session is busy is never missed.
+//! critical section (push onto a `Vec`) plus a doorbell: bits saying why the
+//! session was woken ([`ring`]) and an [`AtomicWaker`]. A bell rung while the
+//! session is busy stays rung until it looks, so nothing is missed; ringing
+//! and waiting are a few atomic operations, with no lock (a `Notify` takes a
+//! mutex on every poll, which the session loop did several times per request).
 //!
 //! Invariant: every request handed to a connection gets exactly one delivery,
 //! either a reply frame or a [`Failure`], unless the session has gone away.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::task::{Context, Poll};
 
+use atomic_waker::AtomicWaker;
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tokio::sync::Notify;
+
+/// Why a session's bell rang (bits, several may be set at once).
+pub mod ring {
+    /// Replies were delivered.
+    pub const REPLIES: u8 = 1;
+    /// CLIENT KILL: close the connection now.
+    pub const KILL: u8 = 2;
+    /// The proxy is shutting down: finish what is in flight, then close.
+    pub const SHUTDOWN: u8 = 4;
+}
 
 /// What a backend connection hands back for one request.
 #[derive(Debug)]
@@ -57,11 +72,12 @@ impl FailureKind {
     }
 }
 
-/// Seq-tagged replies waiting for their session.
+/// Seq-tagged replies waiting for their session, and the session's bell.
 #[derive(Debug, Default)]
 pub struct ReplySink {
     arrivals: Mutex<Vec<(u64, Reply)>>,
-    notify: Notify,
+    rung: AtomicU8,
+    waker: AtomicWaker,
 }
 
 impl ReplySink {
@@ -74,13 +90,35 @@ impl ReplySink {
     /// Hands over the reply to request `seq` and wakes the session.
     pub fn deliver(&self, seq: u64, reply: Reply) {
         self.arrivals.lock().push((seq, reply));
-        self.notify.notify_one();
+        self.ring(ring::REPLIES);
     }
 
     /// Hands over several replies under one lock and one wake-up.
     pub fn deliver_many(&self, replies: impl IntoIterator<Item = (u64, Reply)>) {
         self.arrivals.lock().extend(replies);
-        self.notify.notify_one();
+        self.ring(ring::REPLIES);
+    }
+
+    /// Rings the session's bell for `why` (bits of [`ring`]).
+    pub fn ring(&self, why: u8) {
+        // Release: whatever was done before ringing (the push above) is
+        // visible to the session once it sees the bit.
+        self.rung.fetch_or(why, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Takes the bits rung since the last call; pending (and registered to
+    /// be woken) while none are.
+    pub fn poll_rung(&self, cx: &mut Context<'_>) -> Poll<u8> {
+        if self.rung.load(Ordering::Relaxed) == 0 {
+            self.waker.register(cx.waker());
+            // A ring between the load and the registration woke no one:
+            // look again after registering.
+            if self.rung.load(Ordering::Relaxed) == 0 {
+                return Poll::Pending;
+            }
+        }
+        Poll::Ready(self.rung.swap(0, Ordering::Acquire))
     }
 
     /// Moves every delivered reply into `into` (which should be empty; its
@@ -89,8 +127,8 @@ impl ReplySink {
         std::mem::swap(&mut *self.arrivals.lock(), into);
     }
 
-    /// Completes when something was delivered since the last completion.
-    pub async fn notified(&self) {
-        self.notify.notified().await;
+    /// Completes with the bits rung since the last completion.
+    pub async fn rung(&self) -> u8 {
+        std::future::poll_fn(|cx| self.poll_rung(cx)).await
     }
 }

@@ -4,8 +4,8 @@
 //! Sessions register on connect and leave on disconnect (a drop guard). The
 //! facts that change (name, library, protocol, flags) are written only by
 //! the commands that change them; the idle clock is touched once per read,
-//! never per request. Killing a client cancels its token: its session closes
-//! the connection at once, as Redis does.
+//! never per request. Killing a client rings its session's bell: the session
+//! closes the connection at once, as Redis does. Shutdown rings every bell.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use tokio_util::sync::CancellationToken;
+
+use crate::backend::{ReplySink, ring};
 
 /// What CLIENT LIST shows of a client that changes over its life.
 #[derive(Clone, Debug, Default)]
@@ -71,11 +72,16 @@ pub struct Client {
     last_active_ms: AtomicU64,
     /// Changing facts.
     pub facts: Mutex<Facts>,
-    /// Cancelled to kill the client.
-    pub kill: CancellationToken,
+    /// The session's mailbox, whose bell kill and shutdown ring.
+    sink: Arc<ReplySink>,
 }
 
 impl Client {
+    /// Closes the client's connection at once (CLIENT KILL).
+    pub fn kill(&self) {
+        self.sink.ring(ring::KILL);
+    }
+
     /// Records activity (once per read).
     pub fn touch(&self) {
         let ms = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -146,12 +152,14 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Registers a client; it leaves when the returned guard drops.
+    /// Registers a client whose session reads `sink`; it leaves when the
+    /// returned guard drops.
     pub fn join(
         self: &Arc<Self>,
         id: u64,
         addr: Option<SocketAddr>,
         laddr: Option<SocketAddr>,
+        sink: Arc<ReplySink>,
     ) -> Membership {
         let client = Arc::new(Client {
             id,
@@ -163,7 +171,7 @@ impl Registry {
                 resp: 2,
                 ..Facts::default()
             }),
-            kill: CancellationToken::new(),
+            sink,
         });
         self.clients.lock().insert(id, client.clone());
         Membership {
@@ -178,6 +186,15 @@ impl Registry {
         let mut all: Vec<_> = self.clients.lock().values().cloned().collect();
         all.sort_by_key(|c| c.id);
         all
+    }
+
+    /// Rings every client's bell (shutdown). A session that joins after
+    /// this checks the shutdown token itself: joining takes the same lock,
+    /// so it either is rung here or sees the token cancelled.
+    pub fn ring_all(&self, why: u8) {
+        for c in self.clients.lock().values() {
+            c.sink.ring(why);
+        }
     }
 
     /// Number of connected clients.

@@ -110,7 +110,7 @@ fn finish(c: &super::clients::Client, me: u64) -> After {
     if c.id == me {
         After::Close
     } else {
-        c.kill.cancel();
+        c.kill();
         After::Continue
     }
 }

@@ -52,7 +52,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use crate::backend::ReplySink;
+use crate::backend::{ReplySink, ring};
 use crate::cluster::Topology;
 use local::ClientState;
 use queue::Queue;
@@ -130,12 +130,10 @@ pub use pause::Pause;
 pub use proxy_cmd::mark_started;
 
 enum Event {
-    Replies,
+    Rung(u8),
     Wrote(std::io::Result<usize>),
     RetryDue,
     Read(std::io::Result<usize>),
-    Shutdown,
-    Killed,
     Tick,
     Resume,
     Clock,
@@ -207,9 +205,14 @@ async fn serve_client<R, W>(
     W: tokio::io::AsyncWrite + Unpin,
 {
     let id = NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed);
-    let membership = shared.clients.join(id, peer, local_addr);
-    let me = membership.client.clone();
     let sink = Arc::new(ReplySink::new());
+    let membership = shared.clients.join(id, peer, local_addr, sink.clone());
+    // Shutdown rings every registered session's bell; one that registered
+    // after that ring sees the token instead (see `Registry::ring_all`).
+    if shutdown.is_cancelled() {
+        sink.ring(ring::SHUTDOWN);
+    }
+    let me = membership.client.clone();
     let mut parser = RequestParser::new(shared.settings.limits);
     let authenticated = shared.settings.users.starts_authenticated();
     // Until a client authenticates, Redis's small request limits apply.
@@ -256,21 +259,28 @@ async fn serve_client<R, W>(
         let resume_at = queue.resume_at();
         let event = tokio::select! {
             biased;
-            () = sink.notified() => Event::Replies,
+            why = sink.rung() => Event::Rung(why),
             w = wr.write_buf(queue.out_mut()), if queue.has_output() => Event::Wrote(w),
             () = sleep_until(retry_at), if retry_at.is_some() => Event::RetryDue,
             () = sleep_until(resume_at), if resume_at.is_some() => Event::Resume,
             r = rd.read_buf(&mut input), if can_read => Event::Read(r),
-            () = shutdown.cancelled(), if !queue.is_closing() => Event::Shutdown,
-            () = me.kill.cancelled() => Event::Killed,
             _ = ticker.tick(), if deadline.is_some() && queue.is_waiting() => Event::Tick,
             _ = clock.tick(), if meter.clock_needed(busy) => Event::Clock,
         };
         let mut exceeded = None;
         match event {
-            Event::Replies => {
-                queue.on_replies();
-                queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);
+            Event::Rung(why) => {
+                if why & ring::KILL != 0 {
+                    debug!(client = id, "client killed (CLIENT KILL)");
+                    break;
+                }
+                if why & ring::SHUTDOWN != 0 && !queue.is_closing() {
+                    queue.close();
+                }
+                if why & ring::REPLIES != 0 {
+                    queue.on_replies();
+                    queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);
+                }
             }
             Event::Wrote(Ok(n)) => {
                 shared.metrics.bytes_out.add(n as u64);
@@ -299,15 +309,10 @@ async fn serve_client<R, W>(
                 debug!(client = id, error = %e, "client read failed");
                 break;
             }
-            Event::Shutdown => queue.close(),
             Event::Tick => queue.on_tick(),
             Event::Clock => {
                 let subscribed = queue.subs.counts() != (0, 0, 0);
                 exceeded = meter.on_tick(usage(&queue, &input, pending_input, subscribed));
-            }
-            Event::Killed => {
-                debug!(client = id, "client killed (CLIENT KILL)");
-                break;
             }
         }
         if !queue.is_waiting() {

@@ -238,6 +238,29 @@ fn find_line(buf: &[u8], start: usize, scanned: usize, term: u8, max: usize) -> 
     }
 }
 
+/// The common header line, read without a search: `buf[at]` is the type byte,
+/// then a canonical positive decimal (no sign, no leading zero, at most 18
+/// digits), `\r\n`, all within `max` bytes of `at`. Anything else (`None`)
+/// takes the general path, which gives the same answer for these lines.
+/// Returns the value and the offset of the `\r`.
+fn quick_header(buf: &[u8], at: usize, max: usize) -> Option<(i64, usize)> {
+    let digits = buf.get(at + 1..)?;
+    let mut value: i64 = 0;
+    for (i, &b) in digits.iter().enumerate().take(19) {
+        match b {
+            b'0'..=b'9' if i < 18 && !(i == 0 && b == b'0') => {
+                value = value * 10 + i64::from(b - b'0');
+            }
+            b'\r' if i > 0 => {
+                let cr = at + 1 + i;
+                return (cr - at <= max && buf.get(cr + 1) == Some(&b'\n')).then_some((value, cr));
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
 /// Incremental, resumable parser of client requests (RESP2 multibulk and
 /// inline, as Redis's `processMultibulkBuffer` / `processInlineBuffer`).
 ///
@@ -348,6 +371,13 @@ impl RequestParser {
                         }
                     }
                 },
+                State::Count { scanned: 0 }
+                    if let Some((count, cr)) = quick_header(buf, 0, max_line) =>
+                {
+                    let count = self.check_count(count)?;
+                    self.canonical = true;
+                    self.start_elements(count, cr + 2, buf);
+                }
                 State::Count { scanned } => match find_line(buf, 0, scanned, b'\r', max_line) {
                     Line::Pending(scanned) => {
                         self.state = State::Count { scanned };
@@ -362,27 +392,24 @@ impl RequestParser {
                     Line::Found(cr) => {
                         let count = self.parse_count(buf.get(1..cr))?;
                         self.canonical = buf.get(cr + 1) == Some(&b'\n');
-                        let next = cr + 2;
-                        match usize::try_from(count) {
-                            Ok(n) if n > 0 => {
-                                self.args.clear();
-                                if n > self.args.inline_size() {
-                                    self.args.reserve(n.min(ARGS_PREALLOC));
-                                }
-                                self.state = State::BulkHeader {
-                                    line: next,
-                                    scanned: next,
-                                    left: count.unsigned_abs(),
-                                };
-                            }
-                            // `*0` and negative counts: an empty request, skipped.
-                            _ => {
-                                buf.advance(next);
-                                self.state = State::Idle;
-                            }
-                        }
+                        self.start_elements(count, cr + 2, buf);
                     }
                 },
+                State::BulkHeader {
+                    line,
+                    scanned,
+                    left,
+                } if scanned == line
+                    && buf.get(line) == Some(&b'$')
+                    && let Some((len, cr)) = quick_header(buf, line, max_line) =>
+                {
+                    let len = self.check_bulk_len(len)?;
+                    self.state = State::BulkData {
+                        start: cr + 2,
+                        len,
+                        left,
+                    };
+                }
                 State::BulkHeader {
                     line,
                     scanned,
@@ -465,12 +492,42 @@ impl RequestParser {
         }
     }
 
+    /// After a `*<count>` line ending at `next`: expect its elements, or
+    /// skip an empty request.
+    fn start_elements(&mut self, count: i64, next: usize, buf: &mut BytesMut) {
+        match usize::try_from(count) {
+            Ok(n) if n > 0 => {
+                self.args.clear();
+                if n > self.args.inline_size() {
+                    self.args.reserve(n.min(ARGS_PREALLOC));
+                }
+                self.state = State::BulkHeader {
+                    line: next,
+                    scanned: next,
+                    left: count.unsigned_abs(),
+                };
+            }
+            // `*0` and negative counts: an empty request, skipped.
+            _ => {
+                buf.advance(next);
+                self.state = State::Idle;
+            }
+        }
+    }
+
     /// Checks a `*<n>` count the way Redis 7.0 does, in Redis's order.
     fn parse_count(&self, digits: Option<&[u8]>) -> Result<i64, ProtocolError> {
         let count = digits
             .and_then(string2ll)
-            .filter(|&n| n < 0 || n.unsigned_abs() <= self.limits.max_multibulk_len)
             .ok_or(ProtocolError::InvalidMultibulkLength)?;
+        self.check_count(count)
+    }
+
+    /// The checks of [`Self::parse_count`] once the number is read.
+    fn check_count(&self, count: i64) -> Result<i64, ProtocolError> {
+        if count >= 0 && count.unsigned_abs() > self.limits.max_multibulk_len {
+            return Err(ProtocolError::InvalidMultibulkLength);
+        }
         if count > UNAUTH_MAX_MULTIBULK && self.auth_required {
             return Err(ProtocolError::UnauthenticatedMultibulkLength);
         }
@@ -481,8 +538,15 @@ impl RequestParser {
     fn parse_bulk_len(&self, digits: Option<&[u8]>) -> Result<usize, ProtocolError> {
         let len = digits
             .and_then(string2ll)
-            .filter(|&n| n >= 0 && n.unsigned_abs() <= self.limits.max_bulk_len)
             .ok_or(ProtocolError::InvalidBulkLength)?;
+        self.check_bulk_len(len)
+    }
+
+    /// The checks of [`Self::parse_bulk_len`] once the number is read.
+    fn check_bulk_len(&self, len: i64) -> Result<usize, ProtocolError> {
+        if len < 0 || len.unsigned_abs() > self.limits.max_bulk_len {
+            return Err(ProtocolError::InvalidBulkLength);
+        }
         if len > UNAUTH_MAX_BULK && self.auth_required {
             return Err(ProtocolError::UnauthenticatedBulkLength);
         }

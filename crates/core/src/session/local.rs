@@ -373,7 +373,7 @@ mod tests {
         let mut out = BytesMut::new();
         let table = SlotTable::empty(crate::route::KeyMap::Cluster);
         let clients = std::sync::Arc::new(Registry::default());
-        let membership = clients.join(state.id, None, None);
+        let membership = clients.join(state.id, None, None, std::sync::Arc::default());
         let ctx = Context {
             backend_version: Some("7.0.15"),
             announce: None,

@@ -11,7 +11,9 @@
 //!   restarting a pool) and refuses an invalid one with 400, changing
 //!   nothing;
 //! - the bearer token guards the GET and POST endpoints;
-//! - `slotway nutcracker ... --admin ADDR` serves the same view.
+//! - `slotway nutcracker ... --admin ADDR` serves the same view;
+//! - cluster mode: the reload validates the file and lists the sections
+//!   that need a restart; an invalid file is refused with 400.
 
 #![allow(
     clippy::unwrap_used,
@@ -93,6 +95,7 @@ fn dbsize(s: &RedisServer) -> usize {
 }
 
 fn wait_admin(admin: SocketAddr) {
+    common::wait_listening(admin.port(), "the admin API");
     let deadline = Instant::now() + Duration::from_secs(20);
     while http(admin, "GET", "/health").status != 200 {
         assert!(Instant::now() < deadline, "the admin API never answered");
@@ -331,4 +334,47 @@ fn nutcracker_mode_serves_the_admin_api() {
     assert_eq!(r.status, 200, "{}", r.body);
     let v: Json = serde_json::from_str(&http(admin, "GET", "/api/v1/pools").body).unwrap();
     assert_eq!(pool(&v, "gamma")["hash"], "md5", "{v}");
+}
+
+/// Cluster mode (`slotway --config c.toml --admin`): nothing changes at run
+/// time, the reload says which sections need a restart; a broken file is
+/// refused. No cluster is needed (the proxy just is not ready).
+#[test]
+fn cluster_mode_reload_reports_what_needs_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (listen, admin_port) = (free_port(), free_port());
+    let path = dir.path().join("c.toml");
+    let conf = |inline: u32| {
+        format!(
+            "[proxy]\nlisten = \"127.0.0.1:{listen}\"\n[cluster]\nseeds = [\"127.0.0.1:1\"]\n[limits]\nmax_inline_len = {inline}\n[admin]\ntoken = \"{TOKEN}\"\n"
+        )
+    };
+    write(&path, &conf(65536));
+    let child = Command::new(BIN)
+        .args(["--config", &path.display().to_string()])
+        .args(["--admin", &format!("127.0.0.1:{admin_port}")])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = common::OwnedChild(child);
+    let admin: SocketAddr = format!("127.0.0.1:{admin_port}").parse().unwrap();
+    wait_admin(admin);
+    assert_eq!(http(admin, "POST", "/api/v1/config/reload").status, 401);
+    let (code, body) = post(admin, "/api/v1/config/reload");
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["restart_required"], serde_json::json!([]), "{body}");
+    write(&path, &conf(1024));
+    let (code, body) = post(admin, "/api/v1/config/reload");
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        body["restart_required"],
+        serde_json::json!(["limits"]),
+        "{body}"
+    );
+    write(&path, "[proxy]\nbogus = 1\n");
+    let (code, body) = post(admin, "/api/v1/config/reload");
+    assert_eq!(code, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("bogus"), "{body}");
+    assert_eq!(get(admin, "/api/v1/pools")["pools"], serde_json::json!([]));
 }

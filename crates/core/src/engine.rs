@@ -15,9 +15,11 @@ use crate::cluster::Topology;
 use crate::cluster::table::NodeParams;
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::pool::status::{Action, ActionError, Board, Command, Outcome, ServerStatus};
 use crate::route::KeyMap;
 use crate::session::{self, SessionSettings, Shared};
 use crate::slowlog::SlowLog;
+use tokio::sync::mpsc;
 
 /// One proxy instance's shared state.
 #[derive(Debug)]
@@ -25,6 +27,12 @@ pub struct Engine {
     pub(crate) shared: Arc<Shared>,
     /// A pool's current servers and placement (reloadable).
     pool: Option<tokio::sync::watch::Sender<Arc<crate::pool::PoolSettings>>>,
+    /// A pool's per-server states, as its manager publishes them.
+    pool_board: Arc<Board>,
+    /// Operator commands to a pool's manager.
+    pool_commands: Option<mpsc::Sender<Command>>,
+    /// The manager's end of `pool_commands`, until the pool runs.
+    pool_control: parking_lot::Mutex<Option<mpsc::Receiver<Command>>>,
     settings: Settings,
     started: Instant,
     started_at: SystemTime,
@@ -81,9 +89,19 @@ impl Engine {
             .pool
             .as_ref()
             .map(|p| tokio::sync::watch::Sender::new(p.clone()));
+        let (commands, control) = match &pool {
+            Some(_) => {
+                let (tx, rx) = mpsc::channel(16);
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
         Arc::new(Self {
             shared,
             pool,
+            pool_board: Arc::default(),
+            pool_commands: commands,
+            pool_control: parking_lot::Mutex::new(control),
             settings,
             started: Instant::now(),
             started_at: SystemTime::now(),
@@ -112,6 +130,41 @@ impl Engine {
     #[must_use]
     pub fn pool(&self) -> Option<Arc<crate::pool::PoolSettings>> {
         self.pool.as_ref().map(|tx| tx.borrow().clone())
+    }
+
+    /// A pool's servers as its manager last published them (server order;
+    /// empty for a cluster or before the pool runs).
+    #[must_use]
+    pub fn pool_status(&self) -> Vec<ServerStatus> {
+        self.pool_board.snapshot()
+    }
+
+    /// Asks the pool's manager to eject or restore `server` (its name or
+    /// current address) and waits for the answer.
+    ///
+    /// # Errors
+    /// Not a pool, not running, no such server, or the action is refused.
+    pub async fn pool_action(&self, server: &str, action: Action) -> Result<Outcome, ActionError> {
+        let tx = self.pool_commands.as_ref().ok_or(ActionError::NotRunning)?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        tx.send(Command {
+            server: server.to_owned(),
+            action,
+            reply,
+        })
+        .await
+        .map_err(|_| ActionError::NotRunning)?;
+        answer.await.map_err(|_| ActionError::NotRunning)?
+    }
+
+    /// The manager's side of the pool's control (once: the pool's run
+    /// takes it).
+    pub(crate) fn take_pool_control(&self) -> Option<crate::pool::Control> {
+        let commands = self.pool_control.lock().take()?;
+        Some(crate::pool::Control {
+            board: self.pool_board.clone(),
+            commands,
+        })
     }
 
     pub(crate) fn pool_updates(

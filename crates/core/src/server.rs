@@ -162,6 +162,10 @@ pub async fn serve_listeners(
                 connect_timeout: settings.connect_timeout,
                 query_timeout: settings.query_timeout,
             },
+            // Served once per engine; a second serve gets a detached control.
+            engine
+                .take_pool_control()
+                .unwrap_or_else(pool::Control::detached),
             stop.child_token(),
         )),
         None => tokio::spawn(refresh::run(

@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 /// (JSON, Prometheus metrics, probes) is off unless --admin is given:
 ///     slotway --config slotway.toml --admin 127.0.0.1:9121
 /// Flags given on the command line override the file.
-#[derive(Debug, Parser)]
+#[derive(Clone, Debug, Parser)]
 #[command(name = "slotway", version, verbatim_doc_comment)]
 pub struct Cli {
     /// TOML configuration file.
@@ -61,7 +61,7 @@ pub enum LogFormatArg {
 }
 
 /// Subcommands.
-#[derive(Debug, Subcommand)]
+#[derive(Clone, Debug, Subcommand)]
 pub enum Command {
     /// Start a local Redis Cluster (3 masters, 3 replicas, from the installed
     /// redis-server, in a temporary directory) and the proxy in front of it on

@@ -27,7 +27,7 @@ pub fn run(mut config: Config, masters: usize, replicas: usize) -> Result<()> {
         listen.port(),
         listen.port(),
     );
-    let result = crate::serve(settings);
+    let result = crate::serve(settings, None);
     drop(cluster);
     eprintln!("demo cluster stopped and removed");
     result

@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         _ => {}
     }
     let cli = Cli::parse();
-    match real_main(cli) {
+    match real_main(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("slotway: {e:#}");
@@ -48,12 +48,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn real_main(cli: Cli) -> Result<()> {
+/// Reads the configuration file again (with the command line's flags).
+pub(crate) type ReadConfig = Box<dyn Fn() -> Result<Config> + Send + Sync>;
+
+fn real_main(cli: &Cli) -> Result<()> {
     let mut config = match &cli.config {
         Some(path) => Config::from_file(path)?,
         None => Config::default(),
     };
-    apply_flags(&cli, &mut config);
+    apply_flags(cli, &mut config);
     match cli.command {
         Some(Command::Demo { masters, replicas }) => {
             init_logging(&config.log.level, config.log.format)?;
@@ -71,12 +74,31 @@ fn real_main(cli: Cli) -> Result<()> {
         }
         None if !config.pools.is_empty() => {
             init_logging(&config.log.level, config.log.format)?;
-            nutcracker::run_toml_pools(&config, cli.config.clone())
+            let read = cli.config.clone().map(|path| -> ReadConfig {
+                let flags = cli.clone();
+                Box::new(move || {
+                    let mut c = Config::from_file(&path)?;
+                    apply_flags(&flags, &mut c);
+                    Ok(c)
+                })
+            });
+            nutcracker::run_toml_pools(&config, read)
         }
         None => {
             let settings = config.validate()?;
             init_logging(&config.log.level, config.log.format)?;
-            serve(settings)
+            // `POST /api/v1/config/reload`: the file again, with the same
+            // flags on top.
+            let reread = cli.config.clone().map(|path| {
+                let flags = cli.clone();
+                let read: ReadConfig = Box::new(move || {
+                    let mut c = Config::from_file(&path)?;
+                    apply_flags(&flags, &mut c);
+                    Ok(c)
+                });
+                (config.clone(), read)
+            });
+            serve(settings, reread)
         }
     }
 }
@@ -159,8 +181,10 @@ pub(crate) fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
         .context("starting the runtime")
 }
 
-/// Builds the runtime and serves until a signal; returns after the grace period.
-pub(crate) fn serve(settings: Settings) -> Result<()> {
+/// Builds the runtime and serves until a signal; returns after the grace
+/// period. With `reread` (the running configuration and how to read it
+/// again), the admin API's reload reports what changed.
+pub(crate) fn serve(settings: Settings, reread: Option<(Config, ReadConfig)>) -> Result<()> {
     runtime(settings.threads)?.block_on(async {
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
@@ -182,10 +206,17 @@ pub(crate) fn serve(settings: Settings) -> Result<()> {
         };
         let engine = Engine::new(settings);
         let stop = tokio_util::sync::CancellationToken::new();
+        let mut api = slotway_core::admin::Admin::cluster(engine.clone());
+        if let Some((running, read)) = reread {
+            let (tx, rx) = tokio::sync::mpsc::channel(4);
+            api = api.with_reload(tx);
+            tokio::spawn(cluster_reloads(rx, running, read));
+        }
+        let api = std::sync::Arc::new(api);
         let admin_task = admin.map(|listener| {
-            tokio::spawn(slotway_core::admin::run(
+            tokio::spawn(slotway_core::admin::serve(
                 listener,
-                engine.clone(),
+                api,
                 stop.clone().cancelled_owned(),
             ))
         });
@@ -205,6 +236,43 @@ pub(crate) fn serve(settings: Settings) -> Result<()> {
         served?;
         Ok(())
     })
+}
+
+/// Answers the admin API's reloads in cluster mode: the file is read and
+/// validated again (an invalid one is refused with its error); nothing a
+/// running cluster proxy uses changes at run time yet, so the answer lists
+/// the sections that changed and take effect at the next restart.
+async fn cluster_reloads(
+    mut requests: tokio::sync::mpsc::Receiver<slotway_core::admin::ReloadRequest>,
+    running: Config,
+    read: ReadConfig,
+) {
+    while let Some(request) = requests.recv().await {
+        let answer = read().and_then(|config| {
+            config.validate()?;
+            let mut restart = nutcracker::changed_sections(&running, &config);
+            if !config.pools.is_empty() {
+                restart.push("pools");
+            }
+            Ok(restart)
+        });
+        let answer = match answer {
+            Ok(restart) => {
+                tracing::info!(event = "config_reload", source = "admin", restart_required = ?restart, "configuration re-read (cluster mode: changes apply at restart)");
+                Ok(serde_json::json!({
+                    "applied": {},
+                    "restart_required": restart,
+                    "note": "in cluster mode no setting changes at run time; the sections listed take effect at the next restart",
+                }))
+            }
+            Err(e) => {
+                let e = format!("{e:#}");
+                tracing::error!(error = %e, "admin API: configuration not reloaded");
+                Err(e)
+            }
+        };
+        let _ = request.reply.send(answer);
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -7,10 +7,14 @@
 //! invalid; `-m` is accepted and has no effect (buffers grow as needed);
 //! `-d` re-executes the process detached (new session, no terminal) rather
 //! than forking; SIGTERM drains like SIGINT instead of killing outright.
+//!
+//! One flag nutcracker does not have: `--admin IP:PORT` serves Slotway's
+//! admin HTTP API for every pool (its bearer token, if any, from the
+//! `SLOTWAY_ADMIN_TOKEN` environment variable: never on the command line,
+//! where `ps` shows it).
 
 use std::ffi::OsString;
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -28,6 +32,13 @@ use crate::pools::{PoolSet, Running, settings_for};
 /// Runs the nutcracker command line `args` (without the program name).
 pub fn main(args: Vec<OsString>) -> ExitCode {
     let args_again = args.clone();
+    let (args, admin) = match take_admin_flag(args) {
+        Ok(split) => split,
+        Err(e) => {
+            eprintln!("nutcracker: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let command = match NutcrackerArgs::parse(args) {
         Ok(c) => c,
         Err(e) => {
@@ -59,7 +70,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Run(parsed) => match run(&parsed, &args_again) {
+        Command::Run(parsed) => match run(&parsed, &args_again, admin) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("nutcracker: {e:#}");
@@ -68,6 +79,29 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         },
     }
 }
+
+/// Splits Slotway's own `--admin IP:PORT` (or `--admin=IP:PORT`) off
+/// nutcracker's arguments.
+fn take_admin_flag(args: Vec<OsString>) -> Result<(Vec<OsString>, Option<String>)> {
+    let mut rest = Vec::with_capacity(args.len());
+    let mut admin = None;
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        if arg == "--admin" {
+            let value = it.next().context("--admin needs IP:PORT")?;
+            admin = Some(value.to_string_lossy().into_owned());
+        } else if let Some(value) = arg.to_str().and_then(|a| a.strip_prefix("--admin=")) {
+            admin = Some(value.to_owned());
+        } else {
+            rest.push(arg);
+        }
+    }
+    Ok((rest, admin))
+}
+
+/// What a reload read: the pools, and the sections outside them that
+/// changed (applied only at restart).
+pub(crate) type Reloaded = (Vec<PoolConf>, Vec<&'static str>);
 
 /// The pools of `args`' configuration file, validated.
 fn load(args: &NutcrackerArgs) -> Result<Vec<PoolConf>> {
@@ -83,18 +117,57 @@ fn load(args: &NutcrackerArgs) -> Result<Vec<PoolConf>> {
 /// `[pools.NAME]` of Slotway's own configuration: the same pools as a
 /// nutcracker YAML file would give, each running on `base`'s other
 /// settings. Serves until SIGINT/SIGTERM.
-pub(crate) fn run_toml_pools(base: &Config, path: Option<PathBuf>) -> Result<()> {
+pub(crate) fn run_toml_pools(base: &Config, read: Option<crate::ReadConfig>) -> Result<()> {
     let pools = slotway_nutconf::pools_from_toml(&base.pools)?;
     for pool in &pools {
         settings_for(pool, base)?;
     }
+    let admin = admin_addr(base)?;
     // SIGHUP: the file's pools again (its other sections apply at restart).
-    let reload = move || -> Result<Vec<PoolConf>> {
-        let path = path.as_deref().context("no configuration file to reload")?;
-        let config = Config::from_file(path)?;
-        Ok(slotway_nutconf::pools_from_toml(&config.pools)?)
+    let running = base.clone();
+    let reload = move || -> Result<Reloaded> {
+        let read = read.as_ref().context("no configuration file to reload")?;
+        let config = read()?;
+        let pools = slotway_nutconf::pools_from_toml(&config.pools)?;
+        Ok((pools, changed_sections(&running, &config)))
     };
-    runtime()?.block_on(serve(pools, base, None, reload))
+    runtime()?.block_on(serve(pools, base, None, admin, reload))
+}
+
+/// The sections other than `[pools]` that differ between two configurations
+/// (the running pools keep their values until a restart).
+pub(crate) fn changed_sections(old: &Config, new: &Config) -> Vec<&'static str> {
+    let same =
+        |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") == format!("{b:?}");
+    let mut out = Vec::new();
+    let sections: [(&'static str, &dyn std::fmt::Debug, &dyn std::fmt::Debug); 7] = [
+        ("proxy", &old.proxy, &new.proxy),
+        ("cluster", &old.cluster, &new.cluster),
+        ("limits", &old.limits, &new.limits),
+        ("log", &old.log, &new.log),
+        ("admin", &old.admin, &new.admin),
+        ("users", &old.users, &new.users),
+        ("tls", &old.tls, &new.tls),
+    ];
+    for (name, a, b) in sections {
+        if !same(a, b) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// The admin listener's address of `config`, if any.
+fn admin_addr(config: &Config) -> Result<Option<std::net::SocketAddr>> {
+    if config.admin.listen.is_empty() {
+        return Ok(None);
+    }
+    config
+        .admin
+        .listen
+        .parse()
+        .map(Some)
+        .with_context(|| format!("admin.listen {:?} is not ip:port", config.admin.listen))
 }
 
 /// `check-config` for a configuration with pools.
@@ -107,11 +180,21 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     crate::runtime(std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
 }
 
-fn run(args: &NutcrackerArgs, raw: &[OsString]) -> Result<()> {
+fn run(args: &NutcrackerArgs, raw: &[OsString], admin: Option<String>) -> Result<()> {
     if args.daemonize && std::env::var_os(DETACHED).is_none() {
         return detach("nutcracker", raw, &["-d", "--daemonize"]);
     }
     let pools = load(args)?;
+    // Slotway's own `--admin`: the pools run on defaults plus that.
+    let mut base = Config::default();
+    if let Some(addr) = admin {
+        base.admin.listen = addr;
+        base.admin.token = std::env::var("SLOTWAY_ADMIN_TOKEN").unwrap_or_default();
+        for pool in &pools {
+            settings_for(pool, &base)?;
+        }
+    }
+    let admin = admin_addr(&base)?;
     crate::init_logging_to(nutcracker_level(args.verbosity), args.output.as_deref())?;
     if let Some(path) = &args.pid_file {
         std::fs::write(path, format!("{}\n", std::process::id()))
@@ -122,22 +205,24 @@ fn run(args: &NutcrackerArgs, raw: &[OsString]) -> Result<()> {
         args.stats_interval,
     );
     let reread = args.clone();
-    let reload = move || load(&reread);
-    let result = runtime()?.block_on(serve(pools, &Config::default(), Some(stats), reload));
+    let reload = move || load(&reread).map(|pools| (pools, Vec::new()));
+    let result = runtime()?.block_on(serve(pools, &base, Some(stats), admin, reload));
     if let Some(path) = &args.pid_file {
         let _ = std::fs::remove_file(path);
     }
     result
 }
 
-/// Serves every pool (one listener each) and, if asked, the stats port
-/// (`address`, aggregation interval), until SIGINT/SIGTERM; SIGHUP reloads
-/// the pools from `reload`.
+/// Serves every pool (one listener each), the admin API on `admin` and,
+/// if asked, the stats port (`address`, aggregation interval), until
+/// SIGINT/SIGTERM; SIGHUP and `POST /api/v1/config/reload` reload the
+/// pools from `reload`.
 async fn serve(
     pools: Vec<PoolConf>,
     base: &Config,
     stats: Option<(String, Duration)>,
-    reload: impl Fn() -> Result<Vec<PoolConf>>,
+    admin: Option<std::net::SocketAddr>,
+    reload: impl Fn() -> Result<Reloaded>,
 ) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let started = Instant::now();
@@ -155,19 +240,42 @@ async fn serve(
             started,
         )));
     }
+    let (reload_tx, mut reloads) = tokio::sync::mpsc::channel(4);
+    let admin_stop = tokio_util::sync::CancellationToken::new();
+    let mut admin_task = None;
+    if let Some(addr) = admin {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (admin)"))?;
+        let api = slotway_core::admin::Admin::pools(set.engines())
+            .context("no pool to serve")?
+            .with_reload(reload_tx);
+        admin_task = Some(tokio::spawn(slotway_core::admin::serve(
+            listener,
+            Arc::new(api),
+            admin_stop.clone().cancelled_owned(),
+        )));
+    }
     let shutdown = crate::shutdown_signal();
     tokio::pin!(shutdown);
     let mut hup = signal(SignalKind::hangup()).context("watching SIGHUP")?;
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            _ = hup.recv() => match reload() {
-                Ok(pools) => {
-                    info!("SIGHUP: reloading the configuration");
-                    set.reload(pools).await;
+            _ = hup.recv() => {
+                info!("SIGHUP: reloading the configuration");
+                if let Err(e) = apply_reload(&mut set, &reload).await {
+                    error!(error = %e, "SIGHUP: configuration not reloaded; the running pools are unchanged");
                 }
-                Err(e) => error!(error = %format!("{e:#}"), "SIGHUP: configuration not reloaded; the running pools are unchanged"),
-            },
+            }
+            Some(request) = reloads.recv() => {
+                info!(event = "config_reload", source = "admin", "reloading the configuration (admin API)");
+                let answer = apply_reload(&mut set, &reload).await;
+                if let Err(e) = &answer {
+                    error!(error = %e, "admin API: configuration not reloaded; the running pools are unchanged");
+                }
+                let _ = request.reply.send(answer);
+            }
             Some(done) = set.next_exit() => {
                 if let Err(e) = done {
                     warn!(error = %e, "a pool stopped");
@@ -175,11 +283,29 @@ async fn serve(
             }
         }
     }
+    admin_stop.cancel();
     set.shutdown().await;
     if let Some(task) = stats_task {
         task.abort();
     }
+    if let Some(task) = admin_task {
+        let _ = task.await;
+    }
     Ok(())
+}
+
+/// Reads the configuration again and applies its pools; the summary the
+/// admin API answers with, or why nothing changed.
+async fn apply_reload(
+    set: &mut PoolSet,
+    reload: &impl Fn() -> Result<Reloaded>,
+) -> std::result::Result<serde_json::Value, String> {
+    let (pools, restart) = reload().map_err(|e| format!("{e:#}"))?;
+    let summary = set.reload(pools).await?;
+    Ok(serde_json::json!({
+        "applied": { "pools": summary },
+        "restart_required": restart,
+    }))
 }
 
 /// Serves the latest snapshot to every connection, then closes it;

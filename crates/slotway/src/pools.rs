@@ -8,7 +8,8 @@
 //! other settings changed (listen, timeout, auth, db, connections) is
 //! restarted, which closes its clients' connections; new pools start,
 //! pools no longer in the file stop. A file that fails validation changes
-//! nothing.
+//! nothing. The same reload runs for `POST /api/v1/config/reload`, which
+//! gets its summary ([`PoolSet::reload`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,8 @@ pub(crate) struct PoolSet {
     pools: Vec<Pool>,
     tasks: tokio::task::JoinSet<Result<(), slotway_core::RunError>>,
     view: watch::Sender<Running>,
+    /// The engines alone, for the admin API.
+    engines: watch::Sender<Arc<Vec<Arc<Engine>>>>,
 }
 
 impl PoolSet {
@@ -48,6 +51,7 @@ impl PoolSet {
             pools: Vec::new(),
             tasks: tokio::task::JoinSet::new(),
             view: watch::Sender::new(Arc::new(Vec::new())),
+            engines: watch::Sender::new(Arc::new(Vec::new())),
         };
         for conf in confs {
             let pool = set.launch(conf).await?;
@@ -62,54 +66,89 @@ impl PoolSet {
         self.view.subscribe()
     }
 
+    /// What the admin API reads (updated on every reload).
+    pub(crate) fn engines(&self) -> watch::Receiver<Arc<Vec<Arc<Engine>>>> {
+        self.engines.subscribe()
+    }
+
     /// How many pools run.
     pub(crate) fn len(&self) -> usize {
         self.pools.len()
     }
 
-    /// Applies a freshly loaded configuration (see the module rules).
-    pub(crate) async fn reload(&mut self, confs: Vec<PoolConf>) {
+    /// Applies a freshly loaded configuration (see the module rules);
+    /// returns what happened to each pool, or why the file was refused.
+    pub(crate) async fn reload(
+        &mut self,
+        confs: Vec<PoolConf>,
+    ) -> Result<serde_json::Value, String> {
         // Validate everything first: a bad file changes nothing.
         for conf in &confs {
             if let Err(e) = settings_for(conf, &self.base) {
-                error!(error = %format!("{e:#}"), "reload refused; the running pools are unchanged");
-                return;
+                let e = format!("{e:#}");
+                error!(error = %e, "reload refused; the running pools are unchanged");
+                return Err(e);
             }
         }
+        let mut done = Summary::default();
         let mut old = std::mem::take(&mut self.pools);
         for conf in confs {
             let same = old.iter().position(|p| p.conf.name == conf.name);
             let previous = same.map(|i| old.remove(i));
+            let name = conf.name.clone();
             match previous {
-                Some(p) if p.conf == conf => self.pools.push(p),
+                Some(p) if p.conf == conf => {
+                    done.unchanged.push(name);
+                    self.pools.push(p);
+                }
                 Some(p) if in_place(&p.conf, &conf) => match settings_for(&conf, &self.base) {
                     Ok(settings) => {
                         if let Some(pool) = settings.pool.as_deref() {
                             let _ = p.engine.reload_pool(pool.clone());
                         }
                         info!(pool = %conf.name, servers = conf.servers.len(), "pool reloaded in place");
+                        done.in_place.push(name);
                         self.pools.push(Pool { conf, ..p });
                     }
                     Err(e) => {
-                        error!(pool = %conf.name, error = %format!("{e:#}"), "reload of a pool failed")
+                        error!(pool = %conf.name, error = %format!("{e:#}"), "reload of a pool failed");
+                        done.failed.push(name);
+                        self.pools.push(p);
                     }
                 },
                 Some(p) => {
                     warn!(pool = %conf.name, "pool settings changed beyond its servers: restarting it (its clients reconnect)");
                     p.stop.cancel();
-                    self.relaunch(conf, Some(p)).await;
+                    if self.relaunch(conf, Some(p)).await {
+                        done.restarted.push(name);
+                    } else {
+                        done.failed.push(name);
+                    }
                 }
                 None => {
                     info!(pool = %conf.name, "pool added");
-                    self.relaunch(conf, None).await;
+                    if self.relaunch(conf, None).await {
+                        done.added.push(name);
+                    } else {
+                        done.failed.push(name);
+                    }
                 }
             }
         }
         for gone in old {
             info!(pool = %gone.conf.name, "pool removed");
+            done.removed.push(gone.conf.name.clone());
             gone.stop.cancel();
         }
         self.publish();
+        Ok(serde_json::json!({
+            "unchanged": done.unchanged,
+            "reloaded_in_place": done.in_place,
+            "restarted": done.restarted,
+            "added": done.added,
+            "removed": done.removed,
+            "failed": done.failed,
+        }))
     }
 
     /// Waits for a pool task to end (they only end on error or stop).
@@ -131,14 +170,15 @@ impl PoolSet {
         while self.tasks.join_next().await.is_some() {}
     }
 
-    async fn relaunch(&mut self, conf: PoolConf, previous: Option<Pool>) {
+    /// Starts `conf` (retrying the bind a while); whether it runs.
+    async fn relaunch(&mut self, conf: PoolConf, previous: Option<Pool>) -> bool {
         // The old listener may take a moment to close: retry the bind.
         let mut last = None;
         for _ in 0..30 {
             match self.launch(conf.clone()).await {
                 Ok(pool) => {
                     self.pools.push(pool);
-                    return;
+                    return true;
                 }
                 Err(e) => last = Some(e),
             }
@@ -146,6 +186,7 @@ impl PoolSet {
         }
         error!(pool = %conf.name, error = %format!("{:#}", last.map(|e| e.to_string()).unwrap_or_default()), "pool could not be started");
         drop(previous);
+        false
     }
 
     async fn launch(&mut self, conf: PoolConf) -> Result<Pool> {
@@ -167,8 +208,21 @@ impl PoolSet {
             .iter()
             .map(|p| (p.conf.clone(), p.engine.clone()))
             .collect();
+        let engines = view.iter().map(|(_, e)| e.clone()).collect();
         self.view.send_replace(Arc::new(view));
+        self.engines.send_replace(Arc::new(engines));
     }
+}
+
+/// The pools' fates in one reload.
+#[derive(Default)]
+struct Summary {
+    unchanged: Vec<String>,
+    in_place: Vec<String>,
+    restarted: Vec<String>,
+    added: Vec<String>,
+    removed: Vec<String>,
+    failed: Vec<String>,
 }
 
 /// Whether `new` differs from `old` only in what a running pool can take

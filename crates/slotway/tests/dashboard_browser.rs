@@ -2,8 +2,10 @@
 //! against a running cluster: the page's own JavaScript must fetch the
 //! admin API and show the real nodes in the topology table and the slot
 //! map legend; after a master is killed and its replica promoted, the
-//! failover appears in the events timeline. Screenshots are kept as test
-//! artifacts (`target/tmp/dashboard-*.png`).
+//! failover appears in the events timeline. In pool mode (the binary with
+//! `[pools.NAME]` and `--admin`), the Pools section lists the servers and
+//! shows an ejected one. Screenshots are kept as test artifacts
+//! (`target/tmp/dashboard-*.png`).
 //!
 //! Chromium is driven from the command line (`--dump-dom` after the page's
 //! scripts ran under a virtual time budget, `--screenshot`), so no driver
@@ -105,6 +107,10 @@ fn dashboard_shows_the_cluster_and_a_failover() {
         );
     }
     assert!(page.contains("16384"), "covered slots not shown:\n{page}");
+    assert!(
+        page.contains(r#"id="pools-section" hidden"#),
+        "the Pools section shows in cluster mode:\n{page}"
+    );
     screenshot(&bin, profile.path(), &url, "dashboard-before.png");
 
     // Kill the master of the first range; its replica gets promoted.
@@ -141,4 +147,59 @@ fn dashboard_shows_the_cluster_and_a_failover() {
         "the promoted replica is not shown:\n{page}"
     );
     screenshot(&bin, profile.path(), &url, "dashboard-after-failover.png");
+}
+
+#[test]
+fn dashboard_shows_pools_and_an_ejected_server() {
+    slotway_fixture::require_binaries(&["redis-server", "redis-cli"]);
+    let Some(bin) = chromium() else {
+        return;
+    };
+    let servers: Vec<_> = (0..2)
+        .map(|_| slotway_fixture::RedisServer::start().unwrap())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (listen, admin_port) = (slotway_fixture::free_port(), slotway_fixture::free_port());
+    let path = dir.path().join("slotway.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[pools.web]\nlisten = \"127.0.0.1:{listen}\"\nredis = true\nauto_eject_hosts = true\nservers = [\"{}:1 first\", \"{}:1 second\"]\n",
+            servers[0].addr(),
+            servers[1].addr()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_slotway"))
+        .args(["--config", &path.display().to_string()])
+        .args(["--admin", &format!("127.0.0.1:{admin_port}")])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = common::OwnedChild(child);
+    common::wait_listening(listen, "the pool");
+    common::wait_listening(admin_port, "the admin API");
+    let admin: std::net::SocketAddr = format!("127.0.0.1:{admin_port}").parse().unwrap();
+    let r = common::admin::http(admin, "POST", "/api/v1/pools/web/servers/second/eject");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let profile = tempfile::tempdir().unwrap();
+    let url = format!("http://{admin}/");
+    let page = dom(&bin, profile.path(), &url);
+    assert!(
+        !page.contains(r#"id="pools-section" hidden"#),
+        "the Pools section is hidden in pool mode:\n{page}"
+    );
+    for s in &servers {
+        assert!(
+            page.contains(&s.addr()),
+            "server {} missing:\n{page}",
+            s.addr()
+        );
+    }
+    assert!(
+        page.contains("ejected (operator)"),
+        "the ejected server is not shown as such:\n{page}"
+    );
+    screenshot(&bin, profile.path(), &url, "dashboard-pools.png");
 }

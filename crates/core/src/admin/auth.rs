@@ -15,18 +15,18 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::engine::Engine;
+use super::Admin;
 
 /// Paths served without a token.
 pub const OPEN_PATHS: &[&str] = &["/health", "/ready"];
 
 /// The middleware: passes the request on, or answers 401.
 pub async fn require_token(
-    State(engine): State<Arc<Engine>>,
+    State(admin): State<Arc<Admin>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(token) = &engine.settings().admin_token else {
+    let Some(token) = admin.token() else {
         return next.run(request).await;
     };
     if OPEN_PATHS.contains(&request.uri().path())

@@ -15,8 +15,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use serde_json::json;
 
-use super::{config_view, openapi, views};
-use crate::engine::Engine;
+use super::{Admin, ReloadRequest, config_view, openapi, pools, views};
 
 /// HTTP method of a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,10 +53,16 @@ pub const ROUTES: &[(Method, &str)] = &[
     (Method::Get, "/api/v1/events"),
     (Method::Get, "/api/v1/config"),
     (Method::Post, "/api/v1/config/reload"),
+    (Method::Get, "/api/v1/pools"),
+    (Method::Post, "/api/v1/pools/{pool}/servers/{server}/eject"),
+    (
+        Method::Post,
+        "/api/v1/pools/{pool}/servers/{server}/restore",
+    ),
     (Method::Get, "/api/v1/openapi.json"),
 ];
 
-type Engines = Arc<Engine>;
+type Engines = Arc<Admin>;
 
 /// The web dashboard: one self-contained page (vanilla JS polling the JSON
 /// endpoints; every value is inserted as text, never as HTML).
@@ -71,38 +76,36 @@ fn handler(method: Method, path: &str) -> Option<MethodRouter<Engines>> {
         (Method::Get, "/ready") => get(ready),
         (Method::Get, "/metrics") => get(metrics),
         (Method::Get, "/api/v1/status") => {
-            get(|State(e): State<Engines>| async move { Json(views::status(&e)) })
+            get(|State(a): State<Engines>| async move { Json(views::status(&a.engine())) })
         }
         (Method::Get, "/api/v1/topology") => {
-            get(|State(e): State<Engines>| async move { Json(views::topology(&e)) })
+            get(|State(a): State<Engines>| async move { Json(views::topology(&a.engine())) })
         }
         (Method::Post, "/api/v1/topology/refresh") => post(refresh),
         (Method::Get, "/api/v1/clients") => {
-            get(|State(e): State<Engines>| async move { Json(views::clients(&e)) })
+            get(|State(a): State<Engines>| async move { Json(views::clients(&a.engine())) })
         }
         (Method::Get, "/api/v1/stats/commands") => {
-            get(|State(e): State<Engines>| async move { Json(views::commands(&e)) })
+            get(|State(a): State<Engines>| async move { Json(views::commands(&a.engine())) })
         }
         (Method::Get, "/api/v1/stats/backends") => {
-            get(|State(e): State<Engines>| async move { Json(views::backends(&e)) })
+            get(|State(a): State<Engines>| async move { Json(views::backends(&a.engine())) })
         }
-        (Method::Get, "/api/v1/events") => get(|State(e): State<Engines>| async move {
-            let events: Vec<_> = e
-                .topology()
-                .events()
-                .recent()
-                .into_iter()
-                .map(|ev| json!({"unix_ms": ev.unix_ms, "kind": ev.kind, "detail": ev.detail}))
-                .collect();
-            Json(json!({ "events": events }))
-        }),
+        (Method::Get, "/api/v1/events") => {
+            get(|State(a): State<Engines>| async move { Json(pools::events(&a)) })
+        }
         (Method::Get, "/api/v1/slowlog") => {
-            get(|State(e): State<Engines>| async move { Json(views::slowlog(&e)) })
+            get(|State(a): State<Engines>| async move { Json(views::slowlog(&a.engine())) })
         }
-        (Method::Get, "/api/v1/config") => {
-            get(|State(e): State<Engines>| async move { Json(config_view::config(e.settings())) })
-        }
+        (Method::Get, "/api/v1/config") => get(|State(a): State<Engines>| async move {
+            Json(config_view::config(a.engine().settings()))
+        }),
         (Method::Post, "/api/v1/config/reload") => post(reload),
+        (Method::Get, "/api/v1/pools") => {
+            get(|State(a): State<Engines>| async move { Json(pools::view(&a)) })
+        }
+        (Method::Post, "/api/v1/pools/{pool}/servers/{server}/eject") => post(pools::eject),
+        (Method::Post, "/api/v1/pools/{pool}/servers/{server}/restore") => post(pools::restore),
         (Method::Get, "/api/v1/openapi.json") => {
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], openapi::TEXT) })
         }
@@ -111,7 +114,7 @@ fn handler(method: Method, path: &str) -> Option<MethodRouter<Engines>> {
 }
 
 /// The router of every route in [`ROUTES`]; unknown paths answer 404 JSON.
-pub fn router(engine: Arc<Engine>) -> Router {
+pub fn router(admin: Arc<Admin>) -> Router {
     let mut router = Router::new();
     for &(method, path) in ROUTES {
         if let Some(h) = handler(method, path) {
@@ -126,17 +129,18 @@ pub fn router(engine: Arc<Engine>) -> Router {
             )
         })
         .layer(axum::middleware::from_fn_with_state(
-            engine.clone(),
+            admin.clone(),
             super::auth::require_token,
         ))
-        .with_state(engine)
+        .with_state(admin)
 }
 
 async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-async fn ready(State(e): State<Engines>) -> Response {
+async fn ready(State(a): State<Engines>) -> Response {
+    let e = a.engine();
     let code = if views::is_ready(&e) {
         StatusCode::OK
     } else {
@@ -145,7 +149,8 @@ async fn ready(State(e): State<Engines>) -> Response {
     (code, Json(views::ready(&e))).into_response()
 }
 
-async fn metrics(State(e): State<Engines>) -> Response {
+async fn metrics(State(a): State<Engines>) -> Response {
+    let e = a.engine();
     (
         [(header::CONTENT_TYPE, crate::metrics::expose::CONTENT_TYPE)],
         crate::metrics::expose::render(&e),
@@ -155,7 +160,8 @@ async fn metrics(State(e): State<Engines>) -> Response {
 
 /// Asks the refresher for a full refresh and waits (bounded) for one that
 /// started after the request to finish.
-async fn refresh(State(e): State<Engines>) -> Response {
+async fn refresh(State(a): State<Engines>) -> Response {
+    let e = a.engine();
     let m = e.metrics().clone();
     // A refresh already under way may predate the request: wait for the next.
     let target = m.refreshes_started.get() + 1;
@@ -180,12 +186,39 @@ async fn refresh(State(e): State<Engines>) -> Response {
     }
 }
 
-async fn reload() -> Response {
+/// Asks the binary to reload the configuration file and waits (bounded)
+/// for its answer: 200 with what was applied, 400 when the file was
+/// refused (nothing changed), 501 when this process cannot reload.
+async fn reload(State(a): State<Engines>) -> Response {
+    let Some(tx) = a.reloader() else {
+        return (
+            StatusCode::NOT_IMPLEMENTED,
+            Json(json!({
+                "error": "this process cannot reload its configuration (it was not started from a configuration file); restart it to apply a new one"
+            })),
+        )
+            .into_response();
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if tx.send(ReloadRequest { reply }).await.is_err() {
+        return unavailable("the process is shutting down");
+    }
+    // A pool restarted by the reload may wait for its old listener to
+    // close (a few seconds at most).
+    match tokio::time::timeout(Duration::from_secs(30), answer).await {
+        Ok(Ok(Ok(summary))) => (StatusCode::OK, Json(summary)).into_response(),
+        Ok(Ok(Err(error))) => {
+            (StatusCode::BAD_REQUEST, Json(json!({ "error": error }))).into_response()
+        }
+        Ok(Err(_)) => unavailable("the process is shutting down"),
+        Err(_) => unavailable("the reload did not finish in 30 s; see the log"),
+    }
+}
+
+fn unavailable(why: &str) -> Response {
     (
-        StatusCode::NOT_IMPLEMENTED,
-        Json(json!({
-            "error": "configuration reload is not implemented yet; restart the proxy to apply a new configuration"
-        })),
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "error": why })),
     )
         .into_response()
 }

@@ -16,7 +16,13 @@ use crate::metrics::{Count, RedirectKind};
 #[must_use]
 pub fn is_ready(engine: &Engine) -> bool {
     let table = engine.topology().load();
-    table.is_known() && table.covered_slots() == usize::from(slotway_hashkit::SLOT_COUNT)
+    // A pool's "slots" are its server indexes: one per server.
+    let needed = engine
+        .pool()
+        .map_or(usize::from(slotway_hashkit::SLOT_COUNT), |p| {
+            p.servers.len()
+        });
+    table.is_known() && table.covered_slots() == needed
 }
 
 /// `GET /ready`.
@@ -42,7 +48,7 @@ pub fn status(engine: &Engine) -> Value {
         .map_or(0, |d| d.as_secs());
     json!({
         "version": env!("CARGO_PKG_VERSION"),
-        "mode": "cluster",
+        "mode": if engine.pool().is_some() { "pool" } else { "cluster" },
         "uptime_seconds": engine.uptime().as_secs(),
         "started_at": started,
         "pid": std::process::id(),

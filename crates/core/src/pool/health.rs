@@ -11,6 +11,10 @@
 //! 2nd, 4th, up to every 8th), so a long-dead server costs little; one
 //! success resets it.
 //!
+//! An operator may eject or restore a server ([`Health::operator`]); a
+//! server ejected by an operator stays out until an operator restores it
+//! (probes never bring it back), and one restored comes back at once.
+//!
 //! Invariant: `live` changes only when ejection is enabled.
 
 use std::time::Duration;
@@ -18,6 +22,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
+use super::status::{Action, ActionError, Board, ServerState, ServerStatus, now_ms};
 use super::{Ejection, PoolSettings, PoolTiming};
 use crate::backend::Prelude;
 use crate::cluster::control::ControlConn;
@@ -34,6 +39,12 @@ pub struct Health {
     pub ejected_at_us: Vec<u64>,
     /// Per server, ticks to wait before its next probe (back-off).
     wait: Vec<u32>,
+    /// Per server, ejected by an operator (only an operator restores it).
+    manual: Vec<bool>,
+    /// Per server, the reason of its last failed probe.
+    last_error: Vec<Option<String>>,
+    /// Per server, the state last published and since when (ms).
+    since: Vec<(ServerState, u64)>,
 }
 
 /// Most ticks a failing server waits between probes.
@@ -49,7 +60,135 @@ impl Health {
             ejects: 0,
             ejected_at_us: vec![0; servers],
             wait: vec![0; servers],
+            manual: vec![false; servers],
+            last_error: vec![None; servers],
+            since: vec![(ServerState::Up, 0); servers],
         }
+    }
+
+    /// Remembers why probes failed (`Some(Err(reason))`), for the admin API.
+    pub fn note_errors(&mut self, results: &[Option<Result<(), String>>]) {
+        for (slot, r) in self.last_error.iter_mut().zip(results) {
+            if let Some(Err(e)) = r {
+                *slot = Some(e.clone());
+            }
+        }
+    }
+
+    /// The live set (servers not ejected).
+    #[must_use]
+    pub fn live(&self) -> Vec<bool> {
+        self.ejected_at.iter().map(Option::is_none).collect()
+    }
+
+    /// Publishes every server's state on `board` (`addrs`: current
+    /// addresses), noting when each state began.
+    pub fn publish(&mut self, addrs: &[String], board: &Board) {
+        let now = now_ms();
+        let mut out = Vec::with_capacity(addrs.len());
+        for (i, addr) in addrs.iter().enumerate() {
+            let failures = self.failures.get(i).copied().unwrap_or(0);
+            let state = if self.ejected_at.get(i).is_some_and(Option::is_some) {
+                ServerState::Ejected
+            } else if failures > 0 {
+                ServerState::Down
+            } else {
+                ServerState::Up
+            };
+            let since = match self.since.get_mut(i) {
+                Some(slot) if slot.0 != state => {
+                    *slot = (state, now);
+                    now
+                }
+                Some(slot) => slot.1,
+                None => 0,
+            };
+            out.push(ServerStatus {
+                addr: addr.clone(),
+                state,
+                since_unix_ms: since,
+                last_error: self.last_error.get(i).cloned().flatten(),
+                failures,
+                by_operator: self.manual.get(i).copied().unwrap_or(false),
+            });
+        }
+        board.publish(out);
+    }
+
+    /// An operator's eject or restore of server `i`; returns whether it
+    /// changed anything, and the new live set when the placement changes.
+    ///
+    /// # Errors
+    /// Ejecting without `auto_eject_hosts`, or the last live server.
+    pub fn operator(
+        &mut self,
+        i: usize,
+        action: Action,
+        pool: &PoolSettings,
+        addrs: &[String],
+        journal: &crate::events::Journal,
+    ) -> Result<Option<Vec<bool>>, ActionError> {
+        let name = pool.servers.get(i).map_or("?", |s| s.name.as_str());
+        let addr = addrs.get(i).map_or("?", String::as_str);
+        let (Some(ejected), Some(manual)) = (self.ejected_at.get_mut(i), self.manual.get_mut(i))
+        else {
+            return Err(ActionError::NoSuchServer(name.to_owned()));
+        };
+        match action {
+            Action::Eject => {
+                if pool.ejection.is_none() {
+                    return Err(ActionError::NoEjection(pool.name.clone()));
+                }
+                if ejected.is_some() {
+                    // Already out (by its probes): it now stays out until
+                    // an operator restores it.
+                    *manual = true;
+                    return Ok(None);
+                }
+                let others = self
+                    .ejected_at
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, e)| j != i && e.is_none())
+                    .count();
+                if others == 0 {
+                    return Err(ActionError::LastServer(name.to_owned()));
+                }
+                if let (Some(e), Some(m)) = (self.ejected_at.get_mut(i), self.manual.get_mut(i)) {
+                    *e = Some(Instant::now());
+                    *m = true;
+                }
+                self.ejects += 1;
+                if let Some(at) = self.ejected_at_us.get_mut(i) {
+                    *at = now_ms().saturating_mul(1000);
+                }
+                warn!(event = "server_ejected", by = "operator", pool = %pool.name, server = %name, %addr, "server ejected by an operator: its keys move to the other servers");
+                journal.record(
+                    "server_ejected",
+                    format!("pool {}: {name} ({addr}) ejected by an operator", pool.name),
+                );
+            }
+            Action::Restore => {
+                *manual = false;
+                if ejected.is_none() {
+                    return Ok(None);
+                }
+                *ejected = None;
+                if let (Some(f), Some(w)) = (self.failures.get_mut(i), self.wait.get_mut(i)) {
+                    *f = 0;
+                    *w = 0;
+                }
+                info!(event = "server_restored", by = "operator", pool = %pool.name, server = %name, %addr, "server restored to the pool by an operator");
+                journal.record(
+                    "server_restored",
+                    format!(
+                        "pool {}: {name} ({addr}) restored by an operator",
+                        pool.name
+                    ),
+                );
+            }
+        }
+        Ok(Some(self.live()))
     }
 
     /// Which servers are probed this tick (the others are backing off);
@@ -81,6 +220,7 @@ impl Health {
         let mut changed = false;
         let now = Instant::now();
         for (i, &verdict) in ok.iter().enumerate() {
+            let manual = self.manual.get(i).copied().unwrap_or(false);
             let (Some(up), Some(failures), Some(ejected), Some(wait)) = (
                 verdict,
                 self.failures.get_mut(i),
@@ -124,7 +264,7 @@ impl Health {
                         format!("pool {}: {name} ({addr}) ejected", pool.name),
                     );
                 }
-                Some(at) if up && now.duration_since(at) >= ej.retry_timeout => {
+                Some(at) if up && !manual && now.duration_since(at) >= ej.retry_timeout => {
                     *ejected = None;
                     changed = true;
                     info!(event = "server_restored", pool = %pool.name, server = %name, %addr, "server restored to the pool");
@@ -136,18 +276,18 @@ impl Health {
                 _ => {}
             }
         }
-        changed.then(|| self.ejected_at.iter().map(Option::is_none).collect())
+        changed.then(|| self.live())
     }
 }
 
 /// Probes every due address at once (connect, authenticate, PING); `None`
-/// for the servers not due this tick.
+/// for the servers not due this tick, else `Ok` or the failure's reason.
 pub async fn probe_all(
     addrs: &[String],
     due: &[bool],
     prelude: &Prelude,
     timing: PoolTiming,
-) -> Vec<Option<bool>> {
+) -> Vec<Option<Result<(), String>>> {
     let mut set = tokio::task::JoinSet::new();
     for (i, addr) in addrs.iter().enumerate() {
         if !due.get(i).copied().unwrap_or(true) {
@@ -157,8 +297,9 @@ pub async fn probe_all(
         let prelude = prelude.clone();
         set.spawn(async move { (i, probe(&addr, &prelude, timing).await) });
     }
-    let mut out: Vec<Option<bool>> = due.iter().map(|&d| d.then_some(false)).collect();
-    out.resize(addrs.len(), Some(false));
+    let lost = || Err("probe task failed".to_owned());
+    let mut out: Vec<Option<Result<(), String>>> = due.iter().map(|&d| d.then(lost)).collect();
+    out.resize_with(addrs.len(), || Some(lost()));
     while let Some(done) = set.join_next().await {
         if let Ok((i, ok)) = done
             && let Some(slot) = out.get_mut(i)
@@ -169,7 +310,7 @@ pub async fn probe_all(
     out
 }
 
-async fn probe(addr: &str, prelude: &Prelude, timing: PoolTiming) -> bool {
+async fn probe(addr: &str, prelude: &Prelude, timing: PoolTiming) -> Result<(), String> {
     let attempt = async {
         let mut conn = ControlConn::connect_tls(
             addr,
@@ -178,20 +319,23 @@ async fn probe(addr: &str, prelude: &Prelude, timing: PoolTiming) -> bool {
             timing.query_timeout,
         )
         .await
-        .ok()?;
-        conn.authenticate(prelude).await.ok()?;
-        let reply = conn.query(&[b"PING"]).await.ok()?;
+        .map_err(|e| e.to_string())?;
+        conn.authenticate(prelude)
+            .await
+            .map_err(|e| e.to_string())?;
+        let reply = conn.query(&[b"PING"]).await.map_err(|e| e.to_string())?;
         // LOADING / MASTERDOWN … are errors: not serving yet.
-        (!matches!(reply, slotway_resp::Value::Error(_))).then_some(())
+        match reply {
+            slotway_resp::Value::Error(e) => Err(String::from_utf8_lossy(&e).into_owned()),
+            _ => Ok(()),
+        }
     };
     tokio::time::timeout(
         timing.connect_timeout + timing.query_timeout + Duration::from_millis(10),
         attempt,
     )
     .await
-    .ok()
-    .flatten()
-    .is_some()
+    .unwrap_or_else(|_| Err("probe timed out".to_owned()))
 }
 
 #[cfg(test)]
@@ -227,5 +371,71 @@ mod tests {
         // One success and it is probed every tick again.
         h.update(&[Some(true)], None, &pool, &addrs, &journal);
         assert_eq!(h.due(), vec![true]);
+    }
+
+    #[test]
+    fn an_operator_ejection_holds_until_an_operator_restores() {
+        let servers = ["127.0.0.1:1:1", "127.0.0.1:2:1", "127.0.0.1:3:1"]
+            .iter()
+            .map(|e| super::super::PoolServer::from_entry(&ServerEntry::parse(e).unwrap()))
+            .collect();
+        let mut pool =
+            PoolSettings::new("p", servers, Hash::Murmur, None, Distribution::Ketama).unwrap();
+        let journal = crate::events::Journal::default();
+        let addrs: Vec<String> = (1..=3).map(|p| format!("127.0.0.1:{p}")).collect();
+        let mut h = Health::new(3);
+        // No auto_eject_hosts: refused, nothing changes.
+        assert_eq!(
+            h.operator(1, Action::Eject, &pool, &addrs, &journal),
+            Err(ActionError::NoEjection("p".to_owned()))
+        );
+        let ejection = Ejection {
+            failure_limit: 2,
+            retry_timeout: Duration::ZERO,
+        };
+        pool.ejection = Some(ejection);
+        assert_eq!(
+            h.operator(1, Action::Eject, &pool, &addrs, &journal),
+            Ok(Some(vec![true, false, true]))
+        );
+        assert_eq!(h.ejects, 1);
+        // Already out: no change.
+        assert_eq!(
+            h.operator(1, Action::Eject, &pool, &addrs, &journal),
+            Ok(None)
+        );
+        // Its probes succeed, the retry timeout has passed: still out.
+        for _ in 0..5 {
+            let up = [Some(true), Some(true), Some(true)];
+            assert_eq!(h.update(&up, Some(ejection), &pool, &addrs, &journal), None);
+        }
+        let board = Board::default();
+        h.publish(&addrs, &board);
+        let s = board.snapshot();
+        assert_eq!(s[1].state, ServerState::Ejected);
+        assert!(s[1].by_operator);
+        // The last live server cannot go.
+        assert!(
+            h.operator(0, Action::Eject, &pool, &addrs, &journal)
+                .is_ok()
+        );
+        assert_eq!(
+            h.operator(2, Action::Eject, &pool, &addrs, &journal),
+            Err(ActionError::LastServer("127.0.0.1:3".to_owned()))
+        );
+        // Restored at once; restoring again changes nothing.
+        assert_eq!(
+            h.operator(1, Action::Restore, &pool, &addrs, &journal),
+            Ok(Some(vec![false, true, true]))
+        );
+        assert_eq!(
+            h.operator(1, Action::Restore, &pool, &addrs, &journal),
+            Ok(None)
+        );
+        let kinds: Vec<_> = journal.recent().iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            ["server_ejected", "server_ejected", "server_restored"]
+        );
     }
 }

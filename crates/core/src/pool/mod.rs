@@ -15,12 +15,16 @@
 //!   comes back only once a probe succeeds again (nutcracker re-adds it
 //!   blindly and lets live traffic find out).
 //!
+//! - [`status`]: the per-server states the admin API shows, and the
+//!   operator's eject / restore commands, which the manager executes.
+//!
 //! Invariants: the shard of a key is always an index into `servers`; the
 //! table always maps every shard to its server's current address; the
 //! placement only ever drops servers when ejection is enabled.
 
 pub mod health;
 pub mod sentinel;
+pub mod status;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -194,24 +198,56 @@ pub struct PoolTiming {
     pub query_timeout: Duration,
 }
 
+/// What the manager publishes to and hears from the admin API.
+#[derive(Debug)]
+pub struct Control {
+    /// Per-server states, published after every change and probe round.
+    pub board: Arc<status::Board>,
+    /// Operator commands (eject, restore).
+    pub commands: mpsc::Receiver<status::Command>,
+}
+
+impl Control {
+    /// A control nobody acts through (its commands channel is closed).
+    #[must_use]
+    pub fn detached() -> Self {
+        let (_, commands) = mpsc::channel(1);
+        Self {
+            board: Arc::default(),
+            commands,
+        }
+    }
+}
+
 /// Keeps the pool's table current until `stop` is cancelled: installs the
-/// servers, follows Sentinel, probes health, ejects and restores. A new
-/// value on `updates` (a configuration reload) replaces the servers and
-/// the placement at once; clients stay connected.
+/// servers, follows Sentinel, probes health, ejects and restores (on its
+/// own, or when an operator says so through `control`). A new value on
+/// `updates` (a configuration reload) replaces the servers and the
+/// placement at once (and forgets ejections); clients stay connected.
 pub async fn run(
     topology: Arc<Topology>,
     mut updates: watch::Receiver<Arc<PoolSettings>>,
     stats: Arc<crate::stats::ProxyStats>,
     timing: PoolTiming,
+    mut control: Control,
     stop: CancellationToken,
 ) {
     let mut first = true;
     loop {
         let pool = updates.borrow_and_update().clone();
         let generation = stop.child_token();
+        let serving = serve_generation(
+            &topology,
+            &pool,
+            &stats,
+            timing,
+            &mut control,
+            &generation,
+            first,
+        );
         tokio::select! {
             () = stop.cancelled() => return,
-            () = serve_generation(&topology, &pool, &stats, timing, &generation, first) => return,
+            () = serving => return,
             changed = updates.changed() => {
                 generation.cancel();
                 if changed.is_err() {
@@ -231,6 +267,7 @@ async fn serve_generation(
     pool: &Arc<PoolSettings>,
     stats: &crate::stats::ProxyStats,
     timing: PoolTiming,
+    control: &mut Control,
     stop: &CancellationToken,
     first: bool,
 ) {
@@ -262,6 +299,7 @@ async fn serve_generation(
     }
     drop(tx);
     let mut health = health::Health::new(pool.servers.len());
+    health.publish(&addrs, &control.board);
     let mut ticker = tokio::time::interval(pool.probe_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -286,17 +324,27 @@ async fn serve_generation(
                     }
                     if changed {
                         topology.install(&view(&addrs));
+                        health.publish(&addrs, &control.board);
                     }
                 }
                 sentinel::Event::Resync => {
                     if sentinel::resolve_all(pool, &mut addrs, timing).await {
                         topology.install(&view(&addrs));
+                        health.publish(&addrs, &control.board);
                     }
                 }
             },
+            Some(command) = control.commands.recv() => {
+                let answer = operate(&mut health, &command, pool, &addrs, topology, stats);
+                health.publish(&addrs, &control.board);
+                let _ = command.reply.send(answer);
+            }
             _ = ticker.tick() => {
                 let due = health.due();
-                let verdicts = health::probe_all(&addrs, &due, topology.prelude(), timing).await;
+                let results = health::probe_all(&addrs, &due, topology.prelude(), timing).await;
+                health.note_errors(&results);
+                let verdicts: Vec<Option<bool>> =
+                    results.iter().map(|r| r.as_ref().map(Result::is_ok)).collect();
                 let ejects = health.ejects;
                 let changed = health.update(&verdicts, pool.ejection, pool, &addrs, topology.events());
                 if health.ejects != ejects {
@@ -316,7 +364,42 @@ async fn serve_generation(
                 {
                     topology.install(&view(&addrs));
                 }
+                health.publish(&addrs, &control.board);
             }
         }
     }
+}
+
+/// Executes an operator's command (see [`health::Health::operator`]).
+fn operate(
+    health: &mut health::Health,
+    command: &status::Command,
+    pool: &PoolSettings,
+    addrs: &[String],
+    topology: &Topology,
+    stats: &crate::stats::ProxyStats,
+) -> Result<status::Outcome, status::ActionError> {
+    let index = pool
+        .servers
+        .iter()
+        .zip(addrs)
+        .position(|(s, addr)| s.name == command.server || *addr == command.server)
+        .ok_or_else(|| status::ActionError::NoSuchServer(command.server.clone()))?;
+    let ejects = health.ejects;
+    let live = health.operator(index, command.action, pool, addrs, topology.events())?;
+    if health.ejects != ejects {
+        crate::stats::bump(&stats.server_ejects, health.ejects - ejects);
+    }
+    stats
+        .server_ejected_at
+        .lock()
+        .clone_from(&health.ejected_at_us);
+    let changed = live.is_some();
+    if let Some(live) = live {
+        match pool.key_map(&live) {
+            Some(keys) => topology.set_keys(keys),
+            None => warn!(pool = %pool.name, "no live server left; keeping the last placement"),
+        }
+    }
+    Ok(status::Outcome { index, changed })
 }

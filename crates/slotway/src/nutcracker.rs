@@ -112,7 +112,11 @@ fn run(args: &NutcrackerArgs, raw: &[OsString]) -> Result<()> {
         return detach("nutcracker", raw, &["-d", "--daemonize"]);
     }
     let pools = load(args)?;
-    crate::init_logging_to(nutcracker_level(args.verbosity), args.output.as_deref())?;
+    crate::init_logging_to(
+        nutcracker_level(args.verbosity),
+        args.output.as_deref(),
+        false,
+    )?;
     if let Some(path) = &args.pid_file {
         std::fs::write(path, format!("{}\n", std::process::id()))
             .with_context(|| format!("cannot write pid file {}", path.display()))?;

@@ -27,7 +27,7 @@ pub struct Runtime {
     dump_queries: AtomicBool,
     dump_buffer: AtomicBool,
     dump_queues: AtomicBool,
-    rcp_errors: AtomicBool,
+    rcp_compat: AtomicBool,
     log: Mutex<(String, Option<LogHook>)>,
 }
 
@@ -57,7 +57,7 @@ impl Runtime {
             dump_queries: AtomicBool::new(false),
             dump_buffer: AtomicBool::new(false),
             dump_queues: AtomicBool::new(false),
-            rcp_errors: AtomicBool::new(false),
+            rcp_compat: AtomicBool::new(false),
             log: Mutex::new((log_level.to_owned(), None)),
         }
     }
@@ -86,17 +86,18 @@ impl Runtime {
         self.dump_queries.load(Ordering::Relaxed)
     }
 
-    /// Whether multi-slot refusals use redis-cluster-proxy's wording
-    /// instead of `CROSSSLOT` (the `redis-cluster-proxy` drop-in).
+    /// The `redis-cluster-proxy` drop-in: multi-slot refusals use its
+    /// wording instead of `CROSSSLOT`, and MULTI/WATCH make a client's
+    /// connections private for good, as there.
     #[must_use]
-    pub fn rcp_errors(&self) -> bool {
-        self.rcp_errors.load(Ordering::Relaxed)
+    pub fn rcp_compat(&self) -> bool {
+        self.rcp_compat.load(Ordering::Relaxed)
     }
 
-    /// Switches redis-cluster-proxy's error wording on (set once at start
-    /// by the drop-in).
-    pub fn use_rcp_errors(&self) {
-        self.rcp_errors.store(true, Ordering::Relaxed);
+    /// Switches redis-cluster-proxy's behaviour on (set once at start by
+    /// the drop-in).
+    pub fn use_rcp_compat(&self) {
+        self.rcp_compat.store(true, Ordering::Relaxed);
     }
 
     /// The log level last set (as given).

@@ -269,6 +269,10 @@ pub(crate) fn config_of(o: &RcpOptions) -> Result<Config> {
     c.proxy.tcp_keepalive = o.tcpkeepalive;
     c.cluster.cross_slot_split = o.enable_cross_slot;
     c.proxy.disable_multiplexing = o.disable_multiplexing;
+    // redis-cluster-proxy answers at once when a node is down; its clients
+    // (redis-rb: 5 s read timeout) must get the error before they give up,
+    // so requests wait for a new owner of their slot 2 s, not 20.
+    c.cluster.park_timeout_ms = 2_000;
     if let Some(pass) = &o.auth {
         c.cluster.password.clone_from(pass);
         c.cluster.user = o.auth_user.clone().unwrap_or_default();
@@ -344,7 +348,7 @@ fn run(o: &RcpOptions, raw: &[String]) -> Result<()> {
         let listeners = listeners(o, &settings).await?;
         let engine = Engine::new(settings);
         crate::attach_logging(&engine);
-        engine.runtime().use_rcp_errors();
+        engine.runtime().use_rcp_compat();
         if o.dump_queries {
             let _ = engine.runtime().set("dump-queries", "1");
         }

@@ -193,6 +193,19 @@ fn rcp_config_set_changes_the_running_proxy() {
         b"1"
     );
 
+    // As in redis-cluster-proxy, MULTI moves a client to private
+    // connections for good.
+    let mut t = Raw::connect(("127.0.0.1", port));
+    assert_eq!(text(&t.cmd(&["PROXY", "MULTIPLEXING", "STATUS"])), "on");
+    assert!(is_ok(&t.cmd(&["MULTI"])));
+    assert_eq!(text(&t.cmd(&["SET", "a", "9"])), "QUEUED");
+    assert_eq!(
+        t.cmd(&["EXEC"]),
+        Value::Array(vec![Value::Simple("OK".into())])
+    );
+    assert_eq!(text(&t.cmd(&["PROXY", "MULTIPLEXING", "STATUS"])), "off");
+    assert_eq!(bulk(&t.cmd(&["GET", "a"])), b"9");
+
     // A protocol error: Redis's message, then the connection closes.
     let mut bad = Raw::connect(("127.0.0.1", port));
     bad.send(b"*1\r\n$x\r\n");
@@ -330,4 +343,34 @@ fn disable_multiplexing_always_and_never() {
             Value::Bulk("8".into())
         ])
     );
+}
+
+#[test]
+fn rcp_node_down_errors_use_its_phrases() {
+    let mut cluster = Cluster::start(3, 0).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _proxy = start_rcp(&cluster, port, &dir.path().join("p.log"), &[]);
+    let mut c = Raw::connect(("127.0.0.1", port));
+    let map = cluster.slots().unwrap();
+    let down = map[0].master.clone();
+    let key = (0..10_000)
+        .map(|i| format!("k{i}"))
+        .find(|k| {
+            let slot = slotway_hashkit::key_slot(k.as_bytes());
+            (map[0].start..=map[0].end).contains(&slot)
+        })
+        .unwrap();
+    assert!(is_ok(&c.cmd(&["SET", &key, "v"])));
+    let i = cluster.index_of(&down).unwrap();
+    cluster.node_mut(i).kill();
+    // No failover comes (no replicas): the client gets an error naming the
+    // node in redis-cluster-proxy's words, before its own timeout.
+    let err = text(&c.cmd(&["GET", &key]));
+    let lower = err.to_lowercase();
+    assert!(
+        lower.contains("could not connect to node") || lower.contains("cluster node disconnected"),
+        "{err}"
+    );
+    assert!(err.contains(&down), "{err}");
 }

@@ -436,9 +436,12 @@ fn failure_message(f: &Failure, readonly: bool, pool: bool) -> String {
         };
     }
     match &f.kind {
+        // The wording keeps redis-cluster-proxy's phrases ("could not
+        // connect to node", "cluster node disconnected"), which its
+        // clients and test suite look for.
         FailureKind::Connect(reason) => {
             format!(
-                "CLUSTERDOWN slotway: node {} is unreachable ({reason})",
+                "CLUSTERDOWN slotway: node {} is unreachable: could not connect to node ({reason})",
                 f.addr
             )
         }
@@ -450,7 +453,7 @@ fn failure_message(f: &Failure, readonly: bool, pool: bool) -> String {
         ),
         FailureKind::Lost { .. } | FailureKind::Closed => {
             format!(
-                "CLUSTERDOWN slotway: node {} is not answering (connection lost)",
+                "CLUSTERDOWN slotway: node {} is not answering (cluster node disconnected)",
                 f.addr
             )
         }

@@ -446,7 +446,7 @@ impl Queue {
         }
         match route {
             Route::Local(cmd) => self.answer_locally(cmd, &req, table),
-            Route::Reject(route::Reject::CrossSlot) if self.shared.runtime.rcp_errors() => {
+            Route::Reject(route::Reject::CrossSlot) if self.shared.runtime.rcp_compat() => {
                 crate::stats::bump(&self.shared.stats.client_err, 1);
                 self.push_error(super::proxy_config::rcp_cross_slot(
                     self.shared.runtime.cross_slot(),

@@ -286,6 +286,20 @@ fn multiplexing_off_gives_the_client_its_own_node_connections() {
         !text(&Raw::connect(node.as_str()).cmd(&["CLIENT", "LIST", "ID", &id])).contains("id=")
     });
 
+    // Switching while writes are in flight on the shared connection: a read
+    // sent after them on the private one never overtakes them.
+    let mut e = proxy.client();
+    for _ in 0..300 {
+        e.send_cmd(&["INCR", "switch:counter"]);
+    }
+    e.send_cmd(&["PROXY", "MULTIPLEXING", "OFF"]);
+    e.send_cmd(&["GET", "switch:counter"]);
+    for i in 1..=300 {
+        assert_eq!(e.read(), Value::Integer(i));
+    }
+    assert!(is_ok(&e.read()));
+    assert_eq!(bulk(&e.read()), b"300");
+
     // CLIENT KILL of a private client frees its connections too.
     let mut d = proxy.client();
     assert!(is_ok(&d.cmd(&["PROXY", "MULTIPLEXING", "OFF"])));

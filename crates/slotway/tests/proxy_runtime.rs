@@ -388,3 +388,55 @@ fn rcp_node_down_errors_use_its_phrases() {
     );
     assert!(err.contains(&down), "{err}");
 }
+
+#[test]
+fn a_private_client_follows_ask_and_moved() {
+    let cluster = Cluster::start(3, 0).unwrap();
+    let proxy = Proxy::start(&cluster.seeds());
+    proxy.wait_ready();
+    let map = cluster.slots().unwrap();
+    let (from, to) = (map[0].master.clone(), map[1].master.clone());
+    let key = (0..10_000)
+        .map(|i| format!("m{i}"))
+        .find(|k| (map[0].start..=map[0].end).contains(&slotway_hashkit::key_slot(k.as_bytes())))
+        .unwrap();
+    let slot = slotway_hashkit::key_slot(key.as_bytes()).to_string();
+    let (a, b) = (
+        cluster.index_of(&from).unwrap(),
+        cluster.index_of(&to).unwrap(),
+    );
+    let id = |i: usize| {
+        cluster.nodes()[i]
+            .cmd(&["CLUSTER", "MYID"])
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let (a_id, b_id) = (id(a), id(b));
+    let run = |i: usize, args: &[&str]| {
+        let out = cluster.nodes()[i].cmd(args).unwrap();
+        assert!(out.trim() == "OK", "{args:?}: {out}");
+    };
+
+    let mut c = proxy.client();
+    assert!(is_ok(&c.cmd(&["PROXY", "MULTIPLEXING", "OFF"])));
+    assert!(is_ok(&c.cmd(&["SET", &key, "v"])));
+    // Migration under way, the key already moved: the old owner answers ASK.
+    run(b, &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &a_id]);
+    run(a, &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &b_id]);
+    let (host, port) = to.rsplit_once(':').unwrap();
+    run(a, &["MIGRATE", host, port, "", "0", "5000", "KEYS", &key]);
+    assert_eq!(bulk(&c.cmd(&["GET", &key])), b"v", "ASK followed");
+    // Migration done: MOVED, and the client's connection to the new owner.
+    for i in [a, b] {
+        run(i, &["CLUSTER", "SETSLOT", &slot, "NODE", &b_id]);
+    }
+    assert!(is_ok(&c.cmd(&["SET", &key, "w"])), "MOVED followed");
+    assert_eq!(c.cmd(&["STRLEN", &key]), Value::Integer(1));
+    assert_eq!(
+        clients_running(&to, "strlen").len(),
+        1,
+        "one private connection on the new owner"
+    );
+    assert_eq!(text(&c.cmd(&["PROXY", "MULTIPLEXING", "STATUS"])), "off");
+}

@@ -81,7 +81,15 @@ impl Engine {
                 users: settings.users.clone(),
                 pool: settings.pool.as_ref().map(|p| p.name.clone()),
                 client_limits: settings.client_limits,
+                threads: settings.threads,
+                multiplexing: settings.multiplexing,
             },
+            runtime: crate::runtime::Runtime::new(
+                settings.policy.split_multi_key,
+                settings.client_limits.maxclients,
+                settings.max_inflight_per_client,
+                "",
+            ),
             budget: session::limits::Budget::default(),
             shutdown_requested: tokio_util::sync::CancellationToken::new(),
         });
@@ -173,6 +181,13 @@ impl Engine {
         self.pool
             .as_ref()
             .map(tokio::sync::watch::Sender::subscribe)
+    }
+
+    /// The settings PROXY CONFIG SET changes while it runs (the binary
+    /// installs the log-level hook here).
+    #[must_use]
+    pub fn runtime(&self) -> &crate::runtime::Runtime {
+        &self.shared.runtime
     }
 
     /// The validated settings it runs with.

@@ -17,6 +17,7 @@
 //! - [`config`]: the TOML file and its validated [`Settings`].
 //! - [`engine`]: one proxy instance's shared state ([`Engine`]).
 //! - [`metrics`], [`slowlog`]: what the proxy measures about itself.
+//! - [`runtime`]: what `PROXY CONFIG SET` changes while the proxy runs.
 //! - [`admin`]: the admin HTTP API (JSON, Prometheus metrics, probes).
 //! - [`tls`]: rustls for the client listener and the node connections.
 
@@ -34,6 +35,7 @@ pub mod merge;
 pub mod metrics;
 pub mod pool;
 pub mod route;
+pub mod runtime;
 pub mod server;
 pub mod session;
 pub mod slowlog;

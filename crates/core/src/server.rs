@@ -180,7 +180,6 @@ pub async fn serve_listeners(
             stop.child_token(),
         )),
     };
-    let maxclients = settings.client_limits.maxclients;
     let keepalive = settings.client_limits.tcp_keepalive;
     let sessions = TaskTracker::new();
     session::mark_started();
@@ -194,7 +193,7 @@ pub async fn serve_listeners(
             () = shared.shutdown_requested.cancelled() => break Ok(()),
             accepted = accept_any(&listeners, &mut turn) => match accepted {
                 Ok(Accepted::Unix(stream)) => {
-                    if sessions.len() >= maxclients {
+                    if sessions.len() >= shared.runtime.maxclients() {
                         let _ = stream.try_write(MAXCLIENTS_REPLY);
                         continue;
                     }
@@ -203,7 +202,7 @@ pub async fn serve_listeners(
                     sessions.spawn(session::run_unix(stream, shared.clone(), stop.clone()));
                 }
                 Ok(Accepted::Tcp(stream, peer, tls)) => {
-                    if sessions.len() >= maxclients {
+                    if sessions.len() >= shared.runtime.maxclients() {
                         // A TLS client could not read the plaintext error:
                         // it is just closed.
                         if tls.is_none() {

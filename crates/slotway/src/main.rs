@@ -127,24 +127,64 @@ fn apply_flags(cli: &Cli, config: &mut Config) {
     }
 }
 
-/// Logging at `level` to standard error, or appended to `file`.
-pub(crate) fn init_logging_to(level: &str, file: Option<&std::path::Path>) -> Result<()> {
-    let Some(path) = file else {
-        return init_logging(level, LogFormat::Text);
+/// Changes the log filter of the running process (PROXY CONFIG SET
+/// log-level), and the level logging started with; set once by the
+/// `init_logging*` functions.
+type Reload = std::sync::Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+static LOG_RELOAD: std::sync::OnceLock<(String, Reload)> = std::sync::OnceLock::new();
+
+/// Lets `engine`'s PROXY CONFIG SET log-level change the process's filter.
+pub(crate) fn attach_logging(engine: &Engine) {
+    if let Some((level, reload)) = LOG_RELOAD.get() {
+        let reload = reload.clone();
+        engine
+            .runtime()
+            .set_log_hook(level, Box::new(move |l| reload(l)));
+    }
+}
+
+/// Logging at `level` to standard error (standard output with
+/// `to_stdout`), or appended to `file`.
+pub(crate) fn init_logging_to(
+    level: &str,
+    file: Option<&std::path::Path>,
+    to_stdout: bool,
+) -> Result<()> {
+    let writer = match file {
+        None if !to_stdout => return init_logging(level, LogFormat::Text),
+        None => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout),
+        Some(path) => {
+            let out = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open log file {}", path.display()))?;
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::sync::Arc::new(out))
+        }
     };
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("cannot open log file {}", path.display()))?;
     let filter =
         EnvFilter::try_new(level).with_context(|| format!("invalid log level {level:?}"))?;
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
-        .with_writer(std::sync::Arc::new(out))
+        .with_writer(writer)
+        .with_filter_reloading();
+    let handle = builder.reload_handle();
+    remember_reload(level, move |l| {
+        handle
+            .reload(EnvFilter::try_new(l).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())
+    });
+    builder
         .try_init()
         .map_err(|e| anyhow::anyhow!("logging: {e}"))
+}
+
+fn remember_reload(
+    level: &str,
+    reload: impl Fn(&str) -> Result<(), String> + Send + Sync + 'static,
+) {
+    let _ = LOG_RELOAD.set((level.to_owned(), std::sync::Arc::new(reload)));
 }
 
 /// Human-readable lines by default; with `json`, one object per line with
@@ -160,13 +200,29 @@ fn init_logging(level: &str, format: LogFormat) -> Result<()> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
-            .try_init(),
+        LogFormat::Text => {
+            let builder = builder.with_filter_reloading();
+            let handle = builder.reload_handle();
+            remember_reload(level, move |l| {
+                let f = EnvFilter::try_new(l).map_err(|e| e.to_string())?;
+                handle.reload(f).map_err(|e| e.to_string())
+            });
+            builder.try_init()
+        }
+        LogFormat::Json => {
+            let builder = builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .with_span_list(false)
+                .with_filter_reloading();
+            let handle = builder.reload_handle();
+            remember_reload(level, move |l| {
+                let f = EnvFilter::try_new(l).map_err(|e| e.to_string())?;
+                handle.reload(f).map_err(|e| e.to_string())
+            });
+            builder.try_init()
+        }
     }
     .map_err(|e| anyhow::anyhow!("logging: {e}"))
 }
@@ -205,6 +261,7 @@ pub(crate) fn serve(settings: Settings, reread: Option<(Config, ReadConfig)>) ->
             None => None,
         };
         let engine = Engine::new(settings);
+        attach_logging(&engine);
         let stop = tokio_util::sync::CancellationToken::new();
         let mut api = slotway_core::admin::Admin::cluster(engine.clone());
         if let Some((running, read)) = reread {

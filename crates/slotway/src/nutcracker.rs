@@ -195,7 +195,11 @@ fn run(args: &NutcrackerArgs, raw: &[OsString], admin: Option<String>) -> Result
         }
     }
     let admin = admin_addr(&base)?;
-    crate::init_logging_to(nutcracker_level(args.verbosity), args.output.as_deref())?;
+    crate::init_logging_to(
+        nutcracker_level(args.verbosity),
+        args.output.as_deref(),
+        false,
+    )?;
     if let Some(path) = &args.pid_file {
         std::fs::write(path, format!("{}\n", std::process::id()))
             .with_context(|| format!("cannot write pid file {}", path.display()))?;

@@ -9,9 +9,13 @@
 //! non-option arguments are entry points; an unknown key is an error
 //! (`Invalid option '--key'`). Improvements: the sample file's `max-clients`
 //! spelling is accepted; cross-slot splitting follows `enable-cross-slot`
-//! as the original (off unless given). Accepted and without effect:
-//! `connections-pool-*` (dedicated connections are pooled per node on
-//! demand), `disable-multiplexing`, `disable-colors`, `dump-*`.
+//! as the original (off unless given); `disable-multiplexing always` gives
+//! every client its own node connections (`never` refuses PROXY
+//! MULTIPLEXING OFF); `dump-queries` logs each request at debug level.
+//! Logs go to standard output unless `logfile` is given, as the original's.
+//! Accepted and without effect: `connections-pool-*` (dedicated
+//! connections are pooled per node on demand), `disable-colors`,
+//! `dump-buffer`, `dump-queues`.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -37,6 +41,8 @@ pub(crate) struct RcpOptions {
     pub auth: Option<String>,
     pub auth_user: Option<String>,
     pub log_level: String,
+    pub disable_multiplexing: slotway_core::config::Multiplexing,
+    pub dump_queries: bool,
     pub help: bool,
 }
 
@@ -58,6 +64,8 @@ impl Default for RcpOptions {
             auth: None,
             auth_user: None,
             log_level: "info".to_owned(),
+            disable_multiplexing: slotway_core::config::Multiplexing::Auto,
+            dump_queries: false,
             help: false,
         }
     }
@@ -79,7 +87,6 @@ const IGNORED: &[&str] = &[
     "connections-pool-min-size",
     "connections-pool-spawn-every",
     "connections-pool-spawn-rate",
-    "disable-multiplexing",
     "tcp-backlog",
 ];
 
@@ -130,6 +137,8 @@ fn apply(
                         o.daemonize = true;
                     } else if key == "enable-cross-slot" {
                         o.enable_cross_slot = true;
+                    } else if key == "dump-queries" {
+                        o.dump_queries = true;
                     }
                     continue;
                 }
@@ -178,6 +187,15 @@ fn set(
                 bail!("log-level must be debug, info, success, warning or error");
             }
             o.log_level = v;
+        }
+        "disable-multiplexing" => {
+            use slotway_core::config::Multiplexing;
+            o.disable_multiplexing = match v.as_str() {
+                "auto" => Multiplexing::Auto,
+                "always" => Multiplexing::Always,
+                "never" => Multiplexing::Never,
+                _ => bail!("disable-multiplexing must be auto, always or never"),
+            };
         }
         "include" => {
             let text = read(&v).with_context(|| format!("cannot read included file {v}"))?;
@@ -250,6 +268,11 @@ pub(crate) fn config_of(o: &RcpOptions) -> Result<Config> {
     c.proxy.maxclients = o.maxclients;
     c.proxy.tcp_keepalive = o.tcpkeepalive;
     c.cluster.cross_slot_split = o.enable_cross_slot;
+    c.proxy.disable_multiplexing = o.disable_multiplexing;
+    // redis-cluster-proxy answers at once when a node is down; its clients
+    // (redis-rb: 5 s read timeout) must get the error before they give up,
+    // so requests wait for a new owner of their slot 2 s, not 20.
+    c.cluster.park_timeout_ms = 2_000;
     if let Some(pass) = &o.auth {
         c.cluster.password.clone_from(pass);
         c.cluster.user = o.auth_user.clone().unwrap_or_default();
@@ -277,6 +300,8 @@ fn usage() -> &'static str {
      -a, --auth <passw> Password for the cluster nodes\n  \
      --auth-user <name> ACL user for the cluster nodes\n  \
      --log-level <level>  debug, info, success, warning, error\n  \
+     --disable-multiplexing <opt>  auto, always (a private connection per client) or never\n  \
+     --dump-queries     Log every request at debug level\n  \
      -h, --help         This help\n\
      (served by Slotway; see docs/operations.md)\n"
 }
@@ -313,6 +338,7 @@ fn run(o: &RcpOptions, raw: &[String]) -> Result<()> {
     crate::init_logging_to(
         &config.log.level,
         o.logfile.as_deref().map(std::path::Path::new),
+        true,
     )?;
     if let Some(path) = &o.pidfile {
         std::fs::write(path, format!("{}\n", std::process::id()))
@@ -320,12 +346,13 @@ fn run(o: &RcpOptions, raw: &[String]) -> Result<()> {
     }
     let result = crate::runtime(settings.threads)?.block_on(async {
         let listeners = listeners(o, &settings).await?;
-        slotway_core::server::serve_listeners(
-            listeners,
-            Engine::new(settings),
-            crate::shutdown_signal(),
-        )
-        .await?;
+        let engine = Engine::new(settings);
+        crate::attach_logging(&engine);
+        engine.runtime().use_rcp_compat();
+        if o.dump_queries {
+            let _ = engine.runtime().set("dump-queries", "1");
+        }
+        slotway_core::server::serve_listeners(listeners, engine, crate::shutdown_signal()).await?;
         Ok(())
     });
     if let Some(path) = &o.unixsocket {

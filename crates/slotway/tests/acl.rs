@@ -183,13 +183,27 @@ fn default_user_and_admin_only_proxy_commands() {
     assert!(text(&c.cmd(&["ACL", "SETUSER", "x"])).starts_with("ERR slotway"));
     assert!(text(&c.cmd(&["PROXY", "SHUTDOWN"])).starts_with("NOPERM slotway"));
     assert!(text(&c.cmd(&["PROXY", "CONFIG", "SET", "x", "y"])).starts_with("NOPERM"));
+    assert!(text(&c.cmd(&["PROXY", "MULTIPLEXING", "OFF"])).starts_with("NOPERM"));
+    assert_eq!(text(&c.cmd(&["PROXY", "MULTIPLEXING", "STATUS"])), "on");
     assert_eq!(text(&c.cmd(&["PROXY", "PING"])), "PONG");
     // A failed AUTH does not drop the default user's rights.
     assert!(text(&c.cmd(&["AUTH", "boss", "bad"])).starts_with("WRONGPASS"));
     assert_eq!(text(&c.cmd(&["GET", "k"])), "v");
     assert!(is_ok(&c.cmd(&["AUTH", "boss", "adm"])));
-    assert!(text(&c.cmd(&["PROXY", "CONFIG", "SET", "x", "y"])).starts_with("ERR slotway"));
-    assert!(text(&c.cmd(&["PROXY", "MULTIPLEXING", "OFF"])).starts_with("ERR slotway"));
+    assert!(
+        text(&c.cmd(&["PROXY", "CONFIG", "SET", "x", "y"]))
+            .starts_with("ERR Unsupported CONFIG parameter 'x'")
+    );
+    assert!(is_ok(&c.cmd(&[
+        "PROXY",
+        "CONFIG",
+        "SET",
+        "maxclients",
+        "500"
+    ])));
+    assert!(is_ok(&c.cmd(&["PROXY", "MULTIPLEXING", "OFF"])));
+    assert_eq!(text(&c.cmd(&["PROXY", "MULTIPLEXING", "STATUS"])), "off");
+    assert_eq!(text(&c.cmd(&["GET", "k"])), "v");
     assert_eq!(
         text(&c.cmd(&["PROXY", "SHUTDOWN", "NOW"])),
         "ERR syntax error"

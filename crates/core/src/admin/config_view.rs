@@ -32,6 +32,7 @@ pub fn config(s: &Settings) -> Value {
             "maxclients": s.client_limits.maxclients,
             "timeout": s.client_limits.idle_timeout.map_or(0, |d| d.as_secs()),
             "tcp_keepalive": s.client_limits.tcp_keepalive.map_or(0, |d| d.as_secs()),
+            "disable_multiplexing": format!("{:?}", s.multiplexing).to_lowercase(),
         },
         "cluster": {
             "seeds": s.seeds,
@@ -115,6 +116,7 @@ mod tests {
         ("prelude", "backend_auth"),
         ("client_limits", "maxclients"),
         ("admin_token", "token"),
+        ("multiplexing", "disable_multiplexing"),
     ];
 
     fn keys(v: &Value, out: &mut Vec<String>) {

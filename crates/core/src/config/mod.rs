@@ -88,6 +88,23 @@ pub struct ProxyConfig {
     pub timeout: u64,
     /// TCP keepalive on client sockets, seconds (Redis `tcp-keepalive`); 0: off.
     pub tcp_keepalive: u64,
+    /// `auto`: clients share the nodes' connections until one asks for its
+    /// own (`PROXY MULTIPLEXING OFF`); `always`: every client gets private
+    /// connections; `never`: `PROXY MULTIPLEXING OFF` is refused.
+    pub disable_multiplexing: Multiplexing,
+}
+
+/// `proxy.disable_multiplexing` (redis-cluster-proxy's `--disable-multiplexing`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Multiplexing {
+    /// Shared connections; a client may ask for private ones.
+    #[default]
+    Auto,
+    /// Every client gets private connections from the start.
+    Always,
+    /// Shared connections only.
+    Never,
 }
 
 /// A secret from the configuration: compared in constant time, never shown
@@ -129,6 +146,7 @@ impl Default for ProxyConfig {
             maxclients: 10_000,
             timeout: 0,
             tcp_keepalive: 300,
+            disable_multiplexing: Multiplexing::Auto,
         }
     }
 }
@@ -506,6 +524,7 @@ impl Config {
             tls: self.tls.validate()?,
             pool: None,
             client_limits: ClientLimits::from_config(&self.proxy, &self.limits)?,
+            multiplexing: self.proxy.disable_multiplexing,
         })
     }
 }
@@ -574,6 +593,8 @@ pub struct Settings {
     pub pool: Option<std::sync::Arc<crate::pool::PoolSettings>>,
     /// Client connection and buffer limits.
     pub client_limits: ClientLimits,
+    /// Shared or private node connections per client.
+    pub multiplexing: Multiplexing,
     /// The TLS listener for clients (off when `None`).
     pub tls: Option<std::sync::Arc<crate::tls::ClientTls>>,
 }

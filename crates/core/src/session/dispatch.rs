@@ -39,6 +39,29 @@ enum Next {
 impl Queue {
     /// Sends the unit `tag` names to the node its target names.
     pub(super) fn dispatch(&mut self, tag: u64, table: &SlotTable) {
+        self.maybe_go_private(tag);
+        // Taken out for the send (moving an empty or short Vec: no
+        // allocation), so the unit and the private connections can be
+        // borrowed at once.
+        let mut private = std::mem::take(&mut self.private);
+        let unsent = self.send_unit(tag, table, &mut private);
+        self.private = private;
+        if let Some(failure) = unsent {
+            // The node's connections are gone (it left the topology): the
+            // request was not sent, so it is safe to route it again.
+            self.private.forget(&failure.addr);
+            self.on_reply(tag, Reply::Failed(failure));
+        }
+    }
+
+    /// [`Self::dispatch`] proper; the failure when the request could not be
+    /// handed to a connection.
+    fn send_unit(
+        &mut self,
+        tag: u64,
+        table: &SlotTable,
+        private: &mut super::private::Private,
+    ) -> Option<Failure> {
         let shared = Arc::clone(&self.shared);
         let topology = &shared.topology;
         let park = self.shared.settings.park_timeout;
@@ -49,12 +72,10 @@ impl Queue {
         };
         let sink = self.sink.clone();
         let watch_conn = self.watch.as_ref().and_then(Lease::conn).cloned();
-        let Some(u) = self.unit(tag) else {
-            return;
-        };
+        let u = self.unit(tag)?;
         // Answered meanwhile (its deadline passed while it waited to retry).
         if u.reply.is_some() {
-            return;
+            return None;
         }
         let (node, asking): (Option<Arc<Node>>, bool) = match &u.target {
             Target::Slot(s) if u.readonly && !u.master_only && read_from != ReadFrom::Master => {
@@ -64,7 +85,7 @@ impl Queue {
                         u.reply = Some(error_bytes(
                             b"CLUSTERDOWN slotway: no replica serves this slot",
                         ));
-                        return;
+                        return None;
                     }
                     (None, _) => (table.master(*s).cloned(), false),
                 }
@@ -93,7 +114,7 @@ impl Queue {
                     u.reply = Some(error_bytes(msg));
                 }
             }
-            return;
+            return None;
         };
         if u.node.as_ref().is_none_or(|n| !Arc::ptr_eq(n, node.addr())) {
             u.node = Some(node.addr().clone());
@@ -107,6 +128,7 @@ impl Queue {
             write: !u.readonly,
         };
         let conn = match &mut u.via {
+            Via::Shared if private.is_active() => private.conn(&node, protocol),
             Via::Shared => node.conn(protocol, client_id).cloned(),
             Via::Lease(lease) => {
                 if lease
@@ -129,17 +151,10 @@ impl Queue {
         if sent && wrote && !self.written.iter().any(|a| Arc::ptr_eq(a, node.addr())) {
             self.written.push(node.addr().clone());
         }
-        if !sent {
-            // The node's connections are gone (it left the topology): the
-            // request was not sent, so it is safe to route it again.
-            self.on_reply(
-                tag,
-                Reply::Failed(Failure {
-                    addr: node.addr().clone(),
-                    kind: FailureKind::Closed,
-                }),
-            );
-        }
+        (!sent).then(|| Failure {
+            addr: node.addr().clone(),
+            kind: FailureKind::Closed,
+        })
     }
 
     /// Takes every delivered reply, follows redirects, writes what is ready.
@@ -421,9 +436,12 @@ fn failure_message(f: &Failure, readonly: bool, pool: bool) -> String {
         };
     }
     match &f.kind {
+        // The wording keeps redis-cluster-proxy's phrases ("could not
+        // connect to node", "cluster node disconnected"), which its
+        // clients and test suite look for.
         FailureKind::Connect(reason) => {
             format!(
-                "CLUSTERDOWN slotway: node {} is unreachable ({reason})",
+                "CLUSTERDOWN slotway: node {} is unreachable: could not connect to node ({reason})",
                 f.addr
             )
         }
@@ -435,7 +453,7 @@ fn failure_message(f: &Failure, readonly: bool, pool: bool) -> String {
         ),
         FailureKind::Lost { .. } | FailureKind::Closed => {
             format!(
-                "CLUSTERDOWN slotway: node {} is not answering (connection lost)",
+                "CLUSTERDOWN slotway: node {} is not answering (cluster node disconnected)",
                 f.addr
             )
         }

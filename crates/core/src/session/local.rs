@@ -38,6 +38,11 @@ pub struct ClientState {
     pub authenticated: bool,
     /// The ACL user this client runs as (`default` until AUTH).
     pub user: std::sync::Arc<crate::acl::User>,
+    /// Multiplexing off (PROXY MULTIPLEXING OFF, or
+    /// `proxy.disable_multiplexing = "always"`): requests travel on this
+    /// client's own node connections. Never turned back on (not even by
+    /// RESET), as in redis-cluster-proxy.
+    pub private: bool,
 }
 
 /// What local answers may need to know beyond the client's own state.
@@ -96,6 +101,7 @@ pub fn answer(
                 local_addr: state.local_addr,
                 authenticated: ctx.users.starts_authenticated(),
                 user: ctx.users.default_user().clone(),
+                private: state.private,
                 ..ClientState::default()
             };
             encode::simple(out, b"RESET");

@@ -31,7 +31,9 @@ pub mod local;
 mod multi;
 mod park;
 mod pause;
+mod private;
 mod proxy_cmd;
+mod proxy_config;
 mod pubsub;
 mod queue;
 mod resubscribe;
@@ -96,6 +98,10 @@ pub struct SessionSettings {
     pub pool: Option<String>,
     /// Connection and buffer limits per client.
     pub client_limits: limits::ClientLimits,
+    /// Worker threads (shown by PROXY CONFIG GET threads).
+    pub threads: usize,
+    /// Whether clients share the nodes' connections (`proxy.disable_multiplexing`).
+    pub multiplexing: crate::config::Multiplexing,
 }
 
 /// State shared by all sessions of a proxy.
@@ -121,6 +127,8 @@ pub struct Shared {
     pub parked: ParkBudget,
     /// Cancelled by PROXY SHUTDOWN: the server shuts down gracefully.
     pub shutdown_requested: CancellationToken,
+    /// What PROXY CONFIG SET changes while the proxy runs.
+    pub runtime: crate::runtime::Runtime,
 }
 
 static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
@@ -226,6 +234,7 @@ async fn serve_client<R, W>(
             local_addr,
             authenticated,
             user: shared.settings.users.default_user().clone(),
+            private: shared.settings.multiplexing == crate::config::Multiplexing::Always,
             ..ClientState::default()
         },
         me.clone(),

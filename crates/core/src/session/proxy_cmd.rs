@@ -2,11 +2,11 @@
 //! own INFO, configuration, view of the cluster, and a few utilities.
 //!
 //! Subcommands that change the proxy (CONFIG SET, MULTIPLEXING OFF,
-//! SHUTDOWN) need a user with `admin = true` (`[[users]]`); others get
-//! NOPERM. SHUTDOWN starts the graceful shutdown; no setting can be changed
-//! at runtime yet and multiplexing cannot be turned off, which those two
-//! answer. There is no `PROXY DEBUG` (redis-cluster-proxy's let any client
-//! crash it).
+//! SHUTDOWN) need a user with `admin = true` (`[[users]]`) when any
+//! authentication is configured, and are open to every client when none is
+//! (Redis's open `default` user); see [`super::proxy_config`], which owns
+//! CONFIG and MULTIPLEXING. SHUTDOWN starts the graceful shutdown. There is
+//! no `PROXY DEBUG` (redis-cluster-proxy's let any client crash it).
 
 use std::time::Instant;
 
@@ -15,6 +15,7 @@ use slotway_resp::{Request, encode};
 
 use super::Shared;
 use super::local::{ClientState, Context};
+use super::proxy_config::{self, may_change};
 
 /// When the process started serving (for uptime).
 static STARTED: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
@@ -29,13 +30,15 @@ const HELP: &[&str] = &[
     "INFO [<section>]",
     "    The proxy's own information: proxy, clients, cluster, all (default).",
     "CONFIG GET <option>",
-    "    A setting: threads, enable-cross-slot, connections-pool-size, read-from, ...",
+    "    A setting: threads, maxclients, enable-cross-slot, log-level, read-from, ...",
+    "CONFIG SET <option> <value>",
+    "    Change enable-cross-slot, maxclients, max-inflight-per-client, log-level or dump-*.",
     "CLUSTER [INFO|STATUS|CONNECTION|NODES|UPDATE]",
     "    The cluster as the proxy sees it; UPDATE refreshes the topology now.",
     "CLIENT ID|THREAD",
     "    This client's id.",
-    "MULTIPLEXING STATUS",
-    "    Whether this client shares backend connections (always on).",
+    "MULTIPLEXING STATUS|OFF",
+    "    Whether this client shares node connections; OFF gives it its own.",
     "COMMAND",
     "    The command table: name and arity of every command.",
     "SHUTDOWN [ASAP]",
@@ -49,7 +52,7 @@ const HELP: &[&str] = &[
 /// Answers `PROXY …`.
 pub fn answer(
     req: &Request,
-    state: &ClientState,
+    state: &mut ClientState,
     ctx: &Context<'_>,
     shared: &Shared,
     out: &mut BytesMut,
@@ -73,24 +76,14 @@ pub fn answer(
                 None => encode::error(out, b"ERR slotway: unknown PROXY INFO section"),
             }
         }
-        b"config" if arg(2) == b"get" => {
-            let name = String::from_utf8_lossy(&arg(3)).into_owned();
-            match config_value(&name, shared) {
-                Some(v) => {
-                    encode::array_header(out, 2);
-                    encode::bulk(out, name.as_bytes());
-                    encode::bulk(out, v.as_bytes());
-                }
-                None => encode::array_header(out, 0),
-            }
-        }
-        b"cluster" => cluster(arg(2).as_slice(), ctx, shared, out),
+        b"config" => proxy_config::config(req, state, shared, out),
+        b"multiplexing" => proxy_config::multiplexing(req, state, shared, out),
+        b"cluster" => cluster(arg(2).as_slice(), state, ctx, shared, out),
         b"client" => match arg(2).as_slice() {
             b"id" => encode::bulk(out, format!("0:{}", state.id).as_bytes()),
             b"thread" => encode::integer(out, 0),
             _ => encode::error(out, b"ERR slotway: PROXY CLIENT takes ID or THREAD"),
         },
-        b"multiplexing" if arg(2) == b"status" => encode::bulk(out, b"on"),
         b"command" => {
             let commands = slotway_command::table::COMMANDS;
             encode::array_header(out, commands.len());
@@ -114,24 +107,17 @@ pub fn answer(
             }
             encode::simple(out, b"OK");
         }
-        b"config" | b"multiplexing" | b"shutdown" if !state.user.is_admin() => encode::error(
-            out,
-            b"NOPERM slotway: this PROXY subcommand changes the proxy and needs an admin user (admin = true in [[users]])",
-        ),
+        b"shutdown" if !may_change(state, shared) => encode::error(out, proxy_config::NOPERM),
         b"shutdown" if req.argc() == 2 || (req.argc() == 3 && arg(2) == b"asap") => {
-            tracing::warn!(client = state.id, user = state.user.name(), "PROXY SHUTDOWN: shutting down");
+            tracing::warn!(
+                client = state.id,
+                user = state.user.name(),
+                "PROXY SHUTDOWN: shutting down"
+            );
             shared.shutdown_requested.cancel();
             encode::simple(out, b"OK");
         }
         b"shutdown" => encode::error(out, b"ERR syntax error"),
-        b"config" => encode::error(
-            out,
-            b"ERR slotway: no setting can be changed at runtime; edit the configuration file and restart",
-        ),
-        b"multiplexing" => encode::error(
-            out,
-            b"ERR slotway: multiplexing cannot be turned off: every client shares the node connections",
-        ),
         b"debug" => encode::error(out, b"ERR slotway: PROXY DEBUG is not provided"),
         _ => {
             let mut m = b"ERR unknown subcommand '".to_vec();
@@ -140,40 +126,6 @@ pub fn answer(
             encode::error(out, &m);
         }
     }
-}
-
-fn config_value(name: &str, shared: &Shared) -> Option<String> {
-    let s = &shared.settings;
-    Some(match name {
-        "enable-cross-slot" => if s.policy.split_multi_key {
-            "yes"
-        } else {
-            "no"
-        }
-        .to_owned(),
-        "read-from" => format!("{:?}", s.read_from).to_lowercase(),
-        "max-inflight-per-client" => s.max_inflight.to_string(),
-        "max-redirects" => s.max_redirects.to_string(),
-        "park-timeout" => s.park_timeout.as_millis().to_string(),
-        "maxclients" => s.client_limits.maxclients.to_string(),
-        "tcpkeepalive" => s
-            .client_limits
-            .tcp_keepalive
-            .map_or(0, |d| d.as_secs())
-            .to_string(),
-        "timeout" => s
-            .client_limits
-            .idle_timeout
-            .map_or(0, |d| d.as_secs())
-            .to_string(),
-        "auth" => if s.users.default_user().has_password() {
-            "<redacted>"
-        } else {
-            ""
-        }
-        .to_owned(),
-        _ => return None,
-    })
 }
 
 fn info(section: &[u8], state: &ClientState, ctx: &Context<'_>, shared: &Shared) -> Option<String> {
@@ -211,7 +163,13 @@ fn info(section: &[u8], state: &ClientState, ctx: &Context<'_>, shared: &Shared)
     (!t.is_empty()).then_some(t)
 }
 
-fn cluster(sub: &[u8], ctx: &Context<'_>, shared: &Shared, out: &mut BytesMut) {
+fn cluster(
+    sub: &[u8],
+    state: &ClientState,
+    ctx: &Context<'_>,
+    shared: &Shared,
+    out: &mut BytesMut,
+) {
     let table = ctx.table;
     let status: &[u8] = if table.covered_slots() == usize::from(slotway_hashkit::SLOT_COUNT) {
         b"updated"
@@ -222,7 +180,7 @@ fn cluster(sub: &[u8], ctx: &Context<'_>, shared: &Shared, out: &mut BytesMut) {
     };
     match sub {
         b"status" => encode::bulk(out, status),
-        b"connection" => encode::bulk(out, b"shared"),
+        b"connection" => encode::bulk(out, if state.private { b"private" } else { b"shared" }),
         b"update" => {
             shared.topology.request_refresh();
             encode::bulk(out, b"started");

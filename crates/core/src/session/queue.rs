@@ -198,6 +198,8 @@ pub struct Queue {
     pub(super) held: Option<(Request, Instant)>,
     /// Per-request metrics and slow log accounting.
     pub(super) track: super::track::Tracker,
+    /// This client's own node connections, once multiplexing is off.
+    pub(super) private: super::private::Private,
 }
 
 /// CLIENT REPLY ON / OFF / SKIP.
@@ -236,6 +238,7 @@ impl Queue {
             written: Vec::new(),
             held: None,
             track: super::track::Tracker::default(),
+            private: super::private::Private::default(),
         }
     }
 
@@ -278,7 +281,7 @@ impl Queue {
     pub fn accepts_more(&self, out_high_water: usize) -> bool {
         !self.closing
             && self.held.is_none()
-            && self.entries.len() < self.shared.settings.max_inflight
+            && self.entries.len() < self.shared.runtime.max_inflight()
             && self.out.len() < out_high_water
     }
 
@@ -346,7 +349,14 @@ impl Queue {
 
     /// Handles one request, writing its reply unless CLIENT REPLY says not to.
     pub(super) fn handle_request(&mut self, req: Request, table: &SlotTable) {
-        let route = route::route_with(&req, self.shared.settings.policy, table.keys());
+        // Cross-slot splitting can be switched at runtime (PROXY CONFIG SET
+        // enable-cross-slot): one relaxed atomic load.
+        let mut policy = self.shared.settings.policy;
+        policy.split_multi_key = self.shared.runtime.cross_slot();
+        let route = route::route_with(&req, policy, table.keys());
+        if self.shared.runtime.dump_queries() {
+            super::proxy_config::dump_query(self.client.id, &req);
+        }
         // Redis checks the command itself first, then authentication: only
         // AUTH, HELLO, QUIT and RESET (the `no_auth` commands) pass before it.
         if !self.client.authenticated
@@ -436,6 +446,12 @@ impl Queue {
         }
         match route {
             Route::Local(cmd) => self.answer_locally(cmd, &req, table),
+            Route::Reject(route::Reject::CrossSlot) if self.shared.runtime.rcp_compat() => {
+                crate::stats::bump(&self.shared.stats.client_err, 1);
+                self.push_error(super::proxy_config::rcp_cross_slot(
+                    self.shared.runtime.cross_slot(),
+                ));
+            }
             Route::Reject(reject) => {
                 crate::stats::bump(&self.shared.stats.client_err, 1);
                 self.push_error(&reject.message(&req));

@@ -44,6 +44,12 @@ impl Txn {
 impl Queue {
     /// MULTI, EXEC, DISCARD, WATCH, UNWATCH outside a transaction.
     pub(super) fn txn_command(&mut self, cmd: TxnCmd, req: Request, table: &SlotTable) {
+        // redis-cluster-proxy moves a client to private connections for good
+        // at MULTI or WATCH (its PROXY MULTIPLEXING STATUS then says off);
+        // the drop-in does the same.
+        if self.shared.runtime.rcp_compat() && matches!(cmd, TxnCmd::Multi | TxnCmd::Watch(_)) {
+            self.client.private = true;
+        }
         match cmd {
             TxnCmd::Multi => {
                 let node = self.watch.as_ref().map(|w| w.addr().clone());

@@ -223,7 +223,8 @@ impl Queue {
             client,
             entries: VecDeque::new(),
             head_seq: 0,
-            out: BytesMut::with_capacity(16 * 1024),
+            // Grows with the replies: an idle client holds no buffer.
+            out: BytesMut::new(),
             arrivals: Vec::new(),
             retries: Vec::new(),
             retry_at: None,

@@ -132,3 +132,53 @@ impl ReplySink {
         std::future::poll_fn(|cx| self.poll_rung(cx)).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::task::Wake;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_ring_before_the_poll_is_not_lost_and_bits_accumulate() {
+        let sink = ReplySink::new();
+        sink.deliver(1, Reply::Frame(Bytes::from_static(b"+OK\r\n")));
+        sink.ring(ring::KILL);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert_eq!(
+            sink.poll_rung(&mut cx),
+            Poll::Ready(ring::REPLIES | ring::KILL)
+        );
+        assert_eq!(sink.poll_rung(&mut cx), Poll::Pending);
+        let mut got = Vec::new();
+        sink.take(&mut got);
+        assert_eq!(got.len(), 1);
+    }
+
+    #[test]
+    fn a_ring_wakes_the_registered_task_once() {
+        let sink = ReplySink::new();
+        let count = Arc::new(Count::default());
+        let waker = std::task::Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        assert_eq!(sink.poll_rung(&mut cx), Poll::Pending);
+        sink.ring(ring::SHUTDOWN);
+        sink.ring(ring::REPLIES);
+        // The waker is consumed by the first ring; the second only sets a bit.
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            sink.poll_rung(&mut cx),
+            Poll::Ready(ring::SHUTDOWN | ring::REPLIES)
+        );
+    }
+}

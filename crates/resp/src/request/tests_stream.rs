@@ -330,3 +330,29 @@ fn random_requests_reencode_to_their_raw() {
         assert_eq!(args_of(&req), args);
     }
 }
+
+/// Header lines at the edges of the fast header path (`quick_header`): the
+/// whole-buffer parse takes it, parses split inside the header do not, and
+/// both must agree, errors included.
+#[test]
+fn header_edge_cases_are_split_invariant() {
+    let cases: &[&[u8]] = &[
+        b"*1\r\n$0\r\n\r\n",
+        b"*1\r\n$03\r\nabc\r\n",
+        b"*1\r\n$+3\r\nabc\r\n",
+        b"*1\r\n$-1\r\n",
+        b"*1\r\n$3\r\rabc\r\n",
+        b"*1\r\n$3\rXabcYZ",
+        b"*01\r\n$1\r\na\r\n",
+        b"*+1\r\n$1\r\na\r\n",
+        b"*1\r\n$999999999999999999\r\n",
+        b"*1\r\n$9999999999999999999\r\n",
+        b"*1\r\n$1 \r\na\r\n",
+        b"*1\r\n$\r\n",
+        b"*999999999999999999\r\n",
+        b"*2\r\n$1\r\na\r\n%1\r\nb\r\n",
+    ];
+    for case in cases {
+        assert_split_invariant(case);
+    }
+}

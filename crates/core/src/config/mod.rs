@@ -15,8 +15,10 @@ use slotway_resp::Limits;
 
 use crate::error::ConfigError;
 pub use crate::session::limits::ClientLimits;
+pub use commands::CommandsConfig;
 pub use tls::TlsConfig;
 
+mod commands;
 mod tls;
 
 /// The whole configuration file.
@@ -42,6 +44,8 @@ pub struct Config {
     pub users: Vec<users::UserConfig>,
     /// TLS for clients (off unless `listen` is set).
     pub tls: TlsConfig,
+    /// `[commands]`: commands denied, allowed or renamed (docs/security.md).
+    pub commands: CommandsConfig,
 }
 
 /// `[admin]`: the admin HTTP API (JSON status, Prometheus metrics, probes).
@@ -504,6 +508,7 @@ impl Config {
             },
             prelude: backend_prelude(&c.user, &c.password)?.with_tls(tls::backend(c)?),
             tls: self.tls.validate()?,
+            commands: std::sync::Arc::new(self.commands.validate()?),
             pool: None,
             client_limits: ClientLimits::from_config(&self.proxy, &self.limits)?,
         })
@@ -576,6 +581,8 @@ pub struct Settings {
     pub client_limits: ClientLimits,
     /// The TLS listener for clients (off when `None`).
     pub tls: Option<std::sync::Arc<crate::tls::ClientTls>>,
+    /// The command gate (`[commands]`).
+    pub commands: std::sync::Arc<crate::route::CommandGate>,
 }
 
 impl Settings {

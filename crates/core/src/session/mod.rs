@@ -85,6 +85,8 @@ pub struct SessionSettings {
     pub request_timeout: Option<Duration>,
     /// Operator routing choices.
     pub policy: crate::route::Policy,
+    /// Commands denied, allowed or renamed by the operator.
+    pub commands: Arc<crate::route::CommandGate>,
     /// Address announced to cluster-aware clients (CLUSTER SLOTS …); `None`:
     /// the address each client connected to.
     pub announce: Option<std::net::SocketAddr>,

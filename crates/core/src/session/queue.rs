@@ -346,7 +346,7 @@ impl Queue {
 
     /// Handles one request, writing its reply unless CLIENT REPLY says not to.
     pub(super) fn handle_request(&mut self, req: Request, table: &SlotTable) {
-        let route = route::route_with(&req, self.shared.settings.policy, table.keys());
+        let (req, route) = self.gated_route(req, table);
         // Redis checks the command itself first, then authentication: only
         // AUTH, HELLO, QUIT and RESET (the `no_auth` commands) pass before it.
         if !self.client.authenticated
@@ -358,7 +358,13 @@ impl Queue {
         {
             return self.push_error(b"NOAUTH Authentication required.");
         }
-        if let Err(msg) = super::acl_check::check(&self.client.user, &req) {
+        // A command the gate made unknown or denied is refused before any
+        // ACL check, as Redis refuses its unknown and protected commands.
+        let gated = matches!(
+            route,
+            Route::Reject(route::Reject::UnknownCommand | route::Reject::Denied(_))
+        );
+        if !gated && let Err(msg) = super::acl_check::check(&self.client.user, &req) {
             crate::stats::bump(&self.shared.stats.client_err, 1);
             // Inside MULTI a refused command aborts the transaction, like
             // any error found while queueing.
@@ -388,6 +394,30 @@ impl Queue {
         self.handle(req, route, table);
         self.out.truncate(out_len);
         self.silenced.extend(first..self.next_seq());
+    }
+
+    /// Routes `req` behind the operator's command gate; a request under a
+    /// command's new name comes back rewritten to the original name (what
+    /// the nodes know).
+    fn gated_route(&self, req: Request, table: &SlotTable) -> (Request, Route) {
+        let settings = &self.shared.settings;
+        let gate = route::Gate {
+            gate: &settings.commands,
+            renamed: false,
+        };
+        let route = route::route_gated(&req, settings.policy, table.keys(), Some(gate));
+        // Only a command the table does not know can be a new name.
+        if route == Route::Reject(route::Reject::UnknownCommand)
+            && let Some(original) = settings.commands.renamed(&req)
+        {
+            let gate = route::Gate {
+                renamed: true,
+                ..gate
+            };
+            let route = route::route_gated(&original, settings.policy, table.keys(), Some(gate));
+            return (original, route);
+        }
+        (req, route)
     }
 
     /// CLIENT REPLY ON|OFF|SKIP: only ON is answered.

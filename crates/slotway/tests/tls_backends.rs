@@ -8,6 +8,10 @@
 //!   names the TLS port on a TLS connection);
 //! - `redis-cli --tls` against Slotway's TLS listener while a plaintext
 //!   client works through the same proxy.
+//!
+//! And a sharded pool following a Sentinel over TLS (`sentinel_tls`): the
+//! Sentinel is reached only on its TLS port, the master only on its TLS
+//! port.
 
 #![allow(
     clippy::unwrap_used,
@@ -23,7 +27,11 @@ use std::thread;
 use common::certs::{certs, s};
 use common::{Proxy, is_ok, key_in_range, master_ranges, text};
 use slotway_core::Config;
-use slotway_fixture::{Cluster, TlsFiles, redis_cli};
+use slotway_core::pool::{PoolServer, PoolSettings};
+use slotway_fixture::{
+    Cluster, Monitor, RedisServer, Sentinel, SentinelTiming, TlsFiles, free_port, redis_cli,
+};
+use slotway_hashkit::twemproxy::{Distribution, Hash, ServerEntry};
 
 fn cli(args: &[&str]) -> String {
     let out = redis_cli(args).unwrap();
@@ -136,4 +144,92 @@ fn tls_proxy_in_front_of_a_tls_cluster() {
     writer.join().unwrap();
     assert_eq!(text(&c.cmd(&["GET", "plain:299"])), "p");
     assert_eq!(tls_cli(&["DBSIZE"]), (3 + 1 + 10 + 300).to_string());
+}
+
+#[test]
+fn pool_follows_a_sentinel_over_tls() {
+    slotway_fixture::require_binaries(&["redis-server", "redis-cli"]);
+    let certs = certs();
+    let files = TlsFiles {
+        cert: certs.node_cert.clone(),
+        key: certs.node_key.clone(),
+        ca: certs.ca.clone(),
+    };
+    let tls_port = free_port().to_string();
+    let (cert, key, ca) = (s(&files.cert), s(&files.key), s(&files.ca));
+    let master = RedisServer::start_with(&[
+        "--tls-port",
+        &tls_port,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-file",
+        &ca,
+        "--tls-auth-clients",
+        "optional",
+    ])
+    .unwrap();
+    let master_tls = format!("127.0.0.1:{tls_port}");
+    let sentinel = Sentinel::start_tls(
+        &[Monitor {
+            name: "m1".to_owned(),
+            addr: master_tls.clone(),
+        }],
+        SentinelTiming {
+            quorum: 1,
+            ..SentinelTiming::default()
+        },
+        &files,
+    )
+    .unwrap();
+    assert_eq!(
+        sentinel.master_addr("m1").as_deref(),
+        Some(master_tls.as_str())
+    );
+
+    // The configured address is a placeholder: the Sentinel's answer wins.
+    let entry = ServerEntry::parse("127.0.0.1:1:1 m1").unwrap();
+    let mut server = PoolServer::from_entry(&entry);
+    server.sentinel_name = Some("m1".to_owned());
+    let mut pool = PoolSettings::new(
+        "alpha",
+        vec![server],
+        Hash::Fnv1a64,
+        None,
+        Distribution::Ketama,
+    )
+    .unwrap();
+    pool.sentinels = vec![sentinel.tls_addr().unwrap()];
+    pool.sentinel_tls = true;
+    let mut config = Config::default();
+    config.proxy.threads = 2;
+    config.cluster.tls = true;
+    config.cluster.tls_ca_file = ca.clone();
+    // Without backend TLS there are no TLS settings for the Sentinels.
+    let mut plain = Config::default();
+    plain.proxy.threads = 2;
+    let err = plain
+        .validate_for_pool(pool.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sentinel_tls"), "{err}");
+
+    let proxy = Proxy::start_settings(config.validate_for_pool(pool).unwrap());
+    let mut c = proxy.client();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let r = c.cmd(&["SET", "k", "via-sentinel-tls"]);
+        if is_ok(&r) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never served: {r:?}\n{}",
+            sentinel.log_tail(20)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(text(&c.cmd(&["GET", "k"])), "via-sentinel-tls");
+    assert_eq!(master.cmd(&["GET", "k"]).unwrap(), "via-sentinel-tls");
 }

@@ -110,6 +110,7 @@ pub fn config(s: &Settings) -> Value {
             })),
             "sentinels": p.sentinels,
             "sentinel_auth": (!p.sentinel_prelude.is_empty()).then_some(REDACTED),
+            "sentinel_tls": p.sentinel_tls,
             "probe_interval_ms": ms(p.probe_interval),
         })),
     })

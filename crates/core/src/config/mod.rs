@@ -379,9 +379,18 @@ impl Config {
     /// As [`Config::validate`].
     pub fn validate_for_pool(
         &self,
-        pool: crate::pool::PoolSettings,
+        mut pool: crate::pool::PoolSettings,
     ) -> Result<Settings, ConfigError> {
         let mut settings = self.validate_common()?;
+        if pool.sentinel_tls {
+            let Some(tls) = settings.prelude.tls() else {
+                return Err(ConfigError::invalid(
+                    "sentinel_tls",
+                    "TLS to the Sentinels uses the backends' TLS settings: set cluster.tls (and its tls_* keys)",
+                ));
+            };
+            pool.sentinel_prelude = pool.sentinel_prelude.clone().with_tls(Some(tls.clone()));
+        }
         settings.pool = Some(std::sync::Arc::new(pool));
         Ok(settings)
     }

@@ -47,6 +47,16 @@ pub struct CommandGate {
     renames: Box<[Rename]>,
 }
 
+/// How a request passes the operator's command gate.
+#[derive(Clone, Copy, Debug)]
+pub struct Gate<'a> {
+    /// The resolved `[commands]` section.
+    pub gate: &'a CommandGate,
+    /// The request came under a new name and was rewritten to the original
+    /// one: that original name is not refused as renamed away.
+    pub renamed: bool,
+}
+
 /// A `[commands]` entry that cannot be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GateError {

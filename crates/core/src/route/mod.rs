@@ -15,7 +15,7 @@ mod keymap;
 mod redirect;
 mod reject;
 
-pub use gate::{CommandGate, GateError, Verdict};
+pub use gate::{CommandGate, Gate, GateError, Verdict};
 pub use keymap::KeyMap;
 pub use redirect::{Redirect, redirect};
 pub use reject::Reject;
@@ -252,16 +252,6 @@ pub fn route(req: &Request, policy: Policy) -> Route {
 #[must_use]
 pub fn route_with(req: &Request, policy: Policy, keys: &KeyMap) -> Route {
     route_gated(req, policy, keys, None)
-}
-
-/// How a request passes the operator's command gate.
-#[derive(Clone, Copy, Debug)]
-pub struct Gate<'a> {
-    /// The resolved `[commands]` section.
-    pub gate: &'a CommandGate,
-    /// The request came under a new name and was rewritten to the original
-    /// one: that original name is not refused as renamed away.
-    pub renamed: bool,
 }
 
 /// [`route_with`] behind the command gate: commands renamed away or

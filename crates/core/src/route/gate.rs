@@ -240,6 +240,19 @@ impl std::fmt::Debug for CommandGate {
     }
 }
 
+/// The request resolved, with its flat indexes only when a gate needs them
+/// (they cost subcommands a second lookup).
+pub(super) fn resolve(args: &super::ReqArgs<'_>, gated: bool) -> slotway_command::FlatResolved {
+    if gated {
+        return slotway_command::resolve_flat(args);
+    }
+    slotway_command::FlatResolved {
+        resolved: slotway_command::resolve(args),
+        top: None,
+        index: None,
+    }
+}
+
 /// The flat indexes `name` covers in `deny`: a command, a subcommand, or a
 /// container with all its subcommands.
 fn entries(name: &str) -> Result<Vec<usize>, GateError> {

@@ -290,8 +290,8 @@ pub fn route_gated(req: &Request, policy: Policy, keys: &KeyMap, gate: Option<Ga
             Route::Reject(Reject::ArityOf("client|setinfo"))
         };
     }
-    let flat = slotway_command::resolve_flat(&args);
     let gate = gate.filter(|g| !g.gate.is_open());
+    let flat = gate::resolve(&args, gate.is_some());
     if let Some(g) = gate
         && !g.renamed
         && flat

@@ -96,17 +96,44 @@ pub fn for_each_key<A: Args + ?Sized>(
     args: &A,
     mut f: impl FnMut(usize),
 ) -> Result<(), KeyError> {
+    for_each_key_with_flags(spec, args, |i, _| f(i))
+}
+
+/// [`for_each_key`], with the [`keyspec`] flags of the spec each key was
+/// found by (what ACL `%R~` / `%W~` read). Keys found by a command's own
+/// parser (SORT's STORE, MIGRATE's KEYS …, where Redis's specs are
+/// incomplete) get the union of the command's key-spec flags: the most any
+/// of its keys may do.
+///
+/// # Errors
+/// As [`for_each_key`].
+pub fn for_each_key_with_flags<A: Args + ?Sized>(
+    spec: &CommandSpec,
+    args: &A,
+    mut f: impl FnMut(usize, u32),
+) -> Result<(), KeyError> {
     // A dry run first: Redis discards every key found so far when a later spec
     // fails, and we cannot take back calls to `f` without a buffer.
-    match walk(spec, args, Select::Keys, Mode::Strict, &mut |_| {}) {
+    match walk(spec, args, Select::Keys, Mode::Strict, &mut |_, _| {}) {
         Walk::Done => {
-            walk(spec, args, Select::Keys, Mode::Strict, &mut f);
+            walk(spec, args, Select::Keys, Mode::Strict, &mut |i, flags| {
+                if flags & keyspec::VARIABLE_FLAGS == 0 {
+                    f(i, flags);
+                } else {
+                    f(i, variable_flags(spec.name, args).unwrap_or(flags));
+                }
+            });
             Ok(())
         }
         Walk::NoKeys => Ok(()),
         Walk::Failed(e) => Err(e),
         Walk::Fallback => {
-            fallback(spec, args, &mut f);
+            let all = spec
+                .key_specs
+                .iter()
+                .filter(|k| !k.is_not_key())
+                .fold(0, |acc, k| acc | k.flags);
+            fallback(spec, args, &mut |i| f(i, all));
             Ok(())
         }
     }
@@ -121,7 +148,7 @@ pub fn for_each_shard_channel<A: Args + ?Sized>(
     args: &A,
     mut f: impl FnMut(usize),
 ) {
-    walk(spec, args, Select::NotKeys, Mode::Partial, &mut f);
+    walk(spec, args, Select::NotKeys, Mode::Partial, &mut |i, _| f(i));
 }
 
 /// Which specs a walk looks at.
@@ -168,7 +195,7 @@ fn walk<A: Args + ?Sized>(
     args: &A,
     select: Select,
     mode: Mode,
-    f: &mut impl FnMut(usize),
+    f: &mut impl FnMut(usize, u32),
 ) -> Walk {
     // i64 arithmetic: table values are i32 and argc is bounded by memory, so
     // nothing here can overflow (Redis uses int, with the same results for
@@ -184,7 +211,7 @@ fn walk<A: Args + ?Sized>(
                 let mut i = first;
                 while i <= last {
                     if let Ok(pos) = usize::try_from(i) {
-                        f(pos);
+                        f(pos, ks.flags);
                     }
                     i += step;
                 }
@@ -321,6 +348,50 @@ fn arg_is<A: Args + ?Sized>(args: &A, i: i64, word: &str) -> bool {
     c_str.eq_ignore_ascii_case(word.as_bytes())
 }
 
+/// The flags Redis 7.0's own getkeys parser gives the key of a command
+/// whose spec says `VARIABLE_FLAGS` (`setGetKeys`, `bitfieldGetKeys`).
+fn variable_flags<A: Args + ?Sized>(name: &str, args: &A) -> Option<u32> {
+    let argc = args.count();
+    match name {
+        // SET … GET reads the old value; otherwise it only overwrites.
+        "set" => Some(
+            if (3..argc).any(|i| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(b"get"))) {
+                keyspec::RW | keyspec::ACCESS | keyspec::UPDATE
+            } else {
+                keyspec::OW | keyspec::UPDATE
+            },
+        ),
+        // Read-only unless a SET / INCRBY (or anything malformed) appears.
+        "bitfield" => {
+            let mut readonly = true;
+            let mut i = 2;
+            while i < argc {
+                let rem = argc - i - 1;
+                let arg = args.get(i).unwrap_or_default();
+                let is = |w: &[u8]| arg.eq_ignore_ascii_case(w);
+                if is(b"get") && rem >= 2 {
+                    i += 2;
+                } else if (is(b"set") || is(b"incrby")) && rem >= 3 {
+                    readonly = false;
+                    break;
+                } else if is(b"overflow") && rem >= 1 {
+                    i += 1;
+                } else {
+                    readonly = false;
+                    break;
+                }
+                i += 1;
+            }
+            Some(if readonly {
+                keyspec::RO | keyspec::ACCESS
+            } else {
+                keyspec::RW | keyspec::ACCESS | keyspec::UPDATE
+            })
+        }
+        _ => None,
+    }
+}
+
 /// The command's own getkeys parser, used when its specs cannot answer.
 fn fallback<A: Args + ?Sized>(spec: &CommandSpec, args: &A, f: &mut impl FnMut(usize)) {
     match spec.name {
@@ -329,7 +400,7 @@ fn fallback<A: Args + ?Sized>(spec: &CommandSpec, args: &A, f: &mut impl FnMut(u
         "sort_ro" if args.count() > 1 => f(1),
         "migrate" => migrate_keys(args, f),
         _ => {
-            walk(spec, args, Select::Keys, Mode::Partial, f);
+            walk(spec, args, Select::Keys, Mode::Partial, &mut |i, _| f(i));
         }
     }
 }

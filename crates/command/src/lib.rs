@@ -19,6 +19,7 @@
 pub mod acl;
 mod bits;
 pub mod flags;
+mod flat;
 pub mod keys;
 pub mod keyspec;
 mod lookup;
@@ -27,6 +28,7 @@ mod spec;
 #[rustfmt::skip]
 pub mod table;
 
-pub use keys::{KeyError, for_each_key, for_each_shard_channel};
+pub use flat::{FlatResolved, flat_entries, flat_index_of, flat_len, resolve_flat};
+pub use keys::{KeyError, for_each_key, for_each_key_with_flags, for_each_shard_channel};
 pub use lookup::{Resolved, lookup, resolve};
 pub use spec::{Args, BeginSearch, CommandSpec, FindKeys, KeySpec};

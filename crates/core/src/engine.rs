@@ -76,6 +76,7 @@ impl Engine {
                 retry_unknown_writes: settings.retry_unknown_writes,
                 request_timeout: settings.request_timeout,
                 policy: settings.policy,
+                commands: settings.commands.clone(),
                 announce: settings.announce,
                 read_from: settings.read_from,
                 users: settings.users.clone(),

@@ -489,10 +489,12 @@ fn describe(route: &Route, probe: &Probe, req: &Request) -> String {
             }
             Reject::CrossSlot => error_text(reject, req),
             Reject::Redis(_) => format!("refused as Redis Cluster does: {}", error_text(reject, req)),
+            // The doc is made with nothing in `[commands]`.
             Reject::UnknownCommand
             | Reject::UnknownSubcommand
             | Reject::Arity(_)
-            | Reject::ArityOf(_) => panic!(
+            | Reject::ArityOf(_)
+            | Reject::Denied(_) => panic!(
                 "malformed probe {:?}: {}",
                 args_of(req),
                 error_text(reject, req)

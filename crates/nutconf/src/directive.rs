@@ -66,6 +66,7 @@ struct Draft {
     sentinels: Option<Vec<SentinelAddr>>,
     sentinel_auth: Option<String>,
     sentinel_user: Option<String>,
+    sentinel_tls: Option<bool>,
 }
 
 const LISTEN_FORMAT: &str = "expected \"host:port\" or \"/path/to/socket [octal permissions]\"";
@@ -184,6 +185,7 @@ fn apply(draft: &mut Draft, key: &str, value: &str) -> Result<(), DirectiveProbl
         "redis_auth" => set(&mut draft.redis_auth, text),
         "sentinel_auth" => set(&mut draft.sentinel_auth, text),
         "sentinel_user" => set(&mut draft.sentinel_user, text),
+        "sentinel_tls" => set(&mut draft.sentinel_tls, || boolean(value)),
         "servers" => {
             let entry = ServerEntry::parse(value).map_err(DirectiveProblem::Server)?;
             draft.servers.push(entry);
@@ -199,7 +201,7 @@ fn apply(draft: &mut Draft, key: &str, value: &str) -> Result<(), DirectiveProbl
 }
 
 /// The directives of nutcracker 0.5.0 plus Slotway's Sentinel extension.
-const KNOWN: [&str; 20] = [
+const KNOWN: [&str; 21] = [
     "listen",
     "hash",
     "hash_tag",
@@ -220,6 +222,7 @@ const KNOWN: [&str; 20] = [
     "sentinels",
     "sentinel_auth",
     "sentinel_user",
+    "sentinel_tls",
 ];
 
 fn is_known(key: &str) -> bool {
@@ -357,7 +360,13 @@ fn finish(name: String, d: Draft) -> Result<(PoolConf, String), ConfError> {
     {
         return Err(err(PoolProblem::SameServerName(dup.identity.clone())));
     }
-    let sentinel = sentinel_conf(&name, d.sentinels, d.sentinel_auth, d.sentinel_user)?;
+    let sentinel = sentinel_conf(
+        &name,
+        d.sentinels,
+        d.sentinel_auth,
+        d.sentinel_user,
+        d.sentinel_tls,
+    )?;
     if sentinel.is_some()
         && let Some((_, unnamed)) = servers
             .iter()
@@ -407,15 +416,23 @@ fn finish(name: String, d: Draft) -> Result<(PoolConf, String), ConfError> {
     Ok((pool, listen_text))
 }
 
-/// Slotway's Sentinel directives: `sentinel_auth`/`sentinel_user` need
-/// `sentinels`, and `sentinel_user` needs `sentinel_auth`.
+/// Slotway's Sentinel directives: `sentinel_auth`/`sentinel_user`/
+/// `sentinel_tls` need `sentinels`, and `sentinel_user` needs
+/// `sentinel_auth`.
 fn sentinel_conf(
     pool: &str,
     addrs: Option<Vec<SentinelAddr>>,
     auth: Option<String>,
     user: Option<String>,
+    tls: Option<bool>,
 ) -> Result<Option<SentinelConf>, ConfError> {
     let Some(addrs) = addrs.filter(|a| !a.is_empty()) else {
+        if tls.is_some() {
+            return Err(pool_error(
+                pool,
+                PoolProblem::WithoutSentinels("sentinel_tls"),
+            ));
+        }
         if auth.is_some() {
             return Err(pool_error(
                 pool,
@@ -437,6 +454,7 @@ fn sentinel_conf(
         addrs,
         auth: auth.map(Password::new),
         user,
+        tls: tls.unwrap_or(false),
     }))
 }
 

@@ -141,6 +141,9 @@ pub struct SentinelConf {
     pub auth: Option<Password>,
     /// `sentinel_user:`, the ACL user for `sentinel_auth`, if any.
     pub user: Option<String>,
+    /// `sentinel_tls:`, TLS to the Sentinels (with the backends' TLS
+    /// settings).
+    pub tls: bool,
 }
 
 /// One `sentinels:` entry: `host:port`.

@@ -73,6 +73,8 @@ pub struct TomlPool {
     pub sentinel_auth: Option<Password>,
     /// Slotway extension: the Sentinels' ACL user.
     pub sentinel_user: Option<String>,
+    /// Slotway extension: TLS to the Sentinels.
+    pub sentinel_tls: Option<bool>,
 }
 
 /// A document whose only content is `[pools.NAME]` tables.
@@ -139,6 +141,7 @@ fn raw_pool(name: &str, p: &TomlPool) -> Result<RawPool, ConfError> {
     one("tcpkeepalive", flag(p.tcpkeepalive));
     one("sentinel_auth", secret(&p.sentinel_auth));
     one("sentinel_user", p.sentinel_user.clone());
+    one("sentinel_tls", flag(p.sentinel_tls));
     directives.push(RawDirective {
         key: "servers".to_string(),
         values: p.servers.clone(),
@@ -233,6 +236,13 @@ mod tests {
             }
         ));
         assert!(matches!(
+            bad("sentinel_tls = true"),
+            ConfError::Pool {
+                problem: PoolProblem::WithoutSentinels("sentinel_tls"),
+                ..
+            }
+        ));
+        assert!(matches!(
             bad("sentinel_auth = \"pw\""),
             ConfError::Pool {
                 problem: PoolProblem::WithoutSentinels("sentinel_auth"),
@@ -293,6 +303,7 @@ mod tests {
             sentinels = ["10.0.0.9:26379"]
             sentinel_auth = "s3cret"
             sentinel_user = "watcher"
+            sentinel_tls = true
             "#,
         )
         .unwrap();
@@ -304,6 +315,7 @@ mod tests {
         );
         let sentinel = pools[0].sentinel.as_ref().unwrap();
         assert_eq!(sentinel.auth.as_ref().unwrap().expose(), "s3cret");
+        assert!(sentinel.tls);
         assert_eq!(pools[0].servers[0].sentinel_master.as_deref(), Some("m1"));
     }
 }

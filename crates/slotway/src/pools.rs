@@ -275,6 +275,7 @@ pub(crate) fn settings_for(pool: &PoolConf, base: &Config) -> Result<slotway_cor
                 .map(slotway_nutconf::Password::expose),
             0,
         );
+        settings.sentinel_tls = sentinel.tls;
     }
     let mut config = base.clone();
     config.pools.clear();

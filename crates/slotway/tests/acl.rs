@@ -252,3 +252,61 @@ fn requirepass_with_a_redefined_default_is_refused() {
         "{printed}"
     );
 }
+
+#[test]
+fn read_and_write_key_permissions_match_redis() {
+    let cluster = Cluster::start(3, 0).unwrap();
+    let redis = RedisServer::start().unwrap();
+    assert_eq!(
+        redis
+            .cmd(&[
+                "ACL", "SETUSER", "split", "on", ">pw", "+@all", "%R~src:*", "%W~dst:*", "~both:*",
+            ])
+            .unwrap(),
+        "OK"
+    );
+    let users = Config::from_toml(
+        r#"
+[[users]]
+name = "split"
+passwords = ["pw"]
+commands = "+@all"
+keys = ["%R~src:*", "%W~dst:*", "~both:*"]
+"#,
+    )
+    .unwrap()
+    .users;
+    let proxy = Proxy::start_with(&cluster.seeds(), |c| c.users = users);
+    proxy.wait_ready();
+    // Seed values as the default user, in both. One hash tag: multi-key
+    // commands stay in one slot.
+    let (mut p, mut r) = (proxy.client(), Raw::connect(redis.addr()));
+    for c in [&mut p, &mut r] {
+        assert!(is_ok(&c.cmd(&["SET", "src:{t}1", "a"])));
+        assert!(is_ok(&c.cmd(&["SET", "both:{t}1", "b"])));
+    }
+    same_replies(
+        &mut p,
+        &mut r,
+        &[
+            &["AUTH", "split", "pw"],
+            &["GET", "src:{t}1"],
+            &["SET", "src:{t}1", "x"],
+            &["SET", "dst:{t}1", "x"],
+            &["GET", "dst:{t}1"],
+            &["SET", "dst:{t}1", "y", "GET"],
+            &["EXISTS", "dst:{t}1"],
+            &["EXISTS", "other{t}"],
+            &["COPY", "src:{t}1", "dst:{t}2"],
+            &["LMOVE", "src:{t}1", "dst:{t}1", "LEFT", "LEFT"],
+            &["BITFIELD", "src:{t}1", "GET", "u8", "0"],
+            &["BITFIELD", "src:{t}1", "INCRBY", "u8", "0", "1"],
+            &["GET", "both:{t}1"],
+            &["APPEND", "both:{t}1", "z"],
+            &["MSET", "dst:{t}3", "a", "both:{t}3", "b"],
+            &["MSET", "dst:{t}3", "a", "src:{t}3", "b"],
+            &["DEL", "src:{t}1"],
+            &["DEL", "dst:{t}3"],
+        ],
+    );
+}

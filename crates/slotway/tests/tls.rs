@@ -22,15 +22,11 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::certs::{Certs, certs, s};
 use common::{Proxy, is_ok, text};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use slotway_core::Config;
@@ -38,70 +34,6 @@ use slotway_core::pool::{PoolServer, PoolSettings};
 use slotway_core::tls::ClientAuth;
 use slotway_fixture::{RedisServer, free_port, redis_cli};
 use slotway_hashkit::twemproxy::{Distribution, Hash, ServerEntry};
-
-/// A CA, a server certificate (localhost, 127.0.0.1) and a client
-/// certificate, as PEM files in a temporary directory.
-struct Certs {
-    _dir: tempfile::TempDir,
-    ca: PathBuf,
-    server_cert: PathBuf,
-    server_key: PathBuf,
-    client_cert: PathBuf,
-    client_key: PathBuf,
-}
-
-fn s(p: &Path) -> String {
-    p.to_str().unwrap().to_owned()
-}
-
-fn certs() -> Certs {
-    let dir = tempfile::tempdir().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "slotway test CA");
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let write = |name: &str, pem: &str| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, pem).unwrap();
-        path
-    };
-    let leaf = |names: &[&str], usage: ExtendedKeyUsagePurpose, stem: &str| {
-        let key = KeyPair::generate().unwrap();
-        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        let mut params = CertificateParams::new(names).unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, format!("slotway test {stem}"));
-        params.extended_key_usages = vec![usage];
-        let cert = params.signed_by(&key, &*ca).unwrap();
-        (
-            write(&format!("{stem}.crt"), &cert.pem()),
-            write(&format!("{stem}.key"), &key.serialize_pem()),
-        )
-    };
-    let (server_cert, server_key) = leaf(
-        &["localhost", "127.0.0.1"],
-        ExtendedKeyUsagePurpose::ServerAuth,
-        "server",
-    );
-    let (client_cert, client_key) =
-        leaf(&["client"], ExtendedKeyUsagePurpose::ClientAuth, "client");
-    let ca = write("ca.crt", &ca.pem());
-    Certs {
-        _dir: dir,
-        ca,
-        server_cert,
-        server_key,
-        client_cert,
-        client_key,
-    }
-}
 
 /// A proxy (pool of one plaintext server) with a TLS listener for clients.
 fn tls_proxy(backend: &RedisServer, certs: &Certs, auth: ClientAuth) -> Proxy {

@@ -33,6 +33,67 @@ impl Patterns {
     }
 }
 
+/// What a key pattern permits (Redis 7.0's `ACL_READ_PERMISSION` /
+/// `ACL_WRITE_PERMISSION`): `~p` both, `%R~p` read, `%W~p` write.
+const READ: u8 = 1;
+/// See [`READ`].
+const WRITE: u8 = 2;
+
+/// Patterns of keys a user may touch, each with what it permits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum KeyPatterns {
+    /// `allkeys` (or `~*` / `%RW~*`): every key, any access.
+    All,
+    /// Only keys matching one of these globs with the access needed.
+    Some(Vec<(u8, Vec<u8>)>),
+}
+
+impl KeyPatterns {
+    fn add(&mut self, perms: u8, pattern: &str) {
+        if pattern == "*" && perms == READ | WRITE {
+            *self = KeyPatterns::All;
+        } else if let KeyPatterns::Some(list) = self {
+            list.push((perms, pattern.as_bytes().to_vec()));
+        }
+    }
+
+    /// Redis 7.0's `ACLSelectorCheckKey`: the access a key spec's flags
+    /// ask for (ACCESS reads; INSERT, DELETE, UPDATE write) must all be
+    /// granted by one pattern that matches the key.
+    fn allows(list: &[(u8, Vec<u8>)], key: &[u8], spec_flags: u32) -> bool {
+        use slotway_command::keyspec;
+        let mut need = 0u8;
+        if spec_flags & keyspec::ACCESS != 0 {
+            need |= READ;
+        }
+        if spec_flags & (keyspec::INSERT | keyspec::DELETE | keyspec::UPDATE) != 0 {
+            need |= WRITE;
+        }
+        list.iter()
+            .any(|(perms, p)| perms & need == need && glob::matches(p, key))
+    }
+}
+
+/// `%R~`, `%W~`, `%RW~` (any order or case of R and W): the permissions
+/// and the pattern; `None` when `rule` is not such a rule.
+fn selector_rule(rule: &str) -> Option<(u8, &str)> {
+    let rest = rule.strip_prefix('%')?;
+    let (letters, pattern) = rest.split_once('~')?;
+    let mut perms = 0u8;
+    for c in letters.chars() {
+        let bit = match c.to_ascii_uppercase() {
+            'R' => READ,
+            'W' => WRITE,
+            _ => return None,
+        };
+        if perms & bit != 0 {
+            return None;
+        }
+        perms |= bit;
+    }
+    (perms != 0).then_some((perms, pattern))
+}
+
 /// Why a command was refused; [`Denied::message`] gives Redis 7.0's reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Denied {
@@ -73,7 +134,9 @@ pub enum UserError {
     #[error(transparent)]
     Rule(#[from] RuleError),
     /// A key rule.
-    #[error("{0:?} is not a key rule (~pattern, allkeys, resetkeys; %R~ / %W~ are not supported)")]
+    #[error(
+        "{0:?} is not a key rule (~pattern, %R~pattern, %W~pattern, %RW~pattern, allkeys, resetkeys)"
+    )]
     Key(String),
     /// A channel rule.
     #[error("{0:?} is not a channel rule (&pattern, allchannels, resetchannels)")]
@@ -92,7 +155,7 @@ pub struct User {
     admin: bool,
     passwords: Vec<[u8; 32]>,
     commands: CommandSet,
-    keys: Patterns,
+    keys: KeyPatterns,
     channels: Patterns,
 }
 
@@ -107,7 +170,7 @@ impl Default for User {
             admin: false,
             passwords: Vec::new(),
             commands: CommandSet::all(),
-            keys: Patterns::All,
+            keys: KeyPatterns::All,
             channels: Patterns::All,
         }
     }
@@ -125,7 +188,7 @@ impl User {
             admin: false,
             passwords: Vec::new(),
             commands: CommandSet::none(),
-            keys: Patterns::Some(Vec::new()),
+            keys: KeyPatterns::Some(Vec::new()),
             channels: Patterns::Some(Vec::new()),
         }
     }
@@ -195,17 +258,22 @@ impl User {
         Ok(self.commands.apply_all(rules)?)
     }
 
-    /// Applies one key rule: `~pattern`, `allkeys`, `resetkeys`.
+    /// Applies one key rule: `~pattern` (read and write), `%R~pattern`
+    /// (read only), `%W~pattern` (write only), `%RW~pattern`, `allkeys`,
+    /// `resetkeys`.
     ///
     /// # Errors
-    /// Anything else (selectors such as `%R~` included).
+    /// Anything else.
     pub fn apply_key_rule(&mut self, rule: &str) -> Result<(), UserError> {
         match rule {
-            "allkeys" => self.keys = Patterns::All,
-            "resetkeys" => self.keys = Patterns::Some(Vec::new()),
+            "allkeys" => self.keys = KeyPatterns::All,
+            "resetkeys" => self.keys = KeyPatterns::Some(Vec::new()),
             _ => match rule.strip_prefix('~') {
-                Some(p) => self.keys.add(p),
-                None => return Err(UserError::Key(rule.to_owned())),
+                Some(p) => self.keys.add(READ | WRITE, p),
+                None => match selector_rule(rule) {
+                    Some((perms, p)) => self.keys.add(perms, p),
+                    None => return Err(UserError::Key(rule.to_owned())),
+                },
             },
         }
         Ok(())
@@ -250,7 +318,9 @@ impl User {
     /// Whether every command, key and channel is allowed (no check needed).
     #[must_use]
     pub fn unrestricted(&self) -> bool {
-        self.commands.allows_all() && self.keys == Patterns::All && self.channels == Patterns::All
+        self.commands.allows_all()
+            && self.keys == KeyPatterns::All
+            && self.channels == Patterns::All
     }
 
     /// Redis's permission check of one request, `spec` being its resolved
@@ -265,15 +335,15 @@ impl User {
         if !self.commands.allows(spec) {
             return Err(Denied::Command);
         }
-        if let Patterns::Some(allowed) = &self.keys
+        if let KeyPatterns::Some(allowed) = &self.keys
             && spec.has_keys()
         {
             let mut ok = true;
             // A request whose keys cannot be found fails on its own later.
-            let _ = slotway_command::for_each_key(spec, args, |i| {
+            let _ = slotway_command::for_each_key_with_flags(spec, args, |i, flags| {
                 ok &= args
                     .get(i)
-                    .is_some_and(|k| allowed.iter().any(|p| glob::matches(p, k)));
+                    .is_some_and(|k| KeyPatterns::allows(allowed, k, flags));
             });
             if !ok {
                 return Err(Denied::Key);

@@ -83,8 +83,10 @@ fn key_rules() {
     u.apply_key_rule("~a").unwrap();
     assert_eq!(check(&u, &["GET", "a"]), Ok(()));
     assert_eq!(check(&u, &["RENAME", "a", "b"]), Err(Denied::Key));
-    assert!(u.apply_key_rule("%R~x").is_err());
     assert!(u.apply_key_rule("x").is_err());
+    for bad in ["%X~a", "%~a", "%RR~a", "%R", "%Ra"] {
+        assert!(u.apply_key_rule(bad).is_err(), "{bad}");
+    }
     assert!(u.apply_channel_rule("~x").is_err());
 }
 
@@ -98,4 +100,58 @@ fn messages_are_redis_70s() {
         Denied::Command.message(spec),
         b"NOPERM this user has no permissions to run the 'config|set' command"
     );
+}
+
+#[test]
+fn read_and_write_key_permissions_as_redis_7() {
+    let mut u = User::new("rw", true);
+    u.apply_command_rules("+@all").unwrap();
+    u.apply_key_rule("%R~src:*").unwrap();
+    u.apply_key_rule("%W~dst:*").unwrap();
+    u.apply_key_rule("%rw~both:*").unwrap();
+    // ACCESS needs read; UPDATE / INSERT / DELETE need write.
+    assert_eq!(check(&u, &["GET", "src:1"]), Ok(()));
+    assert_eq!(check(&u, &["SET", "src:1", "v"]), Err(Denied::Key));
+    assert_eq!(check(&u, &["SET", "dst:1", "v"]), Ok(()));
+    assert_eq!(check(&u, &["GET", "dst:1"]), Err(Denied::Key));
+    // SET … GET also reads (Redis's setGetKeys); BITFIELD GET only reads.
+    assert_eq!(check(&u, &["SET", "dst:1", "v", "GET"]), Err(Denied::Key));
+    assert_eq!(check(&u, &["SET", "both:1", "v", "get"]), Ok(()));
+    assert_eq!(check(&u, &["BITFIELD", "src:1", "GET", "u8", "0"]), Ok(()));
+    assert_eq!(
+        check(&u, &["BITFIELD", "src:1", "SET", "u8", "0", "1"]),
+        Err(Denied::Key)
+    );
+    assert_eq!(check(&u, &["COPY", "src:1", "dst:1"]), Ok(()));
+    assert_eq!(check(&u, &["COPY", "dst:1", "src:1"]), Err(Denied::Key));
+    // LMOVE's source is read and written (RW ACCESS DELETE).
+    assert_eq!(
+        check(&u, &["LMOVE", "src:1", "dst:1", "LEFT", "LEFT"]),
+        Err(Denied::Key)
+    );
+    assert_eq!(
+        check(&u, &["LMOVE", "both:1", "dst:1", "LEFT", "LEFT"]),
+        Ok(())
+    );
+    // EXISTS neither reads nor writes a value (RO without ACCESS): any
+    // matching pattern will do, as in Redis.
+    assert_eq!(check(&u, &["EXISTS", "dst:1"]), Ok(()));
+    assert_eq!(check(&u, &["EXISTS", "other"]), Err(Denied::Key));
+    // Every key of a multi-key command.
+    assert_eq!(check(&u, &["MSET", "dst:1", "a", "both:2", "b"]), Ok(()));
+    assert_eq!(
+        check(&u, &["MSET", "dst:1", "a", "src:2", "b"]),
+        Err(Denied::Key)
+    );
+    assert!(!u.unrestricted());
+    // %R~* reads every key but writes none; %RW~* is allkeys.
+    let mut r = User::new("r", true);
+    r.apply_command_rules("+@all").unwrap();
+    r.apply_key_rule("%R~*").unwrap();
+    assert_eq!(check(&r, &["GET", "x"]), Ok(()));
+    assert_eq!(check(&r, &["SET", "x", "v"]), Err(Denied::Key));
+    r.apply_key_rule("%RW~*").unwrap();
+    assert_eq!(check(&r, &["SET", "x", "v"]), Ok(()));
+    r.apply_channel_rule("allchannels").unwrap();
+    assert!(r.unrestricted());
 }

@@ -16,6 +16,15 @@ fn ms(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// The commands with verdict `v` in `[commands]`.
+fn gated(s: &Settings, v: crate::route::Verdict) -> Vec<String> {
+    s.commands
+        .describe()
+        .into_iter()
+        .filter_map(|(name, got)| (got == v).then_some(name))
+        .collect()
+}
+
 /// The settings as JSON.
 #[must_use]
 pub fn config(s: &Settings) -> Value {
@@ -77,6 +86,13 @@ pub fn config(s: &Settings) -> Value {
         // Users and their passwords are not shown; only whether any exist.
         "users": !s.users.is_open(),
         "tls": s.tls.as_ref().map(|t| json!({ "listen": t.listen.to_string() })),
+        // New names of renamed commands act as secrets: not shown.
+        "commands": {
+            "deny": gated(s, crate::route::Verdict::Denied),
+            "allow": gated(s, crate::route::Verdict::Allowed),
+            "renamed_or_disabled": gated(s, crate::route::Verdict::Unknown),
+            "new_names": (s.commands.new_names().next().is_some()).then_some(REDACTED),
+        },
         "backend_auth": (!s.prelude.is_empty()).then_some(REDACTED),
         "pool": s.pool.as_ref().map(|p| json!({
             "name": p.name,
@@ -95,6 +111,7 @@ pub fn config(s: &Settings) -> Value {
             })),
             "sentinels": p.sentinels,
             "sentinel_auth": (!p.sentinel_prelude.is_empty()).then_some(REDACTED),
+            "sentinel_tls": p.sentinel_tls,
             "probe_interval_ms": ms(p.probe_interval),
         })),
     })

@@ -246,7 +246,9 @@ async fn fetch(
             }
             view::parse_slots(&reply, host, &epochs).map_err(bad)?
         }
-        Some(reply) => view::parse_shards(&reply, host, &epochs).map_err(bad)?,
+        Some(reply) => {
+            view::parse_shards(&reply, host, &epochs, prelude.tls().is_some()).map_err(bad)?
+        }
     };
     let version = if want_version {
         let info = conn.query(&[b"INFO", b"server"]).await?;

@@ -85,7 +85,9 @@ fn slot(v: i64) -> Option<u16> {
         .filter(|&s| s < slotway_hashkit::SLOT_COUNT)
 }
 
-/// Parses a `CLUSTER SHARDS` reply.
+/// Parses a `CLUSTER SHARDS` reply. With `tls` (the proxy reaches the
+/// nodes over TLS) each node's `tls-port` is its address, else its `port`;
+/// a node listing only the other one is reached there.
 ///
 /// # Errors
 /// The reply does not have the documented shape.
@@ -93,7 +95,13 @@ pub fn parse_shards(
     reply: &Value,
     queried_host: &str,
     epochs: &HashMap<String, u64>,
+    tls: bool,
 ) -> Result<ClusterView, String> {
+    let (first, second) = if tls {
+        ("tls-port", "port")
+    } else {
+        ("port", "tls-port")
+    };
     let shards = reply.as_array().ok_or("CLUSTER SHARDS: not an array")?;
     let mut view = ClusterView::default();
     for shard in shards {
@@ -126,8 +134,8 @@ pub fn parse_shards(
         let mut replicas = Vec::new();
         for node in nodes {
             let port = node
-                .map_get("port")
-                .or_else(|| node.map_get("tls-port"))
+                .map_get(first)
+                .or_else(|| node.map_get(second))
                 .and_then(Value::as_int)
                 .unwrap_or(0);
             let host = node
@@ -252,6 +260,49 @@ mod tests {
     }
 
     #[test]
+    fn shards_tls_port_when_the_proxy_speaks_tls() {
+        // `tls-cluster yes` with a plaintext port too: Redis lists both.
+        let both = Value::Array(vec![
+            bulk("id"),
+            bulk("a"),
+            bulk("port"),
+            Value::Integer(7001),
+            bulk("tls-port"),
+            Value::Integer(8001),
+            bulk("ip"),
+            bulk("127.0.0.1"),
+            bulk("role"),
+            bulk("master"),
+        ]);
+        let only_tls = Value::Array(vec![
+            bulk("id"),
+            bulk("b"),
+            bulk("tls-port"),
+            Value::Integer(8002),
+            bulk("ip"),
+            bulk("127.0.0.1"),
+            bulk("role"),
+            bulk("master"),
+        ]);
+        let shard = |lo, hi, n: &Value| {
+            Value::Array(vec![
+                bulk("slots"),
+                Value::Array(vec![Value::Integer(lo), Value::Integer(hi)]),
+                bulk("nodes"),
+                Value::Array(vec![n.clone()]),
+            ])
+        };
+        let reply = Value::Array(vec![shard(0, 100, &both), shard(101, 16383, &only_tls)]);
+        let none = HashMap::new();
+        let tls = parse_shards(&reply, "h", &none, true).unwrap();
+        assert_eq!(tls.shards[0].master, "127.0.0.1:8001");
+        assert_eq!(tls.shards[1].master, "127.0.0.1:8002");
+        let plain = parse_shards(&reply, "h", &none, false).unwrap();
+        assert_eq!(plain.shards[0].master, "127.0.0.1:7001");
+        assert_eq!(plain.shards[1].master, "127.0.0.1:8002");
+    }
+
+    #[test]
     fn shards_resp2() {
         let reply = Value::Array(vec![
             Value::Array(vec![
@@ -276,7 +327,7 @@ mod tests {
             ]),
         ]);
         let epochs = HashMap::from([("id7001".to_owned(), 3), ("id7004".to_owned(), 9)]);
-        let view = parse_shards(&reply, "10.1.1.1", &epochs).unwrap();
+        let view = parse_shards(&reply, "10.1.1.1", &epochs, false).unwrap();
         assert_eq!(
             view.shards[0].epoch, 3,
             "the master's epoch, not a replica's"
@@ -332,7 +383,7 @@ mod tests {
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         let none = HashMap::new();
-        assert!(parse_shards(&Value::Integer(1), "h", &none).is_err());
+        assert!(parse_shards(&Value::Integer(1), "h", &none, false).is_err());
         assert!(parse_slots(&Value::Array(vec![Value::Integer(1)]), "h", &none).is_err());
         let bad = Value::Array(vec![Value::Array(vec![
             Value::Integer(0),

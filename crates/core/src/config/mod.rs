@@ -15,8 +15,10 @@ use slotway_resp::Limits;
 
 use crate::error::ConfigError;
 pub use crate::session::limits::ClientLimits;
+pub use commands::CommandsConfig;
 pub use tls::TlsConfig;
 
+mod commands;
 mod tls;
 
 /// The whole configuration file.
@@ -42,6 +44,8 @@ pub struct Config {
     pub users: Vec<users::UserConfig>,
     /// TLS for clients (off unless `listen` is set).
     pub tls: TlsConfig,
+    /// `[commands]`: commands denied, allowed or renamed (docs/security.md).
+    pub commands: CommandsConfig,
 }
 
 /// `[admin]`: the admin HTTP API (JSON status, Prometheus metrics, probes).
@@ -393,9 +397,18 @@ impl Config {
     /// As [`Config::validate`].
     pub fn validate_for_pool(
         &self,
-        pool: crate::pool::PoolSettings,
+        mut pool: crate::pool::PoolSettings,
     ) -> Result<Settings, ConfigError> {
         let mut settings = self.validate_common()?;
+        if pool.sentinel_tls {
+            let Some(tls) = settings.prelude.tls() else {
+                return Err(ConfigError::invalid(
+                    "sentinel_tls",
+                    "TLS to the Sentinels uses the backends' TLS settings: set cluster.tls (and its tls_* keys)",
+                ));
+            };
+            pool.sentinel_prelude = pool.sentinel_prelude.clone().with_tls(Some(tls.clone()));
+        }
         settings.pool = Some(std::sync::Arc::new(pool));
         Ok(settings)
     }
@@ -522,6 +535,7 @@ impl Config {
             },
             prelude: backend_prelude(&c.user, &c.password)?.with_tls(tls::backend(c)?),
             tls: self.tls.validate()?,
+            commands: std::sync::Arc::new(self.commands.validate()?),
             pool: None,
             client_limits: ClientLimits::from_config(&self.proxy, &self.limits)?,
             multiplexing: self.proxy.disable_multiplexing,
@@ -597,6 +611,8 @@ pub struct Settings {
     pub multiplexing: Multiplexing,
     /// The TLS listener for clients (off when `None`).
     pub tls: Option<std::sync::Arc<crate::tls::ClientTls>>,
+    /// The command gate (`[commands]`).
+    pub commands: std::sync::Arc<crate::route::CommandGate>,
 }
 
 impl Settings {

@@ -29,7 +29,8 @@ pub struct UserConfig {
     /// `"+@read -@dangerous +get"`; default: no command.
     #[serde(default)]
     pub commands: Rules,
-    /// Key rules: `~pattern`, `allkeys`, `resetkeys`; default: no key.
+    /// Key rules: `~pattern`, `%R~pattern`, `%W~pattern`, `%RW~pattern`,
+    /// `allkeys`, `resetkeys`; default: no key.
     #[serde(default)]
     pub keys: Rules,
     /// Channel rules: `&pattern`, `allchannels`, `resetchannels`; default: none.

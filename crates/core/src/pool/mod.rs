@@ -102,8 +102,12 @@ pub struct PoolSettings {
     pub ejection: Option<Ejection>,
     /// Sentinel addresses (`host:port`).
     pub sentinels: Vec<String>,
-    /// Sent first on every Sentinel connection (Sentinel credentials).
+    /// Sent first on every Sentinel connection (Sentinel credentials); its
+    /// TLS is set from the backends' when `sentinel_tls` (at validation).
     pub sentinel_prelude: Prelude,
+    /// Speak TLS to the Sentinels, with the backends' TLS settings
+    /// (`cluster.tls*`, which must be on).
+    pub sentinel_tls: bool,
     /// Period of the health probe.
     pub probe_interval: Duration,
     /// Connect to every server at start (the first health probe does).
@@ -141,6 +145,7 @@ impl PoolSettings {
             ejection: None,
             sentinels: Vec::new(),
             sentinel_prelude: Prelude::default(),
+            sentinel_tls: false,
             probe_interval: Duration::from_secs(1),
             preconnect: false,
             keys: KeyMap::Cluster,

@@ -79,15 +79,28 @@ async fn resolve(pool: &PoolSettings, name: &str, timing: PoolTiming) -> Option<
     None
 }
 
+/// A connection to a Sentinel: TLS when `sentinel_tls` (the backends' TLS
+/// settings), then its credentials.
+async fn connect(
+    sentinel: &str,
+    pool: &PoolSettings,
+    timing: PoolTiming,
+) -> Result<ControlConn, BackendError> {
+    let tls = pool.sentinel_prelude.tls();
+    let mut conn =
+        ControlConn::connect_tls(sentinel, tls, timing.connect_timeout, timing.query_timeout)
+            .await?;
+    conn.authenticate(&pool.sentinel_prelude).await?;
+    Ok(conn)
+}
+
 async fn ask(
     sentinel: &str,
     pool: &PoolSettings,
     name: &str,
     timing: PoolTiming,
 ) -> Result<Option<String>, BackendError> {
-    let mut conn =
-        ControlConn::connect(sentinel, timing.connect_timeout, timing.query_timeout).await?;
-    conn.authenticate(&pool.sentinel_prelude).await?;
+    let mut conn = connect(sentinel, pool, timing).await?;
     let reply = conn
         .query(&[b"SENTINEL", b"get-master-addr-by-name", name.as_bytes()])
         .await?;
@@ -150,9 +163,7 @@ async fn subscribed(
     events: &UnboundedSender<Event>,
     failures: &mut u32,
 ) -> Result<(), BackendError> {
-    let mut conn =
-        ControlConn::connect(sentinel, timing.connect_timeout, timing.query_timeout).await?;
-    conn.authenticate(&pool.sentinel_prelude).await?;
+    let mut conn = connect(sentinel, pool, timing).await?;
     let confirm = conn.query(&[b"SUBSCRIBE", b"+switch-master"]).await?;
     if let Value::Error(e) = confirm {
         return Err(BackendError::Reply {

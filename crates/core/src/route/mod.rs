@@ -10,10 +10,12 @@
 use slotway_command::{Args, CommandSpec, Resolved, flags};
 use slotway_resp::Request;
 
+mod gate;
 mod keymap;
 mod redirect;
 mod reject;
 
+pub use gate::{CommandGate, Gate, GateError, Verdict};
 pub use keymap::KeyMap;
 pub use redirect::{Redirect, redirect};
 pub use reject::Reject;
@@ -249,6 +251,16 @@ pub fn route(req: &Request, policy: Policy) -> Route {
 /// server's index).
 #[must_use]
 pub fn route_with(req: &Request, policy: Policy, keys: &KeyMap) -> Route {
+    route_gated(req, policy, keys, None)
+}
+
+/// [`route_with`] behind the command gate: commands renamed away or
+/// disabled are unknown (checked first, as Redis knows them no more),
+/// denied ones refused right after the arity check (where Redis refuses its
+/// own configuration-protected commands, before authentication and ACLs),
+/// allowed ones routed as with `cluster.fanout_admin`.
+#[must_use]
+pub fn route_gated(req: &Request, policy: Policy, keys: &KeyMap, gate: Option<Gate<'_>>) -> Route {
     let args = ReqArgs(req);
     // CLIENT SETINFO arrived in Redis 7.2 and is not in the 7.0 table, yet
     // every modern client sends it on connect: the proxy answers it itself.
@@ -278,13 +290,31 @@ pub fn route_with(req: &Request, policy: Policy, keys: &KeyMap) -> Route {
             Route::Reject(Reject::ArityOf("client|setinfo"))
         };
     }
-    let spec = match slotway_command::resolve(&args) {
+    let gate = gate.filter(|g| !g.gate.is_open());
+    let flat = gate::resolve(&args, gate.is_some());
+    if let Some(g) = gate
+        && !g.renamed
+        && flat
+            .top
+            .is_some_and(|t| g.gate.verdict(t) == Verdict::Unknown)
+    {
+        return Route::Reject(Reject::UnknownCommand);
+    }
+    let spec = match flat.resolved {
         Resolved::Command(spec) => spec,
         Resolved::UnknownCommand => return Route::Reject(Reject::UnknownCommand),
         Resolved::UnknownSubcommand(_) => return Route::Reject(Reject::UnknownSubcommand),
     };
     if !spec.arity_ok(req.argc()) {
         return Route::Reject(Reject::Arity(spec));
+    }
+    let mut policy = policy;
+    if let (Some(g), Some(i)) = (gate, flat.index) {
+        match g.gate.verdict(i) {
+            Verdict::Denied => return Route::Reject(Reject::Denied(spec)),
+            Verdict::Allowed => policy.fanout_admin = true,
+            Verdict::Pass | Verdict::Unknown => {}
+        }
     }
     if let Some(r) = special(spec, req, policy, keys) {
         return r;

@@ -26,6 +26,8 @@ pub enum Reject {
     Unsupported(&'static str),
     /// Redis Cluster's own error for this command, word for word.
     Redis(&'static str),
+    /// Denied by the operator (`[commands] deny`).
+    Denied(&'static CommandSpec),
 }
 
 impl Reject {
@@ -77,6 +79,11 @@ impl Reject {
                 );
             }
             Self::Redis(msg) => m.extend_from_slice(msg.as_bytes()),
+            Self::Denied(spec) => {
+                m.extend_from_slice(b"ERR slotway: command '");
+                m.extend_from_slice(spec.name.as_bytes());
+                m.extend_from_slice(b"' is disabled by the proxy configuration");
+            }
             Self::Unsupported(what) => {
                 m.extend_from_slice(b"ERR slotway: ");
                 m.extend_from_slice(what.as_bytes());

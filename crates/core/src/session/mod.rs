@@ -21,6 +21,7 @@
 //!   past `proxy.timeout`, is closed without a reply, as Redis does.
 
 mod acl_check;
+mod admit;
 pub mod clients;
 mod cluster_view;
 mod deadline;
@@ -90,6 +91,8 @@ pub struct SessionSettings {
     pub request_timeout: Option<Duration>,
     /// Operator routing choices.
     pub policy: crate::route::Policy,
+    /// Commands denied, allowed or renamed by the operator.
+    pub commands: Arc<crate::route::CommandGate>,
     /// Address announced to cluster-aware clients (CLUSTER SLOTS …); `None`:
     /// the address each client connected to.
     pub announce: Option<std::net::SocketAddr>,

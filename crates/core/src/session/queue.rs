@@ -348,78 +348,7 @@ impl Queue {
         self.flush_ready();
     }
 
-    /// Handles one request, writing its reply unless CLIENT REPLY says not to.
-    pub(super) fn handle_request(&mut self, req: Request, table: &SlotTable) {
-        // Cross-slot splitting can be switched at runtime (PROXY CONFIG SET
-        // enable-cross-slot): one relaxed atomic load.
-        let mut policy = self.shared.settings.policy;
-        policy.split_multi_key = self.shared.runtime.cross_slot();
-        let route = route::route_with(&req, policy, table.keys());
-        if self.shared.runtime.dump_queries() {
-            super::proxy_config::dump_query(self.client.id, &req);
-        }
-        // Redis checks the command itself first, then authentication: only
-        // AUTH, HELLO, QUIT and RESET (the `no_auth` commands) pass before it.
-        if !self.client.authenticated
-            && !matches!(route, Route::Reject(_))
-            && !req
-                .arg(0)
-                .and_then(slotway_command::lookup)
-                .is_some_and(|spec| spec.has_flag(slotway_command::flags::NO_AUTH))
-        {
-            return self.push_error(b"NOAUTH Authentication required.");
-        }
-        if let Err(msg) = super::acl_check::check(&self.client.user, &req) {
-            crate::stats::bump(&self.shared.stats.client_err, 1);
-            // Inside MULTI a refused command aborts the transaction, like
-            // any error found while queueing.
-            return if self.txn.is_some() {
-                self.abort_txn(&msg)
-            } else {
-                self.push_error(&msg)
-            };
-        }
-        let silent = match (self.reply_mode, route) {
-            (_, Route::Local(route::Local::ClientReply)) => {
-                return self.client_reply(&req);
-            }
-            (ReplyMode::On, _) => false,
-            (ReplyMode::Off, _) => true,
-            (ReplyMode::SkipNext, _) => {
-                self.reply_mode = ReplyMode::On;
-                true
-            }
-        };
-        if !silent {
-            return self.handle(req, route, table);
-        }
-        // Nothing is moved to the output while a request is handled, so
-        // what it adds there, or the entries it adds, are its reply.
-        let (out_len, first) = (self.out.len(), self.next_seq());
-        self.handle(req, route, table);
-        self.out.truncate(out_len);
-        self.silenced.extend(first..self.next_seq());
-    }
-
-    /// CLIENT REPLY ON|OFF|SKIP: only ON is answered.
-    fn client_reply(&mut self, req: &Request) {
-        let mode = req.arg(2).unwrap_or_default().to_ascii_lowercase();
-        match mode.as_slice() {
-            b"on" => {
-                self.reply_mode = ReplyMode::On;
-                self.push_ready(Bytes::from_static(b"+OK\r\n"));
-            }
-            b"off" => self.reply_mode = ReplyMode::Off,
-            b"skip" => {
-                if self.reply_mode == ReplyMode::On {
-                    self.reply_mode = ReplyMode::SkipNext;
-                }
-            }
-            _ => self.push_error(b"ERR syntax error"),
-        }
-    }
-
-    fn handle(&mut self, req: Request, route: Route, table: &SlotTable) {
+    pub(super) fn handle(&mut self, req: Request, route: Route, table: &SlotTable) {
         let changes_facts = matches!(route, Route::Local(_) | Route::Txn(_) | Route::PubSub(_));
         self.route_request(req, route, table);
         if changes_facts {

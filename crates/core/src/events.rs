@@ -21,7 +21,8 @@ pub struct Event {
     pub unix_ms: u64,
     /// Stable name (`failover`, `master_added`, `master_removed`,
     /// `master_switched`, `server_ejected`, `server_restored`,
-    /// `pool_reloaded`).
+    /// `pool_reloaded`, and from a pool-mode process's reloads
+    /// `pool_added`, `pool_removed`, `pool_restarted`, `pool_failed`).
     pub kind: &'static str,
     /// What happened, for people.
     pub detail: String,

@@ -130,6 +130,8 @@ impl PoolSet {
                 Some(p) => {
                     warn!(pool = %conf.name, "pool settings changed beyond its servers: restarting it (its clients reconnect)");
                     p.stop.cancel();
+                    // The new engine starts a new journal: keep the old one's.
+                    self.journal.import(p.engine.topology().events().recent());
                     if self.relaunch(conf, Some(p)).await {
                         self.journal.record(
                             "pool_restarted",
@@ -168,6 +170,9 @@ impl PoolSet {
             );
             done.removed.push(gone.conf.name.clone());
             gone.stop.cancel();
+            // Its engine (and journal) goes: keep its history.
+            self.journal
+                .import(gone.engine.topology().events().recent());
         }
         self.publish();
         Ok(serde_json::json!({

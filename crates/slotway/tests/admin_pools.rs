@@ -404,13 +404,17 @@ fn pool_mode_admin_views_acts_and_reloads() {
     assert!(is_ok(&c.cmd(&["SET", "after-bad-reload", "v"])));
 
     // A new pool and one fewer: both in the events journal, which keeps
-    // the removed pool's entry after its engine is gone.
+    // the removed pool's own events (alpha's ejections) after its engine
+    // is gone.
     let gamma = free_port();
     let mut next = toml(alpha, beta, &servers, 5, 2000);
-    let cut = next.find("[pools.beta]").unwrap();
-    next.truncate(cut);
+    let (from, to) = (
+        next.find("[pools.alpha]").unwrap(),
+        next.find("[pools.beta]").unwrap(),
+    );
+    next.replace_range(from..to, "");
     next.push_str(&format!(
-        "[pools.gamma]\nlisten = \"127.0.0.1:{gamma}\"\nredis = true\nservers = [\"{}:1\"]\n",
+        "\n[pools.gamma]\nlisten = \"127.0.0.1:{gamma}\"\nredis = true\nservers = [\"{}:1\"]\n",
         servers[2].addr()
     ));
     write(&path, &next);
@@ -423,6 +427,11 @@ fn pool_mode_admin_views_acts_and_reloads() {
     );
     assert_eq!(
         body["applied"]["pools"]["removed"],
+        serde_json::json!(["alpha"]),
+        "{body}"
+    );
+    assert_eq!(
+        body["applied"]["pools"]["unchanged"],
         serde_json::json!(["beta"]),
         "{body}"
     );
@@ -431,16 +440,20 @@ fn pool_mode_admin_views_acts_and_reloads() {
         "no pool_added event"
     );
     assert!(
-        has_event(admin, "pool_removed", "beta"),
+        has_event(admin, "pool_removed", "alpha"),
         "no pool_removed event"
     );
     assert!(
         has_event(admin, "pool_restarted", "beta"),
         "the restart event was lost"
     );
+    assert!(
+        has_event(admin, "server_ejected", "s1"),
+        "the removed pool's events were lost"
+    );
     let m = metrics(admin);
     assert!(m.keys().any(|k| k.contains(r#"pool="gamma""#)), "{m:?}");
-    assert!(!m.keys().any(|k| k.contains(r#"pool="beta""#)), "{m:?}");
+    assert!(!m.keys().any(|k| k.contains(r#"pool="alpha""#)), "{m:?}");
 }
 
 /// `slotway nutcracker -c FILE --admin ADDR`: the admin API for the YAML's

@@ -21,7 +21,8 @@ pub struct Event {
     pub unix_ms: u64,
     /// Stable name (`failover`, `master_added`, `master_removed`,
     /// `master_switched`, `server_ejected`, `server_restored`,
-    /// `pool_reloaded`).
+    /// `pool_reloaded`, and from a pool-mode process's reloads
+    /// `pool_added`, `pool_removed`, `pool_restarted`, `pool_failed`).
     pub kind: &'static str,
     /// What happened, for people.
     pub detail: String,
@@ -50,6 +51,21 @@ impl Journal {
         });
     }
 
+    /// Takes in `events` recorded elsewhere (a stopped pool's journal),
+    /// keeping the whole in time order and within the bound (the oldest
+    /// go first).
+    pub fn import(&self, events: Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
+        let mut all = self.events.lock();
+        all.extend(events);
+        all.make_contiguous().sort_by_key(|e| e.unix_ms);
+        while all.len() > CAPACITY {
+            all.pop_front();
+        }
+    }
+
     /// The recent events, oldest first.
     #[must_use]
     pub fn recent(&self) -> Vec<Event> {
@@ -70,5 +86,27 @@ mod tests {
         let all = j.recent();
         assert_eq!(all.len(), CAPACITY);
         assert_eq!(all.first().map(|e| e.detail.as_str()), Some("10"));
+    }
+
+    #[test]
+    fn import_keeps_time_order_and_bound() {
+        let j = Journal::default();
+        j.record("failover", "now");
+        let old: Vec<Event> = (0..CAPACITY)
+            .zip(1u64..)
+            .map(|(i, ms)| Event {
+                unix_ms: ms,
+                kind: "server_ejected",
+                detail: format!("old {i}"),
+            })
+            .collect();
+        j.import(old);
+        let all = j.recent();
+        assert_eq!(all.len(), CAPACITY);
+        assert!(
+            all.windows(2)
+                .all(|w| matches!(w, [a, b] if a.unix_ms <= b.unix_ms))
+        );
+        assert_eq!(all.last().map(|e| e.detail.as_str()), Some("now"));
     }
 }

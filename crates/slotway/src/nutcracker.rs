@@ -253,7 +253,8 @@ async fn serve(
             .with_context(|| format!("cannot listen on {addr} (admin)"))?;
         let api = slotway_core::admin::Admin::pools(set.engines())
             .context("no pool to serve")?
-            .with_reload(reload_tx);
+            .with_reload(reload_tx)
+            .with_journal(set.journal());
         admin_task = Some(tokio::spawn(slotway_core::admin::serve(
             listener,
             Arc::new(api),

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use slotway_core::backend::Prelude;
+use slotway_core::events::Journal;
 use slotway_core::pool::{Ejection, PoolServer, PoolSettings};
 use slotway_core::{ClientListener, Config, Engine};
 use slotway_nutconf::{Listen, PoolConf};
@@ -41,6 +42,9 @@ pub(crate) struct PoolSet {
     view: watch::Sender<Running>,
     /// The engines alone, for the admin API.
     engines: watch::Sender<Arc<Vec<Arc<Engine>>>>,
+    /// What reloads did to the pools (an engine's own journal goes with
+    /// it when its pool stops, so these live here), for the admin API.
+    journal: Arc<Journal>,
 }
 
 impl PoolSet {
@@ -52,6 +56,7 @@ impl PoolSet {
             tasks: tokio::task::JoinSet::new(),
             view: watch::Sender::new(Arc::new(Vec::new())),
             engines: watch::Sender::new(Arc::new(Vec::new())),
+            journal: Arc::default(),
         };
         for conf in confs {
             let pool = set.launch(conf).await?;
@@ -69,6 +74,11 @@ impl PoolSet {
     /// What the admin API reads (updated on every reload).
     pub(crate) fn engines(&self) -> watch::Receiver<Arc<Vec<Arc<Engine>>>> {
         self.engines.subscribe()
+    }
+
+    /// The events of reloads (pools added, removed, restarted, failed).
+    pub(crate) fn journal(&self) -> Arc<Journal> {
+        self.journal.clone()
     }
 
     /// How many pools run.
@@ -112,6 +122,7 @@ impl PoolSet {
                     }
                     Err(e) => {
                         error!(pool = %conf.name, error = %format!("{e:#}"), "reload of a pool failed");
+                        self.failed(&name, "could not be reloaded; it runs unchanged");
                         done.failed.push(name);
                         self.pools.push(p);
                     }
@@ -119,26 +130,49 @@ impl PoolSet {
                 Some(p) => {
                     warn!(pool = %conf.name, "pool settings changed beyond its servers: restarting it (its clients reconnect)");
                     p.stop.cancel();
+                    // The new engine starts a new journal: keep the old one's.
+                    self.journal.import(p.engine.topology().events().recent());
                     if self.relaunch(conf, Some(p)).await {
+                        self.journal.record(
+                            "pool_restarted",
+                            format!("pool {name} restarted by a reload (settings beyond its servers changed; its clients reconnect)"),
+                        );
                         done.restarted.push(name);
                     } else {
+                        self.failed(&name, "could not be restarted");
                         done.failed.push(name);
                     }
                 }
                 None => {
                     info!(pool = %conf.name, "pool added");
+                    let listen = conf.listen.to_string();
                     if self.relaunch(conf, None).await {
+                        self.journal.record(
+                            "pool_added",
+                            format!("pool {name} added by a reload (listening on {listen})"),
+                        );
                         done.added.push(name);
                     } else {
+                        self.failed(&name, "could not be started");
                         done.failed.push(name);
                     }
                 }
             }
         }
         for gone in old {
-            info!(pool = %gone.conf.name, "pool removed");
+            info!(event = "pool_removed", pool = %gone.conf.name, "pool removed");
+            self.journal.record(
+                "pool_removed",
+                format!(
+                    "pool {} removed by a reload (its clients were disconnected)",
+                    gone.conf.name
+                ),
+            );
             done.removed.push(gone.conf.name.clone());
             gone.stop.cancel();
+            // Its engine (and journal) goes: keep its history.
+            self.journal
+                .import(gone.engine.topology().events().recent());
         }
         self.publish();
         Ok(serde_json::json!({
@@ -149,6 +183,11 @@ impl PoolSet {
             "removed": done.removed,
             "failed": done.failed,
         }))
+    }
+
+    fn failed(&self, name: &str, what: &str) {
+        self.journal
+            .record("pool_failed", format!("pool {name} {what} (see the log)"));
     }
 
     /// Waits for a pool task to end (they only end on error or stop).

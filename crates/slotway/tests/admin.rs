@@ -359,7 +359,13 @@ fn admin_token_guards_everything_but_the_probes() {
     let token = "t0ken-very-secret";
     let admin = Admin::start(&cluster.seeds(), |c| c.admin.token = token.to_owned());
     let bearer = format!("Authorization: Bearer {token}\r\n");
-    for path in ["/api/v1/status", "/metrics", "/api/v1/config", "/"] {
+    for path in [
+        "/api/v1/status",
+        "/metrics",
+        "/api/v1/config",
+        "/api/v1/events",
+        "/api/v1/openapi.json",
+    ] {
         let r = http(admin.admin, "GET", path);
         assert_eq!(r.status, 401, "{path}: {}", r.body);
         assert!(
@@ -378,6 +384,19 @@ fn admin_token_guards_everything_but_the_probes() {
         http(admin.admin, "POST", "/api/v1/topology/refresh").status,
         401
     );
+    // The dashboard page loads without the token (it holds no data; its
+    // script asks for the token) and may not be framed or cached.
+    let page = http(admin.admin, "GET", "/");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("token-input"), "no token form");
+    assert!(!page.body.contains(token));
+    for header in [
+        "x-frame-options: deny",
+        "cache-control: no-store",
+        "content-security-policy: default-src 'none'",
+    ] {
+        assert!(page.headers.contains(header), "{header}: {}", page.headers);
+    }
     assert_eq!(http(admin.admin, "GET", "/health").status, 200);
     assert!(matches!(
         http(admin.admin, "GET", "/ready").status,

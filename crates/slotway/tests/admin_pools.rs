@@ -10,6 +10,10 @@
 //! - `POST /api/v1/config/reload` applies a changed file (in place, or by
 //!   restarting a pool) and refuses an invalid one with 400, changing
 //!   nothing;
+//! - `/metrics` shows both pools under a `pool` label, and traffic to each
+//!   moves that pool's counters (commands, its servers' requests);
+//! - the events journal shows the pools a reload restarted, added and
+//!   removed;
 //! - the bearer token guards the GET and POST endpoints;
 //! - `slotway nutcracker ... --admin ADDR` serves the same view;
 //! - cluster mode: the reload validates the file and lists the sections
@@ -29,7 +33,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::admin::{http, http_with};
+use common::admin::{http, http_with, parse_metrics};
 use common::is_ok;
 use serde_json::Value as Json;
 use slotway_fixture::{RedisServer, free_port};
@@ -70,6 +74,25 @@ fn post(admin: SocketAddr, path: &str) -> (u16, Json) {
     let r = http_with(admin, "POST", path, AUTH);
     let body = serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("{path}: {e}: {}", r.body));
     (r.status, body)
+}
+
+fn metrics(admin: SocketAddr) -> std::collections::HashMap<String, f64> {
+    let r = http_with(admin, "GET", "/metrics", AUTH);
+    assert_eq!(r.status, 200, "{}", r.body);
+    parse_metrics(&r.body)
+}
+
+/// A sample's value, 0 when absent.
+fn sample(m: &std::collections::HashMap<String, f64>, series: &str) -> f64 {
+    m.get(series).copied().unwrap_or(0.0)
+}
+
+fn has_event(admin: SocketAddr, kind: &str, text: &str) -> bool {
+    get(admin, "/api/v1/events")["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["kind"] == kind && e["detail"].as_str().unwrap().contains(text))
 }
 
 fn pool<'a>(view: &'a Json, name: &str) -> &'a Json {
@@ -170,6 +193,66 @@ fn pool_mode_admin_views_acts_and_reloads() {
     assert!(requests >= 60, "{a}");
     assert!(dbsize(&servers[1]) > 0, "s1 got none of 60 keys");
 
+    // /metrics: both pools, each series under its pool's label; traffic
+    // to each pool moves that pool's counters only.
+    let before = metrics(admin);
+    let mut b = common::Raw::connect(("127.0.0.1", beta));
+    for i in 0..25 {
+        assert!(is_ok(&b.cmd(&["SET", &format!("b:{i}"), "v"])));
+    }
+    for i in 0..10 {
+        assert_eq!(common::bulk(&c.cmd(&["GET", &format!("k:{i}")])), b"v");
+    }
+    let after = metrics(admin);
+    let delta = |series: &str| sample(&after, series) - sample(&before, series);
+    assert!(
+        sample(
+            &after,
+            r#"slotway_commands_total{pool="alpha",command="set"}"#
+        ) >= 60.0,
+        "{after:?}"
+    );
+    assert_eq!(
+        delta(r#"slotway_commands_total{pool="beta",command="set"}"#),
+        25.0
+    );
+    assert_eq!(
+        delta(r#"slotway_commands_total{pool="alpha",command="get"}"#),
+        10.0
+    );
+    assert_eq!(
+        delta(r#"slotway_commands_total{pool="alpha",command="set"}"#),
+        0.0
+    );
+    let beta_server = format!(
+        r#"slotway_pool_server_requests_total{{pool="beta",server="{}"}}"#,
+        servers[0].addr()
+    );
+    assert!(delta(&beta_server) >= 25.0, "{beta_server}: {after:?}");
+    let alpha_requests: f64 = (0..3)
+        .map(|i| {
+            delta(&format!(
+                r#"slotway_pool_server_requests_total{{pool="alpha",server="s{i}"}}"#
+            ))
+        })
+        .sum();
+    assert!(alpha_requests >= 10.0, "{after:?}");
+    for p in ["alpha", "beta"] {
+        assert!(
+            sample(
+                &after,
+                &format!(r#"slotway_connected_clients{{pool="{p}"}}"#)
+            ) >= 1.0,
+            "{p}: {after:?}"
+        );
+    }
+    assert!(
+        after
+            .keys()
+            .all(|k| k.starts_with("slotway_build_info") || k.contains(r#"pool=""#)),
+        "a series without its pool label: {after:?}"
+    );
+
     // Eject s1: new keys go to s0 and s2 only.
     let (code, body) = post(admin, "/api/v1/pools/alpha/servers/s1/eject");
     assert_eq!(code, 200, "{body}");
@@ -180,6 +263,15 @@ fn pool_mode_admin_views_acts_and_reloads() {
     assert_eq!(s1["state"], "ejected", "{s1}");
     assert_eq!(s1["ejected_by_operator"], true);
     assert!(s1["since_unix_ms"].as_u64().unwrap() > 0);
+    let m = metrics(admin);
+    assert_eq!(
+        sample(
+            &m,
+            r#"slotway_pool_server_ejected{pool="alpha",server="s1"}"#
+        ),
+        1.0
+    );
+    assert!(sample(&m, r#"slotway_pool_server_ejections_total{pool="alpha"}"#) >= 1.0);
     let on_s1 = dbsize(&servers[1]);
     for i in 0..60 {
         assert!(is_ok(&c.cmd(&["SET", &format!("ejected:{i}"), "v"])));
@@ -189,8 +281,9 @@ fn pool_mode_admin_views_acts_and_reloads() {
         on_s1,
         "a key went to the ejected server"
     );
+    // 120 through alpha, and beta's 25 (on servers[0]).
     let total: usize = servers.iter().map(dbsize).sum();
-    assert_eq!(total, 120);
+    assert_eq!(total, 145);
     // Twice is harmless; an unknown server is 404; a pool without
     // auto_eject_hosts refuses with 409.
     let (code, body) = post(admin, "/api/v1/pools/alpha/servers/s1/eject");
@@ -247,7 +340,9 @@ fn pool_mode_admin_views_acts_and_reloads() {
         "{events}"
     );
 
-    // Reload a changed file: alpha in place, beta restarted.
+    // Reload a changed file: alpha in place, beta restarted. An operator's
+    // ejection (s2) outlives the in-place reload.
+    assert_eq!(post(admin, "/api/v1/pools/alpha/servers/s2/eject").0, 200);
     write(&path, &toml(alpha, beta, &servers, 5, 2000));
     let (code, body) = post(admin, "/api/v1/config/reload");
     assert_eq!(code, 200, "{body}");
@@ -263,11 +358,35 @@ fn pool_mode_admin_views_acts_and_reloads() {
     );
     let v = get(admin, "/api/v1/pools");
     assert_eq!(pool(&v, "alpha")["server_failure_limit"], 5, "{v}");
+    // The manager notes the reload, then starts the new generation at once.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !has_event(admin, "pool_reloaded", "alpha") {
+        assert!(Instant::now() < deadline, "alpha never reloaded");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let v = get(admin, "/api/v1/pools");
+    let s2 = server(pool(&v, "alpha"), "s2");
+    assert_eq!(
+        s2["state"], "ejected",
+        "the reload forgot the ejection: {s2}"
+    );
+    assert_eq!(s2["ejected_by_operator"], true, "{s2}");
+    let on_s2 = dbsize(&servers[2]);
+    for i in 0..40 {
+        assert!(is_ok(&c.cmd(&["SET", &format!("kept:{i}"), "v"])));
+    }
+    assert_eq!(dbsize(&servers[2]), on_s2, "a key went to the ejected s2");
+    assert_eq!(post(admin, "/api/v1/pools/alpha/servers/s2/restore").0, 200);
     assert!(
         is_ok(&c.cmd(&["SET", "after-reload", "v"])),
         "the client was dropped"
     );
     common::wait_listening(beta, "pool beta after its restart");
+    assert!(
+        has_event(admin, "pool_restarted", "beta"),
+        "no restart event"
+    );
 
     // An invalid file: 400 with the reason, nothing changes.
     write(
@@ -283,6 +402,58 @@ fn pool_mode_admin_views_acts_and_reloads() {
     assert_eq!(v["pools"].as_array().unwrap().len(), 2, "{v}");
     assert_eq!(pool(&v, "alpha")["servers"].as_array().unwrap().len(), 3);
     assert!(is_ok(&c.cmd(&["SET", "after-bad-reload", "v"])));
+
+    // A new pool and one fewer: both in the events journal, which keeps
+    // the removed pool's own events (alpha's ejections) after its engine
+    // is gone.
+    let gamma = free_port();
+    let mut next = toml(alpha, beta, &servers, 5, 2000);
+    let (from, to) = (
+        next.find("[pools.alpha]").unwrap(),
+        next.find("[pools.beta]").unwrap(),
+    );
+    next.replace_range(from..to, "");
+    next.push_str(&format!(
+        "\n[pools.gamma]\nlisten = \"127.0.0.1:{gamma}\"\nredis = true\nservers = [\"{}:1\"]\n",
+        servers[2].addr()
+    ));
+    write(&path, &next);
+    let (code, body) = post(admin, "/api/v1/config/reload");
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        body["applied"]["pools"]["added"],
+        serde_json::json!(["gamma"]),
+        "{body}"
+    );
+    assert_eq!(
+        body["applied"]["pools"]["removed"],
+        serde_json::json!(["alpha"]),
+        "{body}"
+    );
+    assert_eq!(
+        body["applied"]["pools"]["unchanged"],
+        serde_json::json!(["beta"]),
+        "{body}"
+    );
+    assert!(
+        has_event(admin, "pool_added", "gamma"),
+        "no pool_added event"
+    );
+    assert!(
+        has_event(admin, "pool_removed", "alpha"),
+        "no pool_removed event"
+    );
+    assert!(
+        has_event(admin, "pool_restarted", "beta"),
+        "the restart event was lost"
+    );
+    assert!(
+        has_event(admin, "server_ejected", "s1"),
+        "the removed pool's events were lost"
+    );
+    let m = metrics(admin);
+    assert!(m.keys().any(|k| k.contains(r#"pool="gamma""#)), "{m:?}");
+    assert!(!m.keys().any(|k| k.contains(r#"pool="alpha""#)), "{m:?}");
 }
 
 /// `slotway nutcracker -c FILE --admin ADDR`: the admin API for the YAML's

@@ -4,7 +4,11 @@
 //! map legend; after a master is killed and its replica promoted, the
 //! failover appears in the events timeline. In pool mode (the binary with
 //! `[pools.NAME]` and `--admin`), the Pools section lists the servers and
-//! shows an ejected one. Screenshots are kept as test artifacts
+//! shows an ejected one. With `admin.token` set, the page without a token
+//! shows its token form and no data; handed the token once as a URL
+//! fragment (`#token=...`, which the page moves into sessionStorage and
+//! sends as a bearer header), it shows the pools; a wrong token is
+//! refused. Screenshots are kept as test artifacts
 //! (`target/tmp/dashboard-*.png`).
 //!
 //! Chromium is driven from the command line (`--dump-dom` after the page's
@@ -149,6 +153,18 @@ fn dashboard_shows_the_cluster_and_a_failover() {
     screenshot(&bin, profile.path(), &url, "dashboard-after-failover.png");
 }
 
+const TOKEN: &str = "dash-token-5150";
+
+/// The opening tag of the element whose attributes include `marker`.
+fn opening_tag<'a>(page: &'a str, marker: &str) -> &'a str {
+    let at = page
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker}:\n{page}"));
+    let start = page[..at].rfind('<').unwrap();
+    let end = at + page[at..].find('>').unwrap();
+    &page[start..=end]
+}
+
 #[test]
 fn dashboard_shows_pools_and_an_ejected_server() {
     slotway_fixture::require_binaries(&["redis-server", "redis-cli"]);
@@ -164,7 +180,7 @@ fn dashboard_shows_pools_and_an_ejected_server() {
     std::fs::write(
         &path,
         format!(
-            "[pools.web]\nlisten = \"127.0.0.1:{listen}\"\nredis = true\nauto_eject_hosts = true\nservers = [\"{}:1 first\", \"{}:1 second\"]\n",
+            "[admin]\ntoken = \"{TOKEN}\"\n\n[pools.web]\nlisten = \"127.0.0.1:{listen}\"\nredis = true\nauto_eject_hosts = true\nservers = [\"{}:1 first\", \"{}:1 second\"]\n",
             servers[0].addr(),
             servers[1].addr()
         ),
@@ -181,11 +197,42 @@ fn dashboard_shows_pools_and_an_ejected_server() {
     common::wait_listening(listen, "the pool");
     common::wait_listening(admin_port, "the admin API");
     let admin: std::net::SocketAddr = format!("127.0.0.1:{admin_port}").parse().unwrap();
-    let r = common::admin::http(admin, "POST", "/api/v1/pools/web/servers/second/eject");
+    let r = common::admin::http_with(
+        admin,
+        "POST",
+        "/api/v1/pools/web/servers/second/eject",
+        &format!("Authorization: Bearer {TOKEN}\r\n"),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let profile = tempfile::tempdir().unwrap();
     let url = format!("http://{admin}/");
+
+    // No token: the page loads, asks for one, shows no data.
     let page = dom(&bin, profile.path(), &url);
+    assert!(
+        !opening_tag(&page, r#"id="login""#).contains("hidden"),
+        "the token form is not shown:\n{page}"
+    );
+    assert!(page.contains("needs its token"), "{page}");
+    assert!(
+        !page.contains(&servers[0].addr()) && page.contains(r#"<span id="error"></span>"#),
+        "data or an error shown without a token:\n{page}"
+    );
+    screenshot(&bin, profile.path(), &url, "dashboard-token-form.png");
+
+    // A wrong token is refused (and the form says so).
+    let page = dom(&bin, profile.path(), &format!("{url}#token=wrong-token"));
+    assert!(page.contains("refused this token"), "{page}");
+    assert!(!page.contains(&servers[0].addr()), "{page}");
+
+    // The right token, handed over once in the fragment.
+    let url = format!("{url}#token={TOKEN}");
+    let page = dom(&bin, profile.path(), &url);
+    assert!(
+        opening_tag(&page, r#"id="login""#).contains("hidden"),
+        "the token form still shows with the right token:\n{page}"
+    );
+    assert!(!page.contains(TOKEN), "the token is in the DOM:\n{page}");
     assert!(
         !page.contains(r#"id="pools-section" hidden"#),
         "the Pools section is hidden in pool mode:\n{page}"

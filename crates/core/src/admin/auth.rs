@@ -2,7 +2,11 @@
 //!
 //! Invariants: when `admin.token` is set, every route but the probes
 //! (`/health`, `/ready`, which orchestrators call without credentials and
-//! which reveal nothing) needs `Authorization: Bearer <token>`, compared in
+//! which reveal nothing) and the dashboard page `/` (static HTML and
+//! script with no data in it: a browser cannot attach a bearer token to a
+//! navigation, so the page itself must load to ask for the token, which
+//! its script then sends on every data fetch) needs
+//! `Authorization: Bearer <token>`, compared in
 //! constant time; a missing or wrong token gets 401 with a
 //! `WWW-Authenticate` header and no hint of which it was. Without a token,
 //! validation has already made sure the API listens on loopback only (or
@@ -17,8 +21,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::Admin;
 
-/// Paths served without a token.
-pub const OPEN_PATHS: &[&str] = &["/health", "/ready"];
+/// Paths served without a token: the probes and the (data-free) dashboard
+/// page. Everything else, including the OpenAPI description and
+/// `/metrics`, needs the token when one is set.
+pub const OPEN_PATHS: &[&str] = &["/", "/health", "/ready"];
 
 /// The middleware: passes the request on, or answers 401.
 pub async fn require_token(

@@ -13,7 +13,10 @@
 //! One admin listener serves the whole process: a cluster's engine, or
 //! every pool of a pool-mode process ([`Admin`] holds the live list, which
 //! reloads update). The cluster-shaped endpoints (status, topology,
-//! clients, …) describe the cluster, or in pool mode the first pool.
+//! clients, …) describe the cluster, or in pool mode the first pool;
+//! `/metrics`, `/api/v1/pools` and `/api/v1/events` cover every pool (the
+//! events also the process's own journal: pools added, removed or
+//! restarted by a reload).
 //!
 //! Invariants: the router is built from [`routes::ROUTES`] alone, and a test
 //! checks that table against docs/admin-openapi.json both ways; the API
@@ -38,6 +41,7 @@ use tracing::{info, warn};
 use crate::config::Secret;
 use crate::engine::Engine;
 use crate::error::RunError;
+use crate::events::Journal;
 
 /// The engines of a pool-mode process, as its pool set publishes them.
 pub type PoolEngines = watch::Receiver<Arc<Vec<Arc<Engine>>>>;
@@ -61,6 +65,9 @@ pub struct Admin {
     fallback: Arc<Engine>,
     token: Option<Secret>,
     reload: Option<mpsc::Sender<ReloadRequest>>,
+    /// The process's own events (pools added, removed, restarted by a
+    /// reload), which outlive any one pool's engine and its journal.
+    journal: Arc<Journal>,
 }
 
 impl Admin {
@@ -73,6 +80,7 @@ impl Admin {
             pools: None,
             fallback: engine,
             reload: None,
+            journal: Arc::default(),
         }
     }
 
@@ -87,6 +95,7 @@ impl Admin {
             pools: Some(pools),
             fallback: first,
             reload: None,
+            journal: Arc::default(),
         })
     }
 
@@ -95,6 +104,19 @@ impl Admin {
     pub fn with_reload(mut self, reload: mpsc::Sender<ReloadRequest>) -> Self {
         self.reload = Some(reload);
         self
+    }
+
+    /// Shows `journal`'s events in `/api/v1/events` with the engines'.
+    #[must_use]
+    pub fn with_journal(mut self, journal: Arc<Journal>) -> Self {
+        self.journal = journal;
+        self
+    }
+
+    /// The process's own events journal.
+    #[must_use]
+    pub fn journal(&self) -> &Journal {
+        &self.journal
     }
 
     /// The engine the cluster-shaped endpoints describe.

@@ -117,7 +117,8 @@ fn state_fields(status: Option<&ServerStatus>) -> serde_json::Map<String, Value>
     m
 }
 
-/// `GET /api/v1/events`: the journals of every engine, oldest first.
+/// `GET /api/v1/events`: the journals of every engine and the process's
+/// own, oldest first.
 #[must_use]
 pub fn events(admin: &Admin) -> Value {
     let engines = admin.pool_engines();
@@ -129,6 +130,7 @@ pub fn events(admin: &Admin) -> Value {
             .flat_map(|e| e.topology().events().recent())
             .collect()
     };
+    all.extend(admin.journal().recent());
     all.sort_by_key(|ev| ev.unix_ms);
     let events: Vec<Value> = all
         .into_iter()

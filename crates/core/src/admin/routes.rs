@@ -71,7 +71,7 @@ const DASHBOARD: &str = include_str!("dashboard.html");
 /// The handler of one route of [`ROUTES`].
 fn handler(method: Method, path: &str) -> Option<MethodRouter<Engines>> {
     Some(match (method, path) {
-        (Method::Get, "/") => get(|| async { Html(DASHBOARD) }),
+        (Method::Get, "/") => get(dashboard),
         (Method::Get, "/health") => get(health),
         (Method::Get, "/ready") => get(ready),
         (Method::Get, "/metrics") => get(metrics),
@@ -135,6 +135,26 @@ pub fn router(admin: Arc<Admin>) -> Router {
         .with_state(admin)
 }
 
+/// What the page may do: its own inline script and style, fetches to this
+/// origin only, no framing (the token form must not be overlaid by another
+/// site), no form posts anywhere (the token form is handled by the script).
+const DASHBOARD_CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// `GET /`: the dashboard page, served without a token (it holds no data;
+/// see [`super::auth`]) and never cached or framed.
+async fn dashboard() -> Response {
+    (
+        [
+            (header::CONTENT_SECURITY_POLICY, DASHBOARD_CSP),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        Html(DASHBOARD),
+    )
+        .into_response()
+}
+
 async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
@@ -149,11 +169,17 @@ async fn ready(State(a): State<Engines>) -> Response {
     (code, Json(views::ready(&e))).into_response()
 }
 
+/// `/metrics`: the cluster's, or every pool's under a `pool` label.
 async fn metrics(State(a): State<Engines>) -> Response {
-    let e = a.engine();
+    let pools = a.pool_engines();
+    let text = if pools.is_empty() {
+        crate::metrics::expose::render(&a.engine())
+    } else {
+        crate::metrics::expose::render_pools(&pools)
+    };
     (
         [(header::CONTENT_TYPE, crate::metrics::expose::CONTENT_TYPE)],
-        crate::metrics::expose::render(&e),
+        text,
     )
         .into_response()
 }

@@ -228,7 +228,10 @@ impl Control {
 /// servers, follows Sentinel, probes health, ejects and restores (on its
 /// own, or when an operator says so through `control`). A new value on
 /// `updates` (a configuration reload) replaces the servers and the
-/// placement at once (and forgets ejections); clients stay connected.
+/// placement at once; clients stay connected. Automatic ejections are
+/// forgotten (the new settings' probes decide afresh), but an operator's
+/// ejection of a server the new settings still have (same name and
+/// address) is kept: the operator said "out until I restore it".
 pub async fn run(
     topology: Arc<Topology>,
     mut updates: watch::Receiver<Arc<PoolSettings>>,
@@ -238,9 +241,11 @@ pub async fn run(
     stop: CancellationToken,
 ) {
     let mut first = true;
+    let mut kept: Vec<(String, String)> = Vec::new();
     loop {
         let pool = updates.borrow_and_update().clone();
         let generation = stop.child_token();
+        let board = control.board.clone();
         let serving = serve_generation(
             &topology,
             &pool,
@@ -248,12 +253,13 @@ pub async fn run(
             timing,
             &mut control,
             &generation,
-            first,
+            (!first).then_some(kept.as_slice()),
         );
         tokio::select! {
             () = stop.cancelled() => return,
             () = serving => return,
             changed = updates.changed() => {
+                kept = operator_ejected(&pool, &board.snapshot());
                 generation.cancel();
                 if changed.is_err() {
                     // The engine is gone.
@@ -267,6 +273,20 @@ pub async fn run(
     }
 }
 
+/// The (name, configured address) of every server an operator ejected.
+fn operator_ejected(pool: &PoolSettings, board: &[status::ServerStatus]) -> Vec<(String, String)> {
+    pool.servers
+        .iter()
+        .zip(board)
+        .filter(|(_, b)| b.by_operator && b.state == status::ServerState::Ejected)
+        .map(|(s, _)| (s.name.clone(), s.addr.clone()))
+        .collect()
+}
+
+/// Serves one generation of the pool's settings. `reload`: `None` for the
+/// first; after a reload, the operator ejections of the previous
+/// generation, re-applied to the servers that still have that name and
+/// address.
 async fn serve_generation(
     topology: &Topology,
     pool: &Arc<PoolSettings>,
@@ -274,8 +294,9 @@ async fn serve_generation(
     timing: PoolTiming,
     control: &mut Control,
     stop: &CancellationToken,
-    first: bool,
+    reload: Option<&[(String, String)]>,
 ) {
+    let first = reload.is_none();
     let mut addrs: Vec<String> = pool.servers.iter().map(|s| s.addr.clone()).collect();
     let follows =
         !pool.sentinels.is_empty() && pool.servers.iter().any(|s| s.sentinel_name.is_some());
@@ -304,6 +325,9 @@ async fn serve_generation(
     }
     drop(tx);
     let mut health = health::Health::new(pool.servers.len());
+    if let Some(kept) = reload {
+        keep_ejections(&mut health, kept, pool, &addrs, topology, stats);
+    }
     health.publish(&addrs, &control.board);
     let mut ticker = tokio::time::interval(pool.probe_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -370,6 +394,48 @@ async fn serve_generation(
                     topology.install(&view(&addrs));
                 }
                 health.publish(&addrs, &control.board);
+            }
+        }
+    }
+}
+
+/// Re-applies the operator ejections `kept` across a reload, to the
+/// servers still configured with that name and address; one the new
+/// settings refuse (no `auto_eject_hosts` any more, or the last server) is
+/// back in the placement, with a warning.
+fn keep_ejections(
+    health: &mut health::Health,
+    kept: &[(String, String)],
+    pool: &PoolSettings,
+    addrs: &[String],
+    topology: &Topology,
+    stats: &crate::stats::ProxyStats,
+) {
+    for (name, addr) in kept {
+        let Some(index) = pool
+            .servers
+            .iter()
+            .position(|s| s.name == *name && s.addr == *addr)
+        else {
+            continue;
+        };
+        let ejects = health.ejects;
+        match health.operator(index, status::Action::Eject, pool, addrs, topology.events()) {
+            Ok(live) => {
+                info!(pool = %pool.name, server = %name, "operator ejection kept across the reload");
+                if health.ejects != ejects {
+                    crate::stats::bump(&stats.server_ejects, health.ejects - ejects);
+                }
+                stats
+                    .server_ejected_at
+                    .lock()
+                    .clone_from(&health.ejected_at_us);
+                if let Some(keys) = live.and_then(|live| pool.key_map(&live)) {
+                    topology.set_keys(keys);
+                }
+            }
+            Err(e) => {
+                warn!(pool = %pool.name, server = %name, error = %e, "operator ejection not kept across the reload: the server is back in the placement");
             }
         }
     }

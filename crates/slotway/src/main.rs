@@ -227,8 +227,17 @@ fn init_logging(level: &str, format: LogFormat) -> Result<()> {
     .map_err(|e| anyhow::anyhow!("logging: {e}"))
 }
 
-/// The multi-threaded runtime every mode runs on.
+/// The runtime every mode runs on: one worker per thread asked for. With a
+/// single thread, tokio's current-thread scheduler: no work stealing and no
+/// cross-thread wake-ups, which costs measurably less CPU per request than
+/// a one-worker multi-threaded runtime (docs/benchmarks.md).
 pub(crate) fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
+    if threads <= 1 {
+        return tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime");
+    }
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.max(1))
         .thread_name("slotway-worker")

@@ -8,10 +8,11 @@
 //! `-d` re-executes the process detached (new session, no terminal) rather
 //! than forking; SIGTERM drains like SIGINT instead of killing outright.
 //!
-//! One flag nutcracker does not have: `--admin IP:PORT` serves Slotway's
+//! Two flags nutcracker does not have: `--admin IP:PORT` serves Slotway's
 //! admin HTTP API for every pool (its bearer token, if any, from the
 //! `SLOTWAY_ADMIN_TOKEN` environment variable: never on the command line,
-//! where `ps` shows it).
+//! where `ps` shows it), and `--threads N` sets the worker threads (default:
+//! one per core; `--threads 1` runs single-threaded like nutcracker).
 
 use std::ffi::OsString;
 use std::io::Write as _;
@@ -32,7 +33,7 @@ use crate::pools::{PoolSet, Running, settings_for};
 /// Runs the nutcracker command line `args` (without the program name).
 pub fn main(args: Vec<OsString>) -> ExitCode {
     let args_again = args.clone();
-    let (args, admin) = match take_admin_flag(args) {
+    let (args, own) = match take_own_flags(args) {
         Ok(split) => split,
         Err(e) => {
             eprintln!("nutcracker: {e}");
@@ -70,7 +71,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Run(parsed) => match run(&parsed, &args_again, admin) {
+        Command::Run(parsed) => match run(&parsed, &args_again, own) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("nutcracker: {e:#}");
@@ -80,23 +81,50 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     }
 }
 
-/// Splits Slotway's own `--admin IP:PORT` (or `--admin=IP:PORT`) off
-/// nutcracker's arguments.
-fn take_admin_flag(args: Vec<OsString>) -> Result<(Vec<OsString>, Option<String>)> {
+/// Slotway's own flags in nutcracker mode.
+#[derive(Debug, Default)]
+struct OwnFlags {
+    /// `--admin IP:PORT`.
+    admin: Option<String>,
+    /// `--threads N` (0: one per core).
+    threads: usize,
+}
+
+/// Splits Slotway's own `--admin IP:PORT` and `--threads N` (also in the
+/// `--flag=value` form) off nutcracker's arguments.
+fn take_own_flags(args: Vec<OsString>) -> Result<(Vec<OsString>, OwnFlags)> {
     let mut rest = Vec::with_capacity(args.len());
-    let mut admin = None;
+    let mut own = OwnFlags::default();
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
-        if arg == "--admin" {
-            let value = it.next().context("--admin needs IP:PORT")?;
-            admin = Some(value.to_string_lossy().into_owned());
-        } else if let Some(value) = arg.to_str().and_then(|a| a.strip_prefix("--admin=")) {
-            admin = Some(value.to_owned());
-        } else {
+        let text = arg.to_str().unwrap_or_default();
+        let (name, inline) = match text.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
+            _ => (text, None),
+        };
+        if name != "--admin" && name != "--threads" {
             rest.push(arg);
+            continue;
+        }
+        let value = match inline {
+            Some(v) => v,
+            None => it
+                .next()
+                .with_context(|| format!("{name} needs a value"))?
+                .to_string_lossy()
+                .into_owned(),
+        };
+        if name == "--admin" {
+            own.admin = Some(value);
+        } else {
+            own.threads = value
+                .parse()
+                .ok()
+                .filter(|&n| (1..=1024).contains(&n))
+                .with_context(|| format!("--threads {value:?}: a number from 1 to 1024"))?;
         }
     }
-    Ok((rest, admin))
+    Ok((rest, own))
 }
 
 /// What a reload read: the pools, and the sections outside them that
@@ -131,7 +159,7 @@ pub(crate) fn run_toml_pools(base: &Config, read: Option<crate::ReadConfig>) -> 
         let pools = slotway_nutconf::pools_from_toml(&config.pools)?;
         Ok((pools, changed_sections(&running, &config)))
     };
-    runtime()?.block_on(serve(pools, base, None, admin, reload))
+    runtime(base.proxy.threads)?.block_on(serve(pools, base, None, admin, reload))
 }
 
 /// The sections other than `[pools]` that differ between two configurations
@@ -176,18 +204,21 @@ pub(crate) fn check_toml_pools(base: &Config) -> Result<Vec<slotway_core::Settin
     pools.iter().map(|p| settings_for(p, base)).collect()
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    crate::runtime(std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+/// `threads` workers, or one per core when 0.
+fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    crate::runtime(if threads == 0 { cores } else { threads })
 }
 
-fn run(args: &NutcrackerArgs, raw: &[OsString], admin: Option<String>) -> Result<()> {
+fn run(args: &NutcrackerArgs, raw: &[OsString], own: OwnFlags) -> Result<()> {
     if args.daemonize && std::env::var_os(DETACHED).is_none() {
         return detach("nutcracker", raw, &["-d", "--daemonize"]);
     }
     let pools = load(args)?;
     // Slotway's own `--admin`: the pools run on defaults plus that.
     let mut base = Config::default();
-    if let Some(addr) = admin {
+    base.proxy.threads = own.threads;
+    if let Some(addr) = own.admin {
         base.admin.listen = addr;
         base.admin.token = std::env::var("SLOTWAY_ADMIN_TOKEN").unwrap_or_default();
         for pool in &pools {
@@ -210,7 +241,7 @@ fn run(args: &NutcrackerArgs, raw: &[OsString], admin: Option<String>) -> Result
     );
     let reread = args.clone();
     let reload = move || load(&reread).map(|pools| (pools, Vec::new()));
-    let result = runtime()?.block_on(serve(pools, &base, Some(stats), admin, reload));
+    let result = runtime(own.threads)?.block_on(serve(pools, &base, Some(stats), admin, reload));
     if let Some(path) = &args.pid_file {
         let _ = std::fs::remove_file(path);
     }

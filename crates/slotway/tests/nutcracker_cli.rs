@@ -48,6 +48,15 @@ fn flags_and_config_test() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("out_queue_bytes"));
     let out = nutcracker(&["--bogus"]);
     assert!(!out.status.success());
+    // Slotway's own --threads is checked before anything runs.
+    for bad in [&["--threads", "0"][..], &["--threads=x"], &["--threads"]] {
+        let out = nutcracker(bad);
+        assert!(!out.status.success(), "{bad:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--threads"),
+            "{bad:?}"
+        );
+    }
 
     let dir = tempfile::tempdir().unwrap();
     let good = write_conf(
@@ -102,6 +111,8 @@ fn serves_a_pool_and_its_stats() {
             "100",
         ])
         .args(["-o", &log.display().to_string(), "-v", "6"])
+        // Single-threaded, like nutcracker: the current-thread runtime.
+        .args(["--threads", "1"])
         .stdin(Stdio::null())
         .spawn()
         .unwrap();

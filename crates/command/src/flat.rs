@@ -38,7 +38,7 @@ pub fn flat_len() -> usize {
 }
 
 /// Position of `item` in `table`, if it is an element of it.
-fn position(table: &'static [CommandSpec], item: &'static CommandSpec) -> Option<usize> {
+fn position(table: &'static [CommandSpec], item: &CommandSpec) -> Option<usize> {
     let size = std::mem::size_of::<CommandSpec>().max(1);
     let offset = std::ptr::from_ref(item)
         .addr()
@@ -104,6 +104,24 @@ pub fn flat_index_of(name: &str) -> Option<usize> {
     match sub {
         None => Some(base),
         Some(s) => position(top.subcommands, top.subcommand(s.as_bytes())?).map(|i| base + 1 + i),
+    }
+}
+
+/// Flat index of `top` (a top-level command of the table), or of its
+/// subcommand `sub`: pointer arithmetic, no search (for the hot path).
+pub fn flat_index_in(top: &CommandSpec, sub: Option<&CommandSpec>) -> Option<usize> {
+    let base = *bases().0.get(position(COMMANDS, top)?)?;
+    match sub {
+        None => Some(base),
+        Some(sub) => position(top.subcommands, sub).map(|i| base + 1 + i),
+    }
+}
+
+/// Flat index of any spec of the table, a command or a subcommand.
+pub fn flat_index(spec: &CommandSpec) -> Option<usize> {
+    match spec.subcommand_name() {
+        None => flat_index_in(spec, None),
+        Some(_) => flat_index_in(crate::lookup(spec.container_name().as_bytes())?, Some(spec)),
     }
 }
 

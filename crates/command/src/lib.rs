@@ -28,7 +28,9 @@ mod spec;
 #[rustfmt::skip]
 pub mod table;
 
-pub use flat::{FlatResolved, flat_entries, flat_index_of, flat_len, resolve_flat};
+pub use flat::{
+    FlatResolved, flat_entries, flat_index, flat_index_in, flat_index_of, flat_len, resolve_flat,
+};
 pub use keys::{KeyError, for_each_key, for_each_key_with_flags, for_each_shard_channel};
 pub use lookup::{Resolved, lookup, resolve};
 pub use spec::{Args, BeginSearch, CommandSpec, FindKeys, KeySpec};

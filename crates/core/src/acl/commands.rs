@@ -8,10 +8,7 @@
 //! [`flat_index`]); a container's own bit is irrelevant once it has
 //! subcommands, since a request resolves to the subcommand's spec.
 
-use std::sync::OnceLock;
-
 use slotway_command::CommandSpec;
-use slotway_command::table::COMMANDS;
 
 /// Which commands a user may run.
 #[derive(Clone, PartialEq, Eq)]
@@ -38,47 +35,14 @@ pub enum RuleError {
     Syntax(String),
 }
 
-/// Offsets of each top-level command in the flat numbering, and the total.
-fn offsets() -> &'static (Vec<usize>, usize) {
-    static OFFSETS: OnceLock<(Vec<usize>, usize)> = OnceLock::new();
-    OFFSETS.get_or_init(|| {
-        let mut next = 0;
-        let starts = COMMANDS
-            .iter()
-            .map(|c| {
-                let start = next;
-                next += 1 + c.subcommands.len();
-                start
-            })
-            .collect();
-        (starts, next)
-    })
-}
-
 /// The flat index of a command of the table (subcommand or top level).
 fn flat_index(spec: &CommandSpec) -> Option<usize> {
-    let (starts, _) = offsets();
-    let top_name = spec.container_name();
-    let top = COMMANDS.binary_search_by(|c| c.name.cmp(top_name)).ok()?;
-    let start = *starts.get(top)?;
-    match spec.subcommand_name() {
-        None => Some(start),
-        Some(sub) => {
-            let subs = COMMANDS.get(top)?.subcommands;
-            let pos = subs
-                .binary_search_by(|c| c.subcommand_name().unwrap_or(c.name).cmp(sub))
-                .ok()?;
-            Some(start + 1 + pos)
-        }
-    }
+    slotway_command::flat_index(spec)
 }
 
 /// Every command of the table with its flat index.
 fn each_command() -> impl Iterator<Item = (usize, &'static CommandSpec)> {
-    COMMANDS
-        .iter()
-        .flat_map(|c| std::iter::once(c).chain(c.subcommands.iter()))
-        .enumerate()
+    slotway_command::flat_entries()
 }
 
 impl CommandSet {
@@ -86,7 +50,7 @@ impl CommandSet {
     #[must_use]
     pub fn none() -> Self {
         Self {
-            bits: vec![0; offsets().1.div_ceil(64)],
+            bits: vec![0; slotway_command::flat_len().div_ceil(64)],
             all: false,
         }
     }

@@ -10,7 +10,6 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use slotway_command::table::COMMANDS;
 use slotway_command::{CommandSpec, flags};
 use slotway_resp::Request;
 
@@ -26,7 +25,7 @@ impl CommandId {
     /// The slot of commands the table does not know.
     #[must_use]
     pub fn unknown() -> Self {
-        Self(u16::try_from(layout().names.len()).unwrap_or(u16::MAX))
+        Self(u16::try_from(names().len()).unwrap_or(u16::MAX))
     }
 
     fn index(self) -> usize {
@@ -70,39 +69,15 @@ impl Class {
     }
 }
 
-/// The flattened table: built once per process.
-struct Layout {
-    /// Flat index of each top-level command (same order as `COMMANDS`).
-    base: Vec<u16>,
-    /// Name of each flat slot (`"client|list"` for subcommands).
-    names: Vec<&'static str>,
-}
-
-fn layout() -> &'static Layout {
-    static LAYOUT: OnceLock<Layout> = OnceLock::new();
-    LAYOUT.get_or_init(|| {
-        let mut base = Vec::with_capacity(COMMANDS.len());
-        let mut names = Vec::new();
-        for cmd in COMMANDS {
-            base.push(u16::try_from(names.len()).unwrap_or(u16::MAX));
-            names.push(cmd.name);
-            names.extend(cmd.subcommands.iter().map(|s| s.name));
-        }
-        Layout { base, names }
+/// Name of each flat slot (`"client|list"` for subcommands), in the flat
+/// numbering of `slotway_command` (built once per process).
+fn names() -> &'static [&'static str] {
+    static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        slotway_command::flat_entries()
+            .map(|(_, c)| c.name)
+            .collect()
     })
-}
-
-/// Position of `item` in `table`, if it is an element of it.
-fn position(table: &'static [CommandSpec], item: &'static CommandSpec) -> Option<usize> {
-    let size = std::mem::size_of::<CommandSpec>().max(1);
-    let offset = std::ptr::from_ref(item)
-        .addr()
-        .checked_sub(table.as_ptr().addr())?;
-    let i = offset / size;
-    table
-        .get(i)
-        .filter(|found| std::ptr::eq(*found, item))
-        .map(|_| i)
 }
 
 /// What a request is, for the statistics: its slot, latency class, and
@@ -140,19 +115,18 @@ fn identify_with_kind(req: &Request) -> (Identified, bool) {
     let Some(top) = req.arg(0).and_then(slotway_command::lookup) else {
         return (unknown, true);
     };
-    let Some(top_idx) = position(COMMANDS, top) else {
+    let Some(base) = slotway_command::flat_index_in(top, None) else {
         return (unknown, true);
     };
-    let base = layout().base.get(top_idx).copied().unwrap_or(u16::MAX);
     let (spec, flat) = match req.arg(1).filter(|_| top.is_container()) {
         Some(sub_name) => match top.subcommand(sub_name) {
-            Some(sub) => match position(top.subcommands, sub) {
-                Some(i) => (sub, usize::from(base) + 1 + i),
-                None => (top, usize::from(base)),
+            Some(sub) => match slotway_command::flat_index_in(top, Some(sub)) {
+                Some(i) => (sub, i),
+                None => (top, base),
             },
-            None => (top, usize::from(base)),
+            None => (top, base),
         },
-        None => (top, usize::from(base)),
+        None => (top, base),
     };
     let what = Identified {
         id: CommandId(u16::try_from(flat).unwrap_or(u16::MAX)),
@@ -230,7 +204,7 @@ pub struct CommandTable {
 
 impl Default for CommandTable {
     fn default() -> Self {
-        let n = layout().names.len() + 1;
+        let n = names().len() + 1;
         Self {
             stats: (0..n).map(|_| CommandStats::default()).collect(),
         }
@@ -253,7 +227,7 @@ impl CommandTable {
     /// Commands called at least once, in table order.
     #[must_use]
     pub fn snapshot(&self) -> Vec<CommandSnapshot> {
-        let names = &layout().names;
+        let names = &names();
         self.stats
             .iter()
             .enumerate()
@@ -292,7 +266,7 @@ mod tests {
 
     #[test]
     fn commands_and_subcommands_get_their_own_slot() {
-        let names = &layout().names;
+        let names = &names();
         let get = id(&["GET", "k"]);
         assert_eq!(names[get.id.index()], "get");
         assert_eq!(get.class, Class::Read);
@@ -310,8 +284,8 @@ mod tests {
         assert!(!get.skip_slowlog);
         assert!(id(&["BLPOP", "k", "0"]).blocking && !get.blocking);
         // Every slot's name is the name of the spec that lands on it.
-        for (top, cmd) in COMMANDS.iter().enumerate() {
-            let base = usize::from(layout().base[top]);
+        for cmd in slotway_command::table::COMMANDS {
+            let base = slotway_command::flat_index_in(cmd, None).unwrap();
             assert_eq!(names[base], cmd.name);
             for (i, sub) in cmd.subcommands.iter().enumerate() {
                 assert_eq!(names[base + 1 + i], sub.name);

@@ -28,6 +28,7 @@ const LEFT: f64 = 60.0;
 const TOP: f64 = 70.0;
 const PLOT_H: f64 = 300.0;
 const BOTTOM: f64 = 120.0;
+const MIN_WIDTH: f64 = 660.0;
 
 /// `&`, `<`, `>`, `"` escaped.
 pub fn escape(s: &str) -> String {
@@ -85,7 +86,8 @@ pub fn grouped_bars(
 ) -> String {
     let n = series.len().max(1) as f64;
     let group_w = n * BAR + GROUP_GAP;
-    let width = LEFT + group_w * groups.len().max(1) as f64 + 20.0;
+    // Wide enough for the title and a 3-column legend however few groups.
+    let width = (LEFT + group_w * groups.len().max(1) as f64 + 20.0).max(MIN_WIDTH);
     let height = TOP + PLOT_H + BOTTOM;
     let max = nice_max(
         groups

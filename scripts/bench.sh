@@ -5,10 +5,18 @@
 # servers. redis-benchmark -c 50 -r 100000 (SET GET INCR LPUSH MSET at -d 64,
 # SET GET at -d 4096; -P 1 and -P 16) against each and against the servers
 # directly; CPU µs per request of every process (utime+stime from /proc),
-# and syscalls per request of each proxy (strace -c). Prints Markdown.
-# Extra arguments go to slotway-bench (--help). About 5 minutes on 2 cores.
+# and syscalls per request of each proxy (strace -c); then RSS with 10,000
+# idle clients, open-loop latency at 20,000 req/s, and CPU per key of a
+# 100-key MGET. Prints Markdown.
+# `--chart` (first argument) also writes docs/bench-cpu.svg. Other arguments
+# go to slotway-bench (--help). About 6-7 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+extra=()
+if [[ "${1:-}" == "--chart" ]]; then
+  shift
+  extra=(--svg docs/bench-cpu.svg)
+fi
 scripts/deps.sh --bench
 cargo build --release --quiet -p slotway -p slotway-bench
-exec target/release/slotway-bench "$@"
+exec target/release/slotway-bench "${extra[@]}" "$@"

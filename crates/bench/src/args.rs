@@ -11,14 +11,18 @@ use anyhow::{Context, Result, bail};
 pub const USAGE: &str = "\
 usage: slotway-bench [--secs S] [--requests N] [--clients C] [--timeout-secs S]
                      [--slotway-bin PATH] [--nutcracker-bin PATH] [--quick] [--no-strace]
+                     [--only LIST] [--svg PATH] [--idle-clients N] [--rate R]
+                     [--latency-secs S] [--latency-conns C]
 
 Starts a 3-master Redis Cluster, 3 standalone redis-servers, Slotway in cluster
 mode over the cluster, and nutcracker (-v 4) and Slotway in pool mode
 (`slotway nutcracker`, same YAML) over the standalone servers. Runs
 redis-benchmark (-c 50 -r 100000; SET GET INCR LPUSH MSET at -d 64, SET GET at
 -d 4096; -P 1 and -P 16) against each of them and against the servers
-directly, then counts the proxies' syscalls per request with strace. Prints
-Markdown: CPU µs per request of the proxy and of Redis, and the ratios.
+directly, then counts the proxies' syscalls per request with strace. Then:
+the proxies' RSS with 10,000 idle clients; latency (p50/p99/p99.9) at a fixed
+open-loop rate, directly and through each proxy; CPU per key of a 100-key MGET.
+Prints Markdown: CPU µs per request of the proxy and of Redis, and the ratios.
 
   --secs S            target length of each run (default 3); -n follows the
                       target's last throughput, within fixed bounds
@@ -28,7 +32,51 @@ Markdown: CPU µs per request of the proxy and of Redis, and the ratios.
   --slotway-bin PATH  default: `slotway` next to this executable
   --nutcracker-bin P  default: `nutcracker` on PATH or in /usr/sbin
   --quick             only SET and GET of 64 B
-  --no-strace         skip the syscall counts";
+  --no-strace         skip the syscall counts
+  --only LIST         comma-separated sections to run, of: cpu, strace, rss,
+                      latency, mget (default: all)
+  --svg PATH          also write the CPU-per-request chart (SVG) to PATH
+  --idle-clients N    idle connections of the rss section (default 10000)
+  --rate R            requests/s of the latency section, all connections
+                      together (default 20000)
+  --latency-secs S    length of each latency run (default 5; 2 with --quick)
+  --latency-conns C   connections of the latency section (default 20)";
+
+/// The measurements a run can select.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// redis-benchmark CPU per request (the case matrix).
+    Cpu,
+    /// strace syscalls per request.
+    Strace,
+    /// RSS with idle clients.
+    Rss,
+    /// Open-loop latency.
+    Latency,
+    /// CPU per key of MGET.
+    Mget,
+}
+
+impl Section {
+    pub const ALL: [Section; 5] = [
+        Section::Cpu,
+        Section::Strace,
+        Section::Rss,
+        Section::Latency,
+        Section::Mget,
+    ];
+
+    pub fn parse(s: &str) -> Result<Section> {
+        Ok(match s {
+            "cpu" => Section::Cpu,
+            "strace" => Section::Strace,
+            "rss" => Section::Rss,
+            "latency" => Section::Latency,
+            "mget" => Section::Mget,
+            other => bail!("unknown section `{other}` (cpu, strace, rss, latency, mget)"),
+        })
+    }
+}
 
 /// Command-line options.
 #[derive(Debug, Clone)]
@@ -40,7 +88,25 @@ pub struct Args {
     pub slotway_bin: Option<PathBuf>,
     pub nutcracker_bin: Option<PathBuf>,
     pub quick: bool,
-    pub strace: bool,
+    /// Sections to run (`--no-strace` removes `Strace`).
+    pub sections: Vec<Section>,
+    pub svg: Option<PathBuf>,
+    pub idle_clients: usize,
+    pub rate: u64,
+    /// `None`: 5 s, or 2 s with `--quick`.
+    pub latency_secs: Option<f64>,
+    pub latency_conns: usize,
+}
+
+impl Args {
+    pub fn has(&self, s: Section) -> bool {
+        self.sections.contains(&s)
+    }
+
+    pub fn latency_secs(&self) -> f64 {
+        self.latency_secs
+            .unwrap_or(if self.quick { 2.0 } else { 5.0 })
+    }
 }
 
 impl Args {
@@ -54,8 +120,14 @@ impl Args {
             slotway_bin: None,
             nutcracker_bin: None,
             quick: false,
-            strace: true,
+            sections: Section::ALL.to_vec(),
+            svg: None,
+            idle_clients: 10_000,
+            rate: 20_000,
+            latency_secs: None,
+            latency_conns: 20,
         };
+        let mut no_strace = false;
         while let Some(flag) = it.next() {
             let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
             match flag.as_str() {
@@ -68,13 +140,48 @@ impl Args {
                 "--slotway-bin" => args.slotway_bin = Some(PathBuf::from(value()?)),
                 "--nutcracker-bin" => args.nutcracker_bin = Some(PathBuf::from(value()?)),
                 "--quick" => args.quick = true,
-                "--no-strace" => args.strace = false,
+                "--no-strace" => no_strace = true,
+                "--only" => {
+                    args.sections = value()?
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(Section::parse)
+                        .collect::<Result<_>>()?;
+                }
+                "--svg" => args.svg = Some(PathBuf::from(value()?)),
+                "--idle-clients" => {
+                    args.idle_clients = value()?.parse().context("--idle-clients")?;
+                }
+                "--rate" => args.rate = value()?.parse().context("--rate")?,
+                "--latency-secs" => {
+                    args.latency_secs = Some(value()?.parse().context("--latency-secs")?);
+                }
+                "--latency-conns" => {
+                    args.latency_conns = value()?.parse().context("--latency-conns")?;
+                }
                 "-h" | "--help" => return Ok(None),
                 other => bail!("unknown argument `{other}`\n{USAGE}"),
             }
         }
+        if no_strace {
+            args.sections.retain(|s| *s != Section::Strace);
+        }
         if args.requests == Some(0) || args.clients == 0 || args.timeout.is_zero() {
             bail!("--requests, --clients and --timeout-secs must be positive");
+        }
+        if args.sections.is_empty() {
+            bail!("--only needs at least one section");
+        }
+        if args.idle_clients == 0 || args.rate == 0 || args.latency_conns == 0 {
+            bail!("--idle-clients, --rate and --latency-conns must be positive");
+        }
+        if args.latency_conns as u64 > args.rate {
+            bail!("--latency-conns must not exceed --rate (each connection sends at least 1/s)");
+        }
+        if let Some(s) = args.latency_secs
+            && !(s.is_finite() && s > 0.0 && s <= 600.0)
+        {
+            bail!("--latency-secs must be in (0, 600]");
         }
         if !(args.secs.is_finite() && args.secs > 0.0) {
             bail!("--secs must be a positive number");
@@ -106,11 +213,40 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(a.requests, Some(10));
-        assert!(a.quick && !a.strace);
+        assert!(a.quick && !a.has(Section::Strace) && a.has(Section::Cpu));
+        assert_eq!(a.latency_secs(), 2.0);
         assert_eq!(a.secs, 1.5);
         assert_eq!(a.slotway_bin, Some(PathBuf::from("/x/slotway")));
         let d = parse(&[]).unwrap().unwrap();
-        assert_eq!((d.clients, d.requests, d.strace), (50, None, true));
+        assert_eq!((d.clients, d.requests), (50, None));
+        assert_eq!(d.sections, Section::ALL.to_vec());
+        assert_eq!(
+            (d.idle_clients, d.rate, d.latency_conns, d.latency_secs()),
+            (10_000, 20_000, 20, 5.0)
+        );
+        assert!(d.svg.is_none());
+        let o = parse(&[
+            "--only",
+            "rss,latency",
+            "--svg",
+            "/tmp/x.svg",
+            "--rate",
+            "1000",
+            "--latency-secs",
+            "3",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.sections, vec![Section::Rss, Section::Latency]);
+        assert_eq!(o.svg, Some(PathBuf::from("/tmp/x.svg")));
+        assert_eq!((o.rate, o.latency_secs()), (1000, 3.0));
+        assert!(parse(&["--only", "rss,bogus"]).is_err());
+        assert!(parse(&["--only", ""]).is_err());
+        assert!(parse(&["--only", "strace", "--no-strace"]).is_err());
+        assert!(parse(&["--rate", "0"]).is_err());
+        assert!(parse(&["--rate", "5", "--latency-conns", "6"]).is_err());
+        assert!(parse(&["--latency-secs", "0"]).is_err());
+        assert!(parse(&["--idle-clients", "0"]).is_err());
         assert!(parse(&["--help"]).unwrap().is_none());
         assert!(parse(&["--requests"]).is_err());
         assert!(parse(&["--requests", "0"]).is_err());

@@ -141,6 +141,60 @@ impl Fleet {
         })
     }
 
+    /// The one port a latency or idle-client run connects to: the proxy's,
+    /// or for a direct target the first server (a cluster run then only
+    /// uses keys of that master's slots, see `first_master_keys`).
+    pub fn single_port(&self, target: Target) -> Result<u16> {
+        Ok(match target {
+            Target::ClusterDirect => self
+                .cluster
+                .nodes()
+                .first()
+                .context("cluster without nodes")?
+                .port(),
+            Target::StandaloneDirect => self
+                .standalone
+                .first()
+                .context("no standalone server")?
+                .port(),
+            Target::SlotwayCluster => self.slotway_cluster.port(),
+            Target::Nutcracker => self.nutcracker.port(),
+            Target::SlotwayPool => self.slotway_pool.port(),
+        })
+    }
+
+    /// `n` keys (`prefix` + number) whose slots the first cluster node
+    /// serves, so a run straight at that node never gets `MOVED`.
+    pub fn first_master_keys(&self, prefix: &str, n: usize) -> Result<Vec<String>> {
+        let first = self
+            .cluster
+            .nodes()
+            .first()
+            .context("cluster without nodes")?;
+        let addr = first.addr();
+        let map = self.cluster.slots().context("CLUSTER SLOTS")?;
+        let ranges: Vec<(u16, u16)> = map
+            .iter()
+            .filter(|r| r.master == addr)
+            .map(|r| (r.start, r.end))
+            .collect();
+        let owned = |k: &str| {
+            let slot = slotway_hashkit::key_slot(k.as_bytes());
+            ranges.iter().any(|(a, b)| (*a..=*b).contains(&slot))
+        };
+        // About a third of all keys qualify; the bound only stops a map
+        // without this node.
+        let keys: Vec<String> = (0..n * 100)
+            .map(|i| format!("{prefix}{i}"))
+            .filter(|k| owned(k))
+            .take(n)
+            .collect();
+        if keys.len() < n {
+            anyhow::bail!("{addr} serves too few slots ({ranges:?}) for {n} keys");
+        }
+        Ok(keys)
+    }
+
     /// `FLUSHALL` on every server (all dbs), straight at each one. Keeps
     /// memory bounded (LPUSH's list, 4 KB values) between cases; done
     /// outside any measured window.

@@ -9,17 +9,24 @@
 //! bounded in time; CPU is utime+stime from `/proc` before and after each
 //! run, divided by `CLK_TCK` and by the run's request count; every target of
 //! a case runs back to back in the same benchmark run, so ratios compare
-//! like with like on a noisy shared host.
+//! like with like on a noisy shared host. After the CPU matrix come the
+//! optional sections (`extras`): idle-client RSS, open-loop latency, MGET
+//! CPU per key; and the CPU chart as SVG (`svg`).
 
 mod args;
 mod cases;
 mod cpu;
+mod extras;
 mod fleet;
+mod latency;
+mod mget;
 mod poolconf;
 mod proxy;
 mod report;
+mod rss;
 mod runner;
 mod strace;
+mod svg;
 mod sysinfo;
 mod targets;
 
@@ -30,7 +37,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use slotway_fixture::{check_binaries, find_binary};
 
-use crate::args::{Args, USAGE};
+use crate::args::{Args, Section, USAGE};
 use crate::cases::{Case, SMALL, Sizer, Test};
 use crate::fleet::{Binaries, Fleet};
 use crate::report::{Row, StraceRow};
@@ -156,6 +163,8 @@ fn run(args: &Args) -> Result<()> {
     let tck = sysinfo::clk_tck()?;
     let started = Instant::now();
     let header = sysinfo::machine_lines(&bins.nutcracker, &bins.slotway)?;
+    // Before any proxy is spawned: they inherit it (10,000 idle clients).
+    let nofile = rss::raise_nofile()?;
     let mut fleet = Fleet::start(&bins)?;
     eprintln!(
         "[{:>4.0}s] all processes serving",
@@ -164,7 +173,12 @@ fn run(args: &Args) -> Result<()> {
 
     let mut sizer = Sizer::new(args.secs, args.requests);
     let mut rows = Vec::new();
-    for case in cases::matrix(args.quick) {
+    let matrix = if args.has(Section::Cpu) {
+        cases::matrix(args.quick)
+    } else {
+        Vec::new()
+    };
+    for case in matrix {
         // GET reads what the SET case before it wrote; SET starts clean.
         if case.test == Test::Set {
             fleet.flush_all()?;
@@ -185,11 +199,20 @@ fn run(args: &Args) -> Result<()> {
             rows.push(row);
         }
     }
-    let traces = if args.strace {
+    let traces = if args.has(Section::Strace) {
         trace_all(&mut fleet, args)
     } else {
         Vec::new()
     };
+    let idle = args
+        .has(Section::Rss)
+        .then(|| extras::idle_all(&mut fleet, args));
+    let lat = args
+        .has(Section::Latency)
+        .then(|| extras::latency_all(&mut fleet, args));
+    let mgets = args
+        .has(Section::Mget)
+        .then(|| extras::mget_all(&mut fleet, args, tck, KEYSPACE));
     // Proxies first, then the servers they talk to (also on error, by Drop).
     drop(fleet);
 
@@ -205,21 +228,24 @@ fn run(args: &Args) -> Result<()> {
         rows.len(),
         started.elapsed().as_secs_f64()
     );
-    println!();
-    println!("CPU µs per request of each proxy and of the redis-servers of a direct run:");
-    println!();
-    for line in report::summary_table(&rows) {
-        println!("{line}");
-    }
-    println!();
-    println!("Every run:");
-    println!();
-    for line in report::runs_table(&rows) {
-        println!("{line}");
-    }
-    if let Some(note) = report::quantization_note(&rows) {
+    println!("- open-files limit of the bench and its proxies: {nofile}");
+    if !rows.is_empty() {
         println!();
-        println!("{note}");
+        println!("CPU µs per request of each proxy and of the redis-servers of a direct run:");
+        println!();
+        for line in report::summary_table(&rows) {
+            println!("{line}");
+        }
+        println!();
+        println!("Every run:");
+        println!();
+        for line in report::runs_table(&rows) {
+            println!("{line}");
+        }
+        if let Some(note) = report::quantization_note(&rows) {
+            println!();
+            println!("{note}");
+        }
     }
     if !traces.is_empty() {
         println!();
@@ -229,7 +255,85 @@ fn run(args: &Args) -> Result<()> {
             println!("{line}");
         }
     }
+    print_extras(args, idle, lat, mgets);
+    if let Some(path) = &args.svg {
+        if rows.is_empty() {
+            eprintln!("--svg: no CPU runs (section `cpu` not selected), no chart written");
+        } else {
+            let chart = svg::grouped_bars(
+                "CPU µs per request: proxies and Redis directly (lower is better)",
+                "CPU µs per request",
+                &svg::SERIES,
+                &svg::cpu_groups(&rows),
+            );
+            std::fs::write(path, chart).with_context(|| format!("write {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+    }
     Ok(())
+}
+
+type Failures = Vec<(Target, String)>;
+
+fn print_failures(failures: &Failures) {
+    for (t, e) in failures {
+        println!();
+        println!("{}: not measured: {}", t.name(), e.replace('\n', " "));
+    }
+}
+
+/// The tables of the optional sections that ran.
+fn print_extras(
+    args: &Args,
+    idle: Option<(Vec<rss::RssRow>, Failures)>,
+    lat: Option<(Vec<latency::Summary>, Failures)>,
+    mgets: Option<(Vec<mget::MgetRow>, Failures)>,
+) {
+    if let Some((rows, errors)) = idle {
+        println!();
+        println!(
+            "Memory with {} idle clients (each sent one PING and read its PONG; VmRSS of the \
+             proxy; target: <= 64 MB):",
+            args.idle_clients
+        );
+        println!();
+        for line in rss::table(&rows, &errors) {
+            println!("{line}");
+        }
+    }
+    if let Some((rows, errors)) = lat {
+        let load = extras::load(args);
+        println!();
+        println!(
+            "Latency at a fixed rate (open loop, measured from each request's scheduled send \
+             time): {} connections, {} req/s in all (SET and GET of {} B alternating), {} s per \
+             target. Direct runs use one server: the first standalone server, or the first \
+             cluster master with keys of its slots (the same keys through Slotway cluster); \
+             \"added\" is over the direct run on the same kind of servers, µs:",
+            load.conns, load.rate, load.data_size, load.secs
+        );
+        println!();
+        for line in latency::table(&rows) {
+            println!("{line}");
+        }
+        print_failures(&errors);
+    }
+    if let Some((rows, errors)) = mgets {
+        println!();
+        println!(
+            "MGET of {} random keys (`redis-benchmark -c {} -r {KEYSPACE} MGET key:__rand_int__ \
+             ...`, keys prefilled by SET), CPU per key; write syscalls from `strace -c -f` over \
+             another {} requests from one client (`-c 1`, so each request is one client batch):",
+            mget::KEYS,
+            args.clients,
+            extras::MGET_TRACED
+        );
+        println!();
+        for line in mget::table(&rows) {
+            println!("{line}");
+        }
+        print_failures(&errors);
+    }
 }
 
 fn main() -> ExitCode {

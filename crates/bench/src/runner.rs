@@ -172,10 +172,17 @@ fn run_one(cluster: bool, port: u16, spec: &Spec, timeout: Duration) -> Result<f
 /// `"MSET (10 keys)","9000.00",...`. Other lines (cluster-mode banners,
 /// warnings) are ignored.
 pub fn parse_csv_rps(output: &str, test: Test) -> Option<f64> {
+    parse_csv_rps_of(output, test.label())
+}
+
+/// The `rps` column of the first CSV row whose test name starts with the
+/// word `label` (an arbitrary command's row is named by its command line,
+/// e.g. `"MGET key:__rand_int__ ..."`).
+pub fn parse_csv_rps_of(output: &str, label: &str) -> Option<f64> {
     output.lines().find_map(|line| {
         let mut fields = line.split(',').map(|f| f.trim().trim_matches('"'));
         let name = fields.next()?.split(' ').next()?;
-        if !name.eq_ignore_ascii_case(test.label()) {
+        if !name.eq_ignore_ascii_case(label) {
             return None;
         }
         let rps: f64 = fields.next()?.parse().ok()?;
@@ -199,6 +206,8 @@ mod tests {
         assert_eq!(parse_csv_rps(out, Test::Mset), Some(8040.85));
         assert_eq!(parse_csv_rps(out, Test::Incr), None);
         assert_eq!(parse_csv_rps("\"SET\",\"nan\"", Test::Set), None);
+        let mget = "\"test\",\"rps\"\n\"MGET key:__rand_int__ key:__rand_int__\",\"1234.50\"\n";
+        assert_eq!(parse_csv_rps_of(mget, "MGET"), Some(1234.5));
     }
 
     #[test]

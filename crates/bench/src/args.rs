@@ -32,6 +32,8 @@ Prints Markdown: CPU µs per request of the proxy and of Redis, and the ratios.
   --slotway-bin PATH  default: `slotway` next to this executable
   --nutcracker-bin P  default: `nutcracker` on PATH or in /usr/sbin
   --quick             only SET and GET of 64 B
+  --slotway-threads N pass --threads N to both Slotway proxies (default: one per core;
+                      1 = tokio's current-thread scheduler)
   --no-strace         skip the syscall counts
   --only LIST         comma-separated sections to run, of: cpu, strace, rss,
                       latency, mget (default: all)
@@ -96,6 +98,8 @@ pub struct Args {
     /// `None`: 5 s, or 2 s with `--quick`.
     pub latency_secs: Option<f64>,
     pub latency_conns: usize,
+    /// `--threads` given to both Slotway proxies (`None`: their default).
+    pub slotway_threads: Option<usize>,
 }
 
 impl Args {
@@ -126,6 +130,7 @@ impl Args {
             rate: 20_000,
             latency_secs: None,
             latency_conns: 20,
+            slotway_threads: None,
         };
         let mut no_strace = false;
         while let Some(flag) = it.next() {
@@ -138,6 +143,13 @@ impl Args {
                     args.timeout = Duration::from_secs(value()?.parse().context("--timeout-secs")?);
                 }
                 "--slotway-bin" => args.slotway_bin = Some(PathBuf::from(value()?)),
+                "--slotway-threads" => {
+                    let n: usize = value()?.parse().context("--slotway-threads")?;
+                    if n == 0 {
+                        bail!("--slotway-threads must be positive");
+                    }
+                    args.slotway_threads = Some(n);
+                }
                 "--nutcracker-bin" => args.nutcracker_bin = Some(PathBuf::from(value()?)),
                 "--quick" => args.quick = true,
                 "--no-strace" => no_strace = true,
@@ -253,5 +265,13 @@ mod tests {
         assert!(parse(&["--secs", "-1"]).is_err());
         assert!(parse(&["--secs", "NaN"]).is_err());
         assert!(parse(&["--bogus"]).is_err());
+        assert!(parse(&["--slotway-threads", "0"]).is_err());
+        assert_eq!(
+            parse(&["--slotway-threads", "1"])
+                .unwrap()
+                .unwrap()
+                .slotway_threads,
+            Some(1)
+        );
     }
 }

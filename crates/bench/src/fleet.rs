@@ -30,6 +30,8 @@ const SLOTWAY_POOL_DB: u32 = 2;
 pub struct Binaries {
     pub slotway: PathBuf,
     pub nutcracker: PathBuf,
+    /// `--threads` for both Slotway proxies (`None`: their default).
+    pub slotway_threads: Option<usize>,
 }
 
 /// The running processes. Fields drop in order: proxies, then servers.
@@ -54,11 +56,18 @@ impl Fleet {
         let addrs: Vec<String> = standalone.iter().map(RedisServer::addr).collect();
 
         let seeds = cluster.seeds();
+        let threads: Vec<OsString> = bins
+            .slotway_threads
+            .map(|n| vec![OsString::from("--threads"), OsString::from(n.to_string())])
+            .unwrap_or_default();
         let slotway_cluster = Proxy::start("slotway (cluster mode)", &bins.slotway, |port, _| {
-            Ok(proxy::cluster_args(port, &seeds))
+            let mut args = proxy::cluster_args(port, &seeds);
+            args.extend(threads.iter().cloned());
+            Ok(args)
         })?;
         let pool_args = |db: u32, prefix: Option<&str>| {
             let addrs = addrs.clone();
+            let threads = threads.clone();
             let prefix = prefix.map(OsString::from);
             move |port: u16, dir: &Path| -> Result<Vec<OsString>> {
                 let conf = dir.join("pool.yml");
@@ -71,6 +80,10 @@ impl Fleet {
                 std::fs::write(&conf, yaml).with_context(|| format!("write {}", conf.display()))?;
                 let mut args: Vec<OsString> = prefix.iter().cloned().collect();
                 args.extend(proxy::nutcracker_args(&conf, free_port()));
+                if prefix.is_some() {
+                    // Slotway's own flag; nutcracker has none.
+                    args.extend(threads.iter().cloned());
+                }
                 Ok(args)
             }
         };

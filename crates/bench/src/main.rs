@@ -67,6 +67,7 @@ fn binaries(args: &Args) -> Result<Binaries> {
     Ok(Binaries {
         slotway,
         nutcracker,
+        slotway_threads: args.slotway_threads,
     })
 }
 
@@ -162,7 +163,11 @@ fn run(args: &Args) -> Result<()> {
     let bins = binaries(args)?;
     let tck = sysinfo::clk_tck()?;
     let started = Instant::now();
-    let header = sysinfo::machine_lines(&bins.nutcracker, &bins.slotway)?;
+    let mut header = sysinfo::machine_lines(&bins.nutcracker, &bins.slotway)?;
+    header.push(match bins.slotway_threads {
+        Some(n) => format!("- slotway worker threads: {n} (--slotway-threads)"),
+        None => "- slotway worker threads: one per core (default)".to_owned(),
+    });
     // Before any proxy is spawned: they inherit it (10,000 idle clients).
     let nofile = rss::raise_nofile()?;
     let mut fleet = Fleet::start(&bins)?;

@@ -2,11 +2,12 @@
 //! own INFO, configuration, view of the cluster, and a few utilities.
 //!
 //! Subcommands that change the proxy (CONFIG SET, MULTIPLEXING OFF,
-//! SHUTDOWN) need a user with `admin = true` (`[[users]]`) when any
-//! authentication is configured, and are open to every client when none is
-//! (Redis's open `default` user); see [`super::proxy_config`], which owns
-//! CONFIG and MULTIPLEXING. SHUTDOWN starts the graceful shutdown. There is
-//! no `PROXY DEBUG` (redis-cluster-proxy's let any client crash it).
+//! SHUTDOWN) need a user with `admin = true` (`[[users]]`); only the
+//! redis-cluster-proxy drop-in lets every client of an unauthenticated
+//! proxy use CONFIG SET and MULTIPLEXING OFF, as that proxy does (see
+//! [`super::proxy_config`], which owns CONFIG and MULTIPLEXING). SHUTDOWN
+//! (graceful) is for admin users only, always. There is no `PROXY DEBUG`
+//! (redis-cluster-proxy's let any client crash it).
 
 use std::time::Instant;
 
@@ -15,7 +16,7 @@ use slotway_resp::{Request, encode};
 
 use super::Shared;
 use super::local::{ClientState, Context};
-use super::proxy_config::{self, may_change};
+use super::proxy_config::{self, may_shut_down};
 
 /// When the process started serving (for uptime).
 static STARTED: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
@@ -107,7 +108,7 @@ pub fn answer(
             }
             encode::simple(out, b"OK");
         }
-        b"shutdown" if !may_change(state, shared) => encode::error(out, proxy_config::NOPERM),
+        b"shutdown" if !may_shut_down(state) => encode::error(out, proxy_config::NOPERM),
         b"shutdown" if req.argc() == 2 || (req.argc() == 3 && arg(2) == b"asap") => {
             tracing::warn!(
                 client = state.id,

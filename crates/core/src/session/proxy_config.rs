@@ -3,10 +3,14 @@
 //! ([`crate::runtime::Runtime`]), and a client's switch to private node
 //! connections ([`super::private`]).
 //!
-//! Who may change things: with no authentication configured at all (no
-//! `requirepass`, no `[[users]]`) every client is Redis's open `default`
-//! user with every right, so it may; otherwise only a user with
-//! `admin = true`. Reading (GET, STATUS) is open to every client.
+//! Who may change things: a user with `admin = true` (`[[users]]`). The
+//! redis-cluster-proxy drop-in also lets every client tune a proxy with no
+//! authentication configured at all (no `requirepass`, no `[[users]]`), as
+//! redis-cluster-proxy does (its own test suite relies on it); SHUTDOWN
+//! always needs an admin user, so no anonymous client can stop the proxy.
+//! MULTIPLEXING OFF only concerns the caller: open to every client of a
+//! proxy without authentication.
+//! Reading (GET, STATUS) is open to every client.
 
 use bytes::BytesMut;
 use slotway_resp::{Request, encode};
@@ -18,10 +22,22 @@ use crate::config::Multiplexing;
 /// The NOPERM a client without the right to change the proxy gets.
 pub(super) const NOPERM: &[u8] = b"NOPERM slotway: this PROXY subcommand changes the proxy and needs an admin user (admin = true in [[users]])";
 
-/// Whether this client may change the proxy (CONFIG SET, MULTIPLEXING OFF,
-/// SHUTDOWN).
+/// Whether this client may tune the proxy (CONFIG SET).
 pub(super) fn may_change(state: &ClientState, shared: &Shared) -> bool {
+    state.user.is_admin() || (shared.settings.users.is_open() && shared.runtime.rcp_compat())
+}
+
+/// Whether this client may take its own node connections (MULTIPLEXING
+/// OFF): it changes nothing for other clients, so on a proxy with no
+/// authentication configured every client may, like a blocking command
+/// that leases a connection; otherwise admin users only.
+pub(super) fn may_go_private(state: &ClientState, shared: &Shared) -> bool {
     state.user.is_admin() || shared.settings.users.is_open()
+}
+
+/// Whether this client may shut the proxy down: admin users only.
+pub(super) fn may_shut_down(state: &ClientState) -> bool {
+    state.user.is_admin()
 }
 
 /// `PROXY CONFIG GET <option>` / `PROXY CONFIG SET <option> <value>`.
@@ -108,7 +124,7 @@ pub(super) fn multiplexing(
             out,
             b"ERR slotway: multiplexing cannot be turned off (proxy.disable_multiplexing = never)",
         ),
-        b"off" if !may_change(state, shared) => encode::error(out, NOPERM),
+        b"off" if !may_go_private(state, shared) => encode::error(out, NOPERM),
         b"off" => {
             state.private = true;
             tracing::debug!(

@@ -30,16 +30,19 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use slotway_resp::{Protocol, ReplyScanner};
+use slotway_resp::Protocol;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+mod replies;
+
 use super::dial::{Backoff, Stream, connect};
 use super::sink::{Failure, FailureKind, Reply, ReplySink};
 use crate::stats;
+use replies::{Reader, dispatch_replies};
 
 /// Stop taking requests off the channel while this much is waiting to be
 /// written: the node is slower than the clients, let the channel hold them.
@@ -401,12 +404,7 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     let stream = params.stream.is_some();
     let mut first = Some(first);
     let mut input = BytesMut::with_capacity(READ_CHUNK);
-    let mut reader = Reader {
-        scanner: ReplyScanner::new(),
-        combined: 0,
-        frames: 0,
-        delivered: 0,
-    };
+    let mut reader = Reader::new();
     let mut accepting = true;
     let never = CancellationToken::new();
     let abort = params.abort.as_ref().unwrap_or(&never);
@@ -554,109 +552,4 @@ fn drain(rx: &mut mpsc::UnboundedReceiver<BackendRequest>, wire: &mut Wire, stre
         }
     }
     n
-}
-
-/// Where reading the node's replies stands.
-struct Reader {
-    scanner: ReplyScanner,
-    /// Bytes at the front of the input that belong to the front request's
-    /// reply already (it expects several frames).
-    combined: usize,
-    /// Frames of the front request's reply found so far.
-    frames: u32,
-    /// Replies matched to requests so far (the `responses` stat).
-    delivered: u64,
-}
-
-/// Splits every complete reply off `input` and delivers it.
-fn dispatch_replies(
-    params: &ConnParams,
-    input: &mut BytesMut,
-    reader: &mut Reader,
-    wire: &mut Wire,
-) -> Result<(), String> {
-    loop {
-        let rest = input.get(reader.combined..).unwrap_or_default();
-        let info = match reader.scanner.scan(rest) {
-            Ok(Some(info)) => info,
-            Ok(None) => return Ok(()),
-            Err(e) => return Err(format!("malformed reply: {e}")),
-        };
-        // Stream connections: everything after the handshake is for the
-        // subscriber, pushes included.
-        if wire.pending.is_empty()
-            && let Some((sink, tag)) = &params.stream
-        {
-            let frame = input.split_to(info.len).freeze();
-            sink.deliver(*tag, Reply::Frame(frame));
-            continue;
-        }
-        if info.is_push() && reader.combined == 0 {
-            let _ = input.split_to(info.len);
-            continue;
-        }
-        let Some(front) = wire.pending.front_mut() else {
-            return Err("reply without a request".to_owned());
-        };
-        if front.skip > 0 {
-            front.skip -= 1;
-            let _ = input.split_to(info.len);
-            continue;
-        }
-        reader.combined += info.len;
-        reader.frames += 1;
-        if reader.frames < front.frames {
-            continue;
-        }
-        let frame = input.split_to(reader.combined).freeze();
-        reader.combined = 0;
-        reader.frames = 0;
-        if let Some(p) = wire.pending.pop_front() {
-            // Only clients' requests count as responses (not the
-            // handshake, not the write-ack WAITs).
-            if p.to.is_some() {
-                reader.delivered += 1;
-            }
-            if p.wait {
-                release_held(wire, &frame);
-                continue;
-            }
-            if p.probe {
-                wire.ready = true;
-                continue;
-            }
-            // On a dedicated connection a write is a blocking command or a
-            // WATCHed EXEC: a null reply means it wrote nothing (timed out,
-            // transaction aborted), so it is not held either.
-            let wrote_nothing =
-                info.is_error() || (params.abort.is_some() && is_null_reply(&frame, info.len));
-            match p.to {
-                // A write's reply waits for its group's WAIT; an error reply
-                // wrote nothing and goes at once.
-                Some((sink, seq)) if p.hold && !wrote_nothing => {
-                    wire.held.push((sink, seq, frame));
-                }
-                Some((sink, seq)) => sink.deliver(seq, Reply::Frame(frame)),
-                None if info.is_error() => {
-                    warn!(node = %params.addr, reply = %String::from_utf8_lossy(&frame).trim_end(),
-                        "node refused the connection handshake (AUTH / SELECT / HELLO 3 / READONLY)");
-                }
-                None => {}
-            }
-        }
-    }
-}
-
-/// The group's WAIT answered: release the held write replies if enough
-/// replicas confirmed, else replace them with an error saying so (the write
-/// ran on the master; its durability is not confirmed).
-fn release_held(wire: &mut Wire, wait_reply: &Bytes) {
-    let Some((_, ack)) = wire.wait_cmd else {
-        return;
-    };
-    let refusal = ack.refusal(wait_reply);
-    for (sink, seq, frame) in wire.held.drain(..) {
-        let reply = refusal.clone().unwrap_or(frame);
-        sink.deliver(seq, Reply::Frame(reply));
-    }
 }

@@ -5,7 +5,7 @@
 //!
 //! Invariant: bit `i` is the command at flat index `i` of the table, where
 //! each top-level command is followed by its subcommands (see
-//! [`flat_index`]); a container's own bit is irrelevant once it has
+//! [`slotway_command::flat_index`]); a container's own bit is irrelevant once it has
 //! subcommands, since a request resolves to the subcommand's spec.
 
 use slotway_command::CommandSpec;
@@ -33,16 +33,6 @@ pub enum RuleError {
         "{0:?} is not a command rule (+cmd, -cmd, +@category, -@category, allcommands, nocommands)"
     )]
     Syntax(String),
-}
-
-/// The flat index of a command of the table (subcommand or top level).
-fn flat_index(spec: &CommandSpec) -> Option<usize> {
-    slotway_command::flat_index(spec)
-}
-
-/// Every command of the table with its flat index.
-fn each_command() -> impl Iterator<Item = (usize, &'static CommandSpec)> {
-    slotway_command::flat_entries()
 }
 
 impl CommandSet {
@@ -73,7 +63,7 @@ impl CommandSet {
     /// is allowed.
     #[must_use]
     pub fn allows(&self, spec: &CommandSpec) -> bool {
-        self.all || flat_index(spec).is_some_and(|i| self.bit(i))
+        self.all || slotway_command::flat_index(spec).is_some_and(|i| self.bit(i))
     }
 
     fn bit(&self, i: usize) -> bool {
@@ -108,7 +98,7 @@ impl CommandSet {
         let lower = rule.to_ascii_lowercase();
         match lower.as_str() {
             "allcommands" | "+@all" => {
-                for (i, _) in each_command() {
+                for (i, _) in slotway_command::flat_entries() {
                     self.set(i, true);
                 }
                 self.all = true;
@@ -132,7 +122,7 @@ impl CommandSet {
         if let Some(cat) = what.strip_prefix('@') {
             let bit = slotway_command::acl::from_name(cat)
                 .ok_or_else(|| RuleError::Category(rule.to_owned()))?;
-            for (i, spec) in each_command() {
+            for (i, spec) in slotway_command::flat_entries() {
                 if spec.acl_categories & bit != 0 {
                     self.set(i, on);
                 }
@@ -146,7 +136,8 @@ impl CommandSet {
             }
         }
         .ok_or_else(|| RuleError::Command(rule.to_owned()))?;
-        let start = flat_index(spec).ok_or_else(|| RuleError::Command(rule.to_owned()))?;
+        let start =
+            slotway_command::flat_index(spec).ok_or_else(|| RuleError::Command(rule.to_owned()))?;
         // A whole command takes its subcommands along.
         for i in start..=start + spec.subcommands.len() {
             self.set(i, on);
@@ -189,8 +180,8 @@ mod tests {
     #[test]
     fn every_command_has_its_own_index() {
         let mut seen = std::collections::HashSet::new();
-        for (i, spec) in each_command() {
-            assert_eq!(flat_index(spec), Some(i), "{}", spec.name);
+        for (i, spec) in slotway_command::flat_entries() {
+            assert_eq!(slotway_command::flat_index(spec), Some(i), "{}", spec.name);
             assert!(seen.insert(i));
         }
     }

@@ -66,6 +66,7 @@ const OUT_HIGH_WATER: usize = 4 << 20;
 /// starts with [`MIN_READ_CHUNK`] and doubles it each time a read fills all
 /// the space offered, so an idle client costs about a kilobyte, not 16.
 const READ_CHUNK: usize = 16 * 1024;
+/// Free space offered to a new session's first read.
 const MIN_READ_CHUNK: usize = 1024;
 /// Most a single read may pre-reserve for a large bulk whose length is known.
 const MAX_RESERVE: usize = 64 << 20;

@@ -34,6 +34,8 @@ Prints Markdown: CPU µs per request of the proxy and of Redis, and the ratios.
   --quick             only SET and GET of 64 B
   --slotway-threads N pass --threads N to both Slotway proxies (default: one per core;
                       1 = tokio's current-thread scheduler)
+  --slotway-scheduler S  pass --scheduler S (per-core or work-stealing) to both
+                      Slotway proxies (default: theirs, per-core)
   --no-strace         skip the syscall counts
   --only LIST         comma-separated sections to run, of: cpu, strace, rss,
                       latency, mget (default: all)
@@ -100,6 +102,8 @@ pub struct Args {
     pub latency_conns: usize,
     /// `--threads` given to both Slotway proxies (`None`: their default).
     pub slotway_threads: Option<usize>,
+    /// `--scheduler` given to both Slotway proxies (`None`: their default).
+    pub slotway_scheduler: Option<String>,
 }
 
 impl Args {
@@ -131,6 +135,7 @@ impl Args {
             latency_secs: None,
             latency_conns: 20,
             slotway_threads: None,
+            slotway_scheduler: None,
         };
         let mut no_strace = false;
         while let Some(flag) = it.next() {
@@ -149,6 +154,13 @@ impl Args {
                         bail!("--slotway-threads must be positive");
                     }
                     args.slotway_threads = Some(n);
+                }
+                "--slotway-scheduler" => {
+                    let s = value()?;
+                    if s != "per-core" && s != "work-stealing" {
+                        bail!("--slotway-scheduler: per-core or work-stealing");
+                    }
+                    args.slotway_scheduler = Some(s);
                 }
                 "--nutcracker-bin" => args.nutcracker_bin = Some(PathBuf::from(value()?)),
                 "--quick" => args.quick = true,

@@ -32,6 +32,8 @@ pub struct Binaries {
     pub nutcracker: PathBuf,
     /// `--threads` for both Slotway proxies (`None`: their default).
     pub slotway_threads: Option<usize>,
+    /// `--scheduler` for both Slotway proxies (`None`: their default).
+    pub slotway_scheduler: Option<String>,
 }
 
 /// The running processes. Fields drop in order: proxies, then servers.
@@ -56,10 +58,13 @@ impl Fleet {
         let addrs: Vec<String> = standalone.iter().map(RedisServer::addr).collect();
 
         let seeds = cluster.seeds();
-        let threads: Vec<OsString> = bins
+        let mut threads: Vec<OsString> = bins
             .slotway_threads
             .map(|n| vec![OsString::from("--threads"), OsString::from(n.to_string())])
             .unwrap_or_default();
+        if let Some(s) = &bins.slotway_scheduler {
+            threads.extend([OsString::from("--scheduler"), OsString::from(s)]);
+        }
         let slotway_cluster = Proxy::start("slotway (cluster mode)", &bins.slotway, |port, _| {
             let mut args = proxy::cluster_args(port, &seeds);
             args.extend(threads.iter().cloned());

@@ -68,6 +68,7 @@ fn binaries(args: &Args) -> Result<Binaries> {
         slotway,
         nutcracker,
         slotway_threads: args.slotway_threads,
+        slotway_scheduler: args.slotway_scheduler.clone(),
     })
 }
 
@@ -167,6 +168,10 @@ fn run(args: &Args) -> Result<()> {
     header.push(match bins.slotway_threads {
         Some(n) => format!("- slotway worker threads: {n} (--slotway-threads)"),
         None => "- slotway worker threads: one per core (default)".to_owned(),
+    });
+    header.push(match &bins.slotway_scheduler {
+        Some(s) => format!("- slotway scheduler: {s} (--slotway-scheduler)"),
+        None => "- slotway scheduler: per-core (default)".to_owned(),
     });
     // Before any proxy is spawned: they inherit it (10,000 idle clients).
     let nofile = rss::raise_nofile()?;

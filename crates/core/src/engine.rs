@@ -19,6 +19,7 @@ use crate::pool::status::{Action, ActionError, Board, Command, Outcome, ServerSt
 use crate::route::KeyMap;
 use crate::session::{self, SessionSettings, Shared};
 use crate::slowlog::SlowLog;
+use crate::workers::Workers;
 use tokio::sync::mpsc;
 
 /// One proxy instance's shared state.
@@ -40,9 +41,17 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// The engine for `settings`; no connection is made yet.
+    /// The engine for `settings`; no connection is made yet. Everything
+    /// runs on the caller's runtime.
     #[must_use]
     pub fn new(settings: Settings) -> Arc<Self> {
+        Self::with_workers(settings, Workers::single())
+    }
+
+    /// [`Engine::new`] spreading clients and backend connections over
+    /// `workers` (thread-per-core).
+    #[must_use]
+    pub fn with_workers(settings: Settings, workers: Workers) -> Arc<Self> {
         let keys = settings
             .pool
             .as_ref()
@@ -55,6 +64,7 @@ impl Engine {
                 reply_timeout: settings.reply_timeout,
                 write_ack: settings.write_ack,
                 prelude: settings.prelude.clone(),
+                workers: workers.clone(),
             },
             keys,
         ));
@@ -92,6 +102,7 @@ impl Engine {
                 "",
             ),
             budget: session::limits::Budget::default(),
+            workers,
             shutdown_requested: tokio_util::sync::CancellationToken::new(),
         });
         let pool = settings

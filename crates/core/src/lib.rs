@@ -20,6 +20,7 @@
 //! - [`runtime`]: what `PROXY CONFIG SET` changes while the proxy runs.
 //! - [`admin`]: the admin HTTP API (JSON, Prometheus metrics, probes).
 //! - [`tls`]: rustls for the client listener and the node connections.
+//! - [`workers`]: thread-per-core (one current-thread runtime per worker).
 
 #![forbid(unsafe_code)]
 
@@ -41,6 +42,7 @@ pub mod session;
 pub mod slowlog;
 pub mod stats;
 pub mod tls;
+pub mod workers;
 
 pub use config::{Config, Settings};
 pub use engine::Engine;

@@ -10,6 +10,10 @@
 //! non-blocking write, never waited on) and is closed. Accepted sockets get
 //! TCP keepalive (`proxy.tcp_keepalive`) so dead peers are eventually noticed.
 //!
+//! With thread-per-core workers ([`crate::workers`]) each new client is
+//! handed to the next worker (round robin) and its session runs there for
+//! its whole life.
+//!
 //! Several listeners (plaintext and TLS) share one loop, one client limit
 //! and one shutdown. A TLS client's handshake runs in its session task under
 //! `tls.handshake_timeout_ms`, never here: a slow or silent client cannot
@@ -199,7 +203,7 @@ pub async fn serve_listeners(
                     }
                     shared.metrics.clients_accepted.inc();
                     crate::stats::bump(&shared.stats.total_connections, 1);
-                    sessions.spawn(session::run_unix(stream, shared.clone(), stop.clone()));
+                    start_session(&sessions, &shared, &stop, Accepted::Unix(stream));
                 }
                 Ok(Accepted::Tcp(stream, peer, tls)) => {
                     if sessions.len() >= shared.runtime.maxclients() {
@@ -215,10 +219,7 @@ pub async fn serve_listeners(
                     }
                     shared.metrics.clients_accepted.inc();
                     crate::stats::bump(&shared.stats.total_connections, 1);
-                    match tls {
-                        None => sessions.spawn(session::run(stream, shared.clone(), stop.clone())),
-                        Some(tls) => sessions.spawn(session::run_tls(stream, tls, shared.clone(), stop.clone())),
-                    };
+                    start_session(&sessions, &shared, &stop, Accepted::Tcp(stream, peer, tls));
                 }
                 Err(e) if is_transient(&e) => {
                     // Out of descriptors or a connection reset before accept:
@@ -250,6 +251,67 @@ pub async fn serve_listeners(
     }
     refresher.abort();
     result
+}
+
+/// Runs a new client's session on the next worker (thread-per-core) or,
+/// with a single set, on this runtime. A socket that moves to another
+/// worker leaves this runtime's reactor (`into_std`) and joins that one's
+/// (`from_std`, on its thread): one pair of `epoll_ctl` per client, never
+/// per request.
+fn start_session(
+    sessions: &TaskTracker,
+    shared: &Arc<session::Shared>,
+    stop: &CancellationToken,
+    client: Accepted,
+) {
+    let (shared, stop) = (shared.clone(), stop.clone());
+    let worker = shared.workers.next();
+    if !shared.workers.is_per_core() || worker == crate::workers::current() {
+        match client {
+            Accepted::Tcp(stream, _, None) => sessions.spawn(session::run(stream, shared, stop)),
+            Accepted::Tcp(stream, _, Some(tls)) => {
+                sessions.spawn(session::run_tls(stream, tls, shared, stop))
+            }
+            Accepted::Unix(stream) => sessions.spawn(session::run_unix(stream, shared, stop)),
+        };
+        return;
+    }
+    let workers = shared.workers.clone();
+    match client {
+        Accepted::Tcp(stream, peer, tls) => {
+            let std = match stream.into_std() {
+                Ok(std) => std,
+                Err(e) => return warn!(%peer, error = %e, "could not hand a client to a worker"),
+            };
+            workers.spawn_on(
+                worker,
+                sessions.track_future(async move {
+                    match (TcpStream::from_std(std), tls) {
+                        (Ok(stream), None) => session::run(stream, shared, stop).await,
+                        (Ok(stream), Some(tls)) => {
+                            session::run_tls(stream, tls, shared, stop).await;
+                        }
+                        (Err(e), _) => warn!(%peer, error = %e, "a worker could not take a client"),
+                    }
+                }),
+            );
+        }
+        Accepted::Unix(stream) => {
+            let std = match stream.into_std() {
+                Ok(std) => std,
+                Err(e) => return warn!(error = %e, "could not hand a client to a worker"),
+            };
+            workers.spawn_on(
+                worker,
+                sessions.track_future(async move {
+                    match tokio::net::UnixStream::from_std(std) {
+                        Ok(stream) => session::run_unix(stream, shared, stop).await,
+                        Err(e) => warn!(error = %e, "a worker could not take a client"),
+                    }
+                }),
+            );
+        }
+    }
 }
 
 /// Logs where clients can connect (and warns about an open door).

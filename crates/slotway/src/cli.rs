@@ -33,6 +33,11 @@ pub struct Cli {
     #[arg(long, value_name = "N", global = true)]
     pub threads: Option<usize>,
 
+    /// How clients are spread over the threads: per-core (each thread its
+    /// own clients and node connections) or work-stealing [default: per-core].
+    #[arg(long, value_name = "per-core|work-stealing", global = true, value_parser = parse_scheduler)]
+    pub scheduler: Option<slotway_core::workers::Scheduler>,
+
     /// Log level (error, warn, info, debug, trace) or a RUST_LOG-style filter.
     /// RUST_LOG, when set, wins.
     #[arg(long, value_name = "LEVEL", global = true)]
@@ -76,4 +81,13 @@ pub enum Command {
     },
     /// Validate the configuration (file and flags) and print the result.
     CheckConfig,
+}
+
+/// `--scheduler`'s value.
+fn parse_scheduler(value: &str) -> Result<slotway_core::workers::Scheduler, String> {
+    match value {
+        "per-core" => Ok(slotway_core::workers::Scheduler::PerCore),
+        "work-stealing" => Ok(slotway_core::workers::Scheduler::WorkStealing),
+        _ => Err(format!("{value:?}: per-core or work-stealing")),
+    }
 }

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 use slotway_core::config::LogFormat;
+use slotway_core::workers::{Scheduler, Workers};
 use slotway_core::{Config, Engine, Settings};
 use tracing_subscriber::EnvFilter;
 
@@ -112,6 +113,9 @@ fn apply_flags(cli: &Cli, config: &mut Config) {
     }
     if let Some(threads) = cli.threads {
         config.proxy.threads = threads;
+    }
+    if let Some(scheduler) = cli.scheduler {
+        config.proxy.scheduler = scheduler;
     }
     if let Some(level) = &cli.log_level {
         config.log.level.clone_from(level);
@@ -227,30 +231,62 @@ fn init_logging(level: &str, format: LogFormat) -> Result<()> {
     .map_err(|e| anyhow::anyhow!("logging: {e}"))
 }
 
-/// The runtime every mode runs on: one worker per thread asked for. With a
-/// single thread, tokio's current-thread scheduler: no work stealing and no
-/// cross-thread wake-ups, which costs measurably less CPU per request than
-/// a one-worker multi-threaded runtime (docs/benchmarks.md).
-pub(crate) fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
-    if threads <= 1 {
-        return tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("starting the runtime");
+/// The runtimes every mode runs on (`proxy.scheduler`, docs/configuration.md).
+///
+/// `per-core` (the default): the calling thread runs a tokio current-thread
+/// runtime (worker 0: accept loop, refresher, admin API, its share of
+/// clients) and `threads - 1` more threads run one each, every one with its
+/// own clients and backend connections: no work stealing and no cross-thread
+/// wake-ups per request, which costs measurably less CPU per request
+/// (docs/benchmarks.md). `work-stealing`: one tokio multi-threaded runtime.
+pub(crate) struct Runtimes {
+    main: tokio::runtime::Runtime,
+    workers: slotway_core::workers::WorkerThreads,
+}
+
+impl Runtimes {
+    /// `threads` workers scheduled as `scheduler` says.
+    pub(crate) fn start(threads: usize, scheduler: Scheduler) -> Result<Self> {
+        let threads = threads.max(1);
+        let per_core = threads == 1 || scheduler == Scheduler::PerCore;
+        let main = if per_core {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        } else {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(threads)
+                .thread_name("slotway-worker")
+                .enable_all()
+                .build()
+        }
+        .context("starting the runtime")?;
+        let workers = slotway_core::workers::WorkerThreads::start(
+            if per_core { threads } else { 1 },
+            main.handle().clone(),
+        )
+        .context("starting the worker threads")?;
+        Ok(Self { main, workers })
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
-        .thread_name("slotway-worker")
-        .enable_all()
-        .build()
-        .context("starting the runtime")
+
+    /// Runs `task` (given the workers to build engines with) on the main
+    /// runtime, then stops the worker threads.
+    pub(crate) fn block_on<F: std::future::Future>(
+        self,
+        task: impl FnOnce(Workers) -> F,
+    ) -> F::Output {
+        let workers = self.workers.workers().clone();
+        let out = self.main.block_on(task(workers));
+        self.workers.stop();
+        out
+    }
 }
 
 /// Builds the runtime and serves until a signal; returns after the grace
 /// period. With `reread` (the running configuration and how to read it
 /// again), the admin API's reload reports what changed.
 pub(crate) fn serve(settings: Settings, reread: Option<(Config, ReadConfig)>) -> Result<()> {
-    runtime(settings.threads)?.block_on(async {
+    Runtimes::start(settings.threads, settings.scheduler)?.block_on(|workers| async move {
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -269,7 +305,7 @@ pub(crate) fn serve(settings: Settings, reread: Option<(Config, ReadConfig)>) ->
             ),
             None => None,
         };
-        let engine = Engine::new(settings);
+        let engine = Engine::with_workers(settings, workers);
         attach_logging(&engine);
         let stop = tokio_util::sync::CancellationToken::new();
         let mut api = slotway_core::admin::Admin::cluster(engine.clone());

@@ -24,6 +24,7 @@ use anyhow::{Context, Result};
 use slotway_core::Config;
 use slotway_core::pool::PoolServer;
 use slotway_core::stats::{gauge, read};
+use slotway_core::workers::{Scheduler, Workers};
 use slotway_nutconf::{Command, NutcrackerArgs, PoolConf, PoolStats, ServerStats, StatsSnapshot};
 use tokio::io::AsyncWriteExt;
 use tracing::{error, info, warn};
@@ -88,10 +89,12 @@ struct OwnFlags {
     admin: Option<String>,
     /// `--threads N` (0: one per core).
     threads: usize,
+    /// `--scheduler per-core|work-stealing`.
+    scheduler: Scheduler,
 }
 
-/// Splits Slotway's own `--admin IP:PORT` and `--threads N` (also in the
-/// `--flag=value` form) off nutcracker's arguments.
+/// Splits Slotway's own `--admin IP:PORT`, `--threads N` and `--scheduler
+/// S` (also in the `--flag=value` form) off nutcracker's arguments.
 fn take_own_flags(args: Vec<OsString>) -> Result<(Vec<OsString>, OwnFlags)> {
     let mut rest = Vec::with_capacity(args.len());
     let mut own = OwnFlags::default();
@@ -102,7 +105,7 @@ fn take_own_flags(args: Vec<OsString>) -> Result<(Vec<OsString>, OwnFlags)> {
             Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
             _ => (text, None),
         };
-        if name != "--admin" && name != "--threads" {
+        if !matches!(name, "--admin" | "--threads" | "--scheduler") {
             rest.push(arg);
             continue;
         }
@@ -116,6 +119,12 @@ fn take_own_flags(args: Vec<OsString>) -> Result<(Vec<OsString>, OwnFlags)> {
         };
         if name == "--admin" {
             own.admin = Some(value);
+        } else if name == "--scheduler" {
+            own.scheduler = match value.as_str() {
+                "per-core" => Scheduler::PerCore,
+                "work-stealing" => Scheduler::WorkStealing,
+                _ => anyhow::bail!("--scheduler {value:?}: per-core or work-stealing"),
+            };
         } else {
             own.threads = value
                 .parse()
@@ -159,7 +168,8 @@ pub(crate) fn run_toml_pools(base: &Config, read: Option<crate::ReadConfig>) -> 
         let pools = slotway_nutconf::pools_from_toml(&config.pools)?;
         Ok((pools, changed_sections(&running, &config)))
     };
-    runtime(base.proxy.threads)?.block_on(serve(pools, base, None, admin, reload))
+    runtimes(base.proxy.threads, base.proxy.scheduler)?
+        .block_on(|workers| serve(pools, base, None, admin, reload, workers))
 }
 
 /// The sections other than `[pools]` that differ between two configurations
@@ -205,9 +215,9 @@ pub(crate) fn check_toml_pools(base: &Config) -> Result<Vec<slotway_core::Settin
 }
 
 /// `threads` workers, or one per core when 0.
-fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
+fn runtimes(threads: usize, scheduler: Scheduler) -> Result<crate::Runtimes> {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    crate::runtime(if threads == 0 { cores } else { threads })
+    crate::Runtimes::start(if threads == 0 { cores } else { threads }, scheduler)
 }
 
 fn run(args: &NutcrackerArgs, raw: &[OsString], own: OwnFlags) -> Result<()> {
@@ -218,6 +228,7 @@ fn run(args: &NutcrackerArgs, raw: &[OsString], own: OwnFlags) -> Result<()> {
     // Slotway's own `--admin`: the pools run on defaults plus that.
     let mut base = Config::default();
     base.proxy.threads = own.threads;
+    base.proxy.scheduler = own.scheduler;
     if let Some(addr) = own.admin {
         base.admin.listen = addr;
         base.admin.token = std::env::var("SLOTWAY_ADMIN_TOKEN").unwrap_or_default();
@@ -241,7 +252,8 @@ fn run(args: &NutcrackerArgs, raw: &[OsString], own: OwnFlags) -> Result<()> {
     );
     let reread = args.clone();
     let reload = move || load(&reread).map(|pools| (pools, Vec::new()));
-    let result = runtime(own.threads)?.block_on(serve(pools, &base, Some(stats), admin, reload));
+    let result = runtimes(own.threads, own.scheduler)?
+        .block_on(|workers| serve(pools, &base, Some(stats), admin, reload, workers));
     if let Some(path) = &args.pid_file {
         let _ = std::fs::remove_file(path);
     }
@@ -258,10 +270,11 @@ async fn serve(
     stats: Option<(String, Duration)>,
     admin: Option<std::net::SocketAddr>,
     reload: impl Fn() -> Result<Reloaded>,
+    workers: Workers,
 ) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let started = Instant::now();
-    let mut set = PoolSet::start(base, pools).await?;
+    let mut set = PoolSet::start(base, pools, workers).await?;
     let mut stats_task = None;
     if let Some((stats_addr, interval)) = stats {
         let listener = tokio::net::TcpListener::bind(&stats_addr)

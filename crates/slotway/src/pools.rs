@@ -18,6 +18,7 @@ use anyhow::{Context, Result};
 use slotway_core::backend::Prelude;
 use slotway_core::events::Journal;
 use slotway_core::pool::{Ejection, PoolServer, PoolSettings};
+use slotway_core::workers::Workers;
 use slotway_core::{ClientListener, Config, Engine};
 use slotway_nutconf::{Listen, PoolConf};
 use tokio::sync::watch;
@@ -45,12 +46,19 @@ pub(crate) struct PoolSet {
     /// What reloads did to the pools (an engine's own journal goes with
     /// it when its pool stops, so these live here), for the admin API.
     journal: Arc<Journal>,
+    /// The runtimes every pool's clients are spread over.
+    workers: Workers,
 }
 
 impl PoolSet {
     /// Binds and starts every pool.
-    pub(crate) async fn start(base: &Config, confs: Vec<PoolConf>) -> Result<Self> {
+    pub(crate) async fn start(
+        base: &Config,
+        confs: Vec<PoolConf>,
+        workers: Workers,
+    ) -> Result<Self> {
         let mut set = Self {
+            workers,
             base: base.clone(),
             pools: Vec::new(),
             tasks: tokio::task::JoinSet::new(),
@@ -231,7 +239,7 @@ impl PoolSet {
     async fn launch(&mut self, conf: PoolConf) -> Result<Pool> {
         let settings = settings_for(&conf, &self.base)?;
         let listener = bind(&conf, &settings).await?;
-        let engine = Engine::new(settings);
+        let engine = Engine::with_workers(settings, self.workers.clone());
         let stop = CancellationToken::new();
         let token = stop.clone();
         self.tasks

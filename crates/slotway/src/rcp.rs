@@ -344,9 +344,10 @@ fn run(o: &RcpOptions, raw: &[String]) -> Result<()> {
         std::fs::write(path, format!("{}\n", std::process::id()))
             .with_context(|| format!("cannot write pid file {path}"))?;
     }
-    let result = crate::runtime(settings.threads)?.block_on(async {
+    let runtimes = crate::Runtimes::start(settings.threads, settings.scheduler)?;
+    let result = runtimes.block_on(|workers| async move {
         let listeners = listeners(o, &settings).await?;
-        let engine = Engine::new(settings);
+        let engine = Engine::with_workers(settings, workers);
         crate::attach_logging(&engine);
         engine.runtime().use_rcp_compat();
         if o.dump_queries {

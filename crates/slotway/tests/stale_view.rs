@@ -49,6 +49,7 @@ fn topology(seeds: &[String]) -> Arc<Topology> {
             reply_timeout: Duration::from_secs(5),
             write_ack: None,
             prelude: Prelude::default(),
+            workers: slotway_core::workers::Workers::single(),
         },
     ))
 }

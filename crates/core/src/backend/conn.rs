@@ -137,6 +137,19 @@ pub fn spawn(params: ConnParams) -> ConnHandle {
     ConnHandle { tx }
 }
 
+/// Starts a connection task on worker `worker` of `workers`: the sessions
+/// of that worker use it, so their requests never cross threads.
+#[must_use]
+pub fn spawn_on(
+    params: ConnParams,
+    workers: &crate::workers::Workers,
+    worker: usize,
+) -> ConnHandle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    workers.spawn_on(worker, run(params, rx));
+    ConnHandle { tx }
+}
+
 async fn run(params: ConnParams, mut rx: mpsc::UnboundedReceiver<BackendRequest>) {
     let stats = crate::metrics::backend::conn_stats(&params.addr);
     let mut backoff = Backoff::new();

@@ -5,8 +5,11 @@
 //!
 //! A node has `connections_per_node` connections for RESP2 clients and as
 //! many for RESP3 clients (their replies differ in form, so they cannot share
-//! a connection). A client always uses the same connection of a node
-//! (`client id mod n`), so its pipeline to that node is never reordered.
+//! a connection), and that for each thread-per-core worker
+//! ([`crate::workers`]): a session uses its own worker's, so a request and
+//! its reply stay on one thread. A client always uses the same connection of
+//! a node (its worker's group, `client id mod n` in it), so its pipeline to
+//! that node is never reordered.
 //! Dropping the last `Arc<Node>` closes its connections once their in-flight
 //! requests are answered.
 
@@ -25,6 +28,9 @@ pub struct Node {
     addr: Arc<str>,
     resp2: Box<[ConnHandle]>,
     resp3: Box<[ConnHandle]>,
+    /// Connections per worker and protocol (`resp2`/`resp3` hold one group
+    /// of this many per worker, worker 0's first).
+    per_worker: usize,
     dedicated: LeasePool,
     stats: Arc<crate::stats::NodeStats>,
 }
@@ -43,10 +49,12 @@ impl Node {
         let stats = Arc::new(crate::stats::NodeStats::default());
         // Replicas serve reads and never confirm writes.
         let write_ack = if readonly { None } else { params.write_ack };
+        let per_worker = params.connections_per_node.max(1);
+        let workers = &params.workers;
         let make = |protocol| {
-            (0..params.connections_per_node.max(1))
-                .map(|_| {
-                    conn::spawn(ConnParams {
+            (0..workers.len() * per_worker)
+                .map(|i| {
+                    let conn_params = ConnParams {
                         addr: addr.clone(),
                         protocol,
                         connect_timeout,
@@ -58,7 +66,8 @@ impl Node {
                         write_ack,
                         prelude: params.prelude.clone(),
                         stats: stats.clone(),
-                    })
+                    };
+                    conn::spawn_on(conn_params, workers, i / per_worker)
                 })
                 .collect::<Box<[_]>>()
         };
@@ -76,6 +85,7 @@ impl Node {
             addr,
             resp2,
             resp3,
+            per_worker,
             dedicated,
             stats,
         }
@@ -107,10 +117,14 @@ impl Node {
             Protocol::Resp2 => &self.resp2,
             Protocol::Resp3 => &self.resp3,
         };
-        let n = set.len() as u64;
-        if n == 0 {
+        let per = self.per_worker.max(1);
+        let groups = set.len() / per;
+        if groups == 0 {
             return None;
         }
-        set.get(usize::try_from(client_id % n).ok()?)
+        // Outside thread-per-core workers `current()` is 0: the one group.
+        let group = crate::workers::current() % groups;
+        let within = usize::try_from(client_id % per as u64).ok()?;
+        set.get(group * per + within)
     }
 }

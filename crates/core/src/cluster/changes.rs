@@ -137,6 +137,7 @@ mod tests {
                 reply_timeout: Duration::from_secs(1),
                 write_ack: None,
                 prelude: crate::backend::Prelude::default(),
+                workers: crate::workers::Workers::single(),
             },
         );
         let snapshot = |t: &Topology| Arc::clone(&*t.load());

@@ -161,6 +161,8 @@ pub struct NodeParams {
     pub write_ack: Option<crate::backend::conn::WriteAck>,
     /// Sent first on every connection (backend AUTH, SELECT).
     pub prelude: crate::backend::Prelude,
+    /// The runtimes shared connections are spread over (one set each).
+    pub workers: crate::workers::Workers,
 }
 
 /// The live topology: the current slot table plus what is needed to change it.

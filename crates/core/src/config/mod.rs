@@ -72,6 +72,9 @@ pub struct ProxyConfig {
     pub listen: String,
     /// Worker threads; 0 means one per CPU core.
     pub threads: usize,
+    /// How clients are spread over the threads: `per-core` (each thread its
+    /// own clients and backend connections) or `work-stealing`.
+    pub scheduler: crate::workers::Scheduler,
     /// After SIGINT/SIGTERM, how long in-flight requests may take to finish.
     pub shutdown_grace_ms: u64,
     /// Requests of one client in flight at once; beyond it the proxy stops
@@ -144,6 +147,7 @@ impl Default for ProxyConfig {
         Self {
             listen: "127.0.0.1:7777".to_owned(),
             threads: 0,
+            scheduler: crate::workers::Scheduler::PerCore,
             shutdown_grace_ms: 10_000,
             max_inflight_per_client: 4096,
             announce: String::new(),
@@ -487,6 +491,7 @@ impl Config {
         Ok(Settings {
             listen,
             threads,
+            scheduler: self.proxy.scheduler,
             shutdown_grace: Duration::from_millis(self.proxy.shutdown_grace_ms),
             max_inflight_per_client: self.proxy.max_inflight_per_client,
             seeds,

@@ -16,6 +16,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Worker threads of the runtime.
     pub threads: usize,
+    /// How clients are spread over them.
+    pub scheduler: crate::workers::Scheduler,
     /// Grace period for in-flight requests at shutdown.
     pub shutdown_grace: Duration,
     /// Client requests in flight at once before back-pressure.

@@ -136,6 +136,8 @@ pub struct Shared {
     pub shutdown_requested: CancellationToken,
     /// What PROXY CONFIG SET changes while the proxy runs.
     pub runtime: crate::runtime::Runtime,
+    /// The runtimes clients are spread over (thread-per-core).
+    pub workers: crate::workers::Workers,
 }
 
 static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);

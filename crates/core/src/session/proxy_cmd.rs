@@ -81,8 +81,15 @@ pub fn answer(
         b"multiplexing" => proxy_config::multiplexing(req, state, shared, out),
         b"cluster" => cluster(arg(2).as_slice(), state, ctx, shared, out),
         b"client" => match arg(2).as_slice() {
-            b"id" => encode::bulk(out, format!("0:{}", state.id).as_bytes()),
-            b"thread" => encode::integer(out, 0),
+            // redis-cluster-proxy's `thread:id` form; the thread is the
+            // worker this session runs on (0 with a single runtime).
+            b"id" => encode::bulk(
+                out,
+                format!("{}:{}", crate::workers::current(), state.id).as_bytes(),
+            ),
+            b"thread" => {
+                encode::integer(out, i64::try_from(crate::workers::current()).unwrap_or(0))
+            }
             _ => encode::error(out, b"ERR slotway: PROXY CLIENT takes ID or THREAD"),
         },
         b"command" => {

@@ -79,7 +79,6 @@ impl Engine {
                 commands: settings.commands.clone(),
                 announce: settings.announce,
                 read_from: settings.read_from,
-                users: settings.users.clone(),
                 pool: settings.pool.as_ref().map(|p| p.name.clone()),
                 client_limits: settings.client_limits,
                 threads: settings.threads,
@@ -91,6 +90,7 @@ impl Engine {
                 settings.max_inflight_per_client,
                 "",
             ),
+            users: session::users::LiveUsers::new(settings.users.clone()),
             budget: session::limits::Budget::default(),
             shutdown_requested: tokio_util::sync::CancellationToken::new(),
         });

@@ -35,6 +35,7 @@ pub mod events;
 pub mod merge;
 pub mod metrics;
 pub mod pool;
+pub mod reload;
 pub mod route;
 pub mod runtime;
 pub mod server;

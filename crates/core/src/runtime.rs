@@ -1,4 +1,5 @@
-//! Settings that `PROXY CONFIG SET` changes while the proxy runs.
+//! Settings that `PROXY CONFIG SET` (and a configuration reload,
+//! [`crate::reload`]) change while the proxy runs.
 //!
 //! [`Runtime`] owns the few values a running proxy may change: cross-slot
 //! splitting, `maxclients`, the per-client in-flight limit, the log level
@@ -111,6 +112,23 @@ impl Runtime {
     pub fn set_log_hook(&self, level: &str, hook: LogHook) {
         let mut log = self.log.lock();
         *log = (level.to_owned(), Some(hook));
+    }
+
+    /// Sets the log filter to `filter` (a level or a filter directive, as
+    /// `log.level` in the file) through the hook, and remembers it.
+    ///
+    /// # Errors
+    /// No hook is installed, or the hook refused the filter.
+    pub fn set_log_filter(&self, filter: &str) -> Result<(), SetError> {
+        let mut log = self.log.lock();
+        let Some(hook) = &log.1 else {
+            return Err(SetError(
+                "this process's logging has no runtime control".to_owned(),
+            ));
+        };
+        hook(filter).map_err(SetError)?;
+        log.0 = filter.to_owned();
+        Ok(())
     }
 
     /// Names `PROXY CONFIG SET` accepts.

@@ -11,10 +11,13 @@
 //!
 //! Invariants: ids grow by one per entry and survive RESET, as in Redis; the
 //! log holds at most `max_len` entries, newest first; the lock is taken only
-//! for a request over the threshold or by the SLOWLOG command itself.
+//! for a request over the threshold or by the SLOWLOG command itself. The
+//! threshold and length are atomics (a configuration reload changes them
+//! while requests are timed); each request reads the threshold once,
+//! relaxed: a request finishing during a change is judged by either value.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
@@ -65,7 +68,8 @@ pub struct Entry {
 /// The log.
 #[derive(Debug)]
 pub struct SlowLog {
-    settings: SlowlogSettings,
+    log_slower_than: AtomicI64,
+    max_len: AtomicUsize,
     next_id: AtomicU64,
     entries: Mutex<VecDeque<Entry>>,
 }
@@ -75,7 +79,8 @@ impl SlowLog {
     #[must_use]
     pub fn new(settings: SlowlogSettings) -> Self {
         Self {
-            settings,
+            log_slower_than: AtomicI64::new(settings.log_slower_than),
+            max_len: AtomicUsize::new(settings.max_len),
             next_id: AtomicU64::new(0),
             entries: Mutex::new(VecDeque::new()),
         }
@@ -84,19 +89,33 @@ impl SlowLog {
     /// The settings it runs with.
     #[must_use]
     pub fn settings(&self) -> SlowlogSettings {
-        self.settings
+        SlowlogSettings {
+            log_slower_than: self.log_slower_than.load(Ordering::Relaxed),
+            max_len: self.max_len.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Runs with `settings` from now on (a configuration reload); entries
+    /// beyond the new length are dropped at once, as Redis trims on
+    /// `CONFIG SET slowlog-max-len`.
+    pub fn set_settings(&self, settings: SlowlogSettings) {
+        self.log_slower_than
+            .store(settings.log_slower_than, Ordering::Relaxed);
+        self.max_len.store(settings.max_len, Ordering::Relaxed);
+        self.entries.lock().truncate(settings.max_len);
     }
 
     /// Whether a request of `usec` microseconds is logged (Redis: at least
     /// the threshold, and the log is on).
     #[must_use]
     pub fn wants(&self, usec: u64) -> bool {
-        u64::try_from(self.settings.log_slower_than).is_ok_and(|t| usec >= t)
+        u64::try_from(self.log_slower_than.load(Ordering::Relaxed)).is_ok_and(|t| usec >= t)
     }
 
     /// Logs `req` (the caller checked [`SlowLog::wants`]).
     pub fn record(&self, req: &Request, usec: u64, peer: String, name: Option<&Bytes>) {
-        if self.settings.max_len == 0 {
+        let max_len = self.max_len.load(Ordering::Relaxed);
+        if max_len == 0 {
             return;
         }
         let time = std::time::SystemTime::now()
@@ -112,7 +131,7 @@ impl SlowLog {
         };
         let mut entries = self.entries.lock();
         entries.push_front(entry);
-        entries.truncate(self.settings.max_len);
+        entries.truncate(max_len);
     }
 
     /// The newest `count` entries, newest first.

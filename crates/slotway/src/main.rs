@@ -1,7 +1,8 @@
 //! The `slotway` binary: parse flags, load and validate the configuration
 //! once, start logging and the runtime, bind the listeners (plaintext, and
 //! TLS when `[tls]` is set), and run the engine
-//! until SIGINT or SIGTERM. `slotway demo` does the same in front of a local
+//! until SIGINT or SIGTERM; with `--config`, SIGHUP and the admin API
+//! reload the file ([`reload`]). `slotway demo` does the same in front of a local
 //! cluster it starts and removes itself.
 
 mod cli;
@@ -9,6 +10,7 @@ mod demo;
 mod nutcracker;
 mod pools;
 mod rcp;
+mod reload;
 
 use std::process::ExitCode;
 
@@ -284,7 +286,7 @@ impl Runtimes {
 
 /// Builds the runtime and serves until a signal; returns after the grace
 /// period. With `reread` (the running configuration and how to read it
-/// again), the admin API's reload reports what changed.
+/// again), the admin API's reload and SIGHUP apply the file again.
 pub(crate) fn serve(settings: Settings, reread: Option<(Config, ReadConfig)>) -> Result<()> {
     Runtimes::start(settings.threads, settings.scheduler)?.block_on(|workers| async move {
         let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -312,7 +314,7 @@ pub(crate) fn serve(settings: Settings, reread: Option<(Config, ReadConfig)>) ->
         if let Some((running, read)) = reread {
             let (tx, rx) = tokio::sync::mpsc::channel(4);
             api = api.with_reload(tx);
-            tokio::spawn(cluster_reloads(rx, running, read));
+            tokio::spawn(reload::serve(engine.clone(), running, read, rx));
         }
         let api = std::sync::Arc::new(api);
         let admin_task = admin.map(|listener| {
@@ -338,43 +340,6 @@ pub(crate) fn serve(settings: Settings, reread: Option<(Config, ReadConfig)>) ->
         served?;
         Ok(())
     })
-}
-
-/// Answers the admin API's reloads in cluster mode: the file is read and
-/// validated again (an invalid one is refused with its error); nothing a
-/// running cluster proxy uses changes at run time yet, so the answer lists
-/// the sections that changed and take effect at the next restart.
-async fn cluster_reloads(
-    mut requests: tokio::sync::mpsc::Receiver<slotway_core::admin::ReloadRequest>,
-    running: Config,
-    read: ReadConfig,
-) {
-    while let Some(request) = requests.recv().await {
-        let answer = read().and_then(|config| {
-            config.validate()?;
-            let mut restart = nutcracker::changed_sections(&running, &config);
-            if !config.pools.is_empty() {
-                restart.push("pools");
-            }
-            Ok(restart)
-        });
-        let answer = match answer {
-            Ok(restart) => {
-                tracing::info!(event = "config_reload", source = "admin", restart_required = ?restart, "configuration re-read (cluster mode: changes apply at restart)");
-                Ok(serde_json::json!({
-                    "applied": {},
-                    "restart_required": restart,
-                    "note": "in cluster mode no setting changes at run time; the sections listed take effect at the next restart",
-                }))
-            }
-            Err(e) => {
-                let e = format!("{e:#}");
-                tracing::error!(error = %e, "admin API: configuration not reloaded");
-                Err(e)
-            }
-        };
-        let _ = request.reply.send(answer);
-    }
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -175,24 +175,11 @@ pub(crate) fn run_toml_pools(base: &Config, read: Option<crate::ReadConfig>) -> 
 /// The sections other than `[pools]` that differ between two configurations
 /// (the running pools keep their values until a restart).
 pub(crate) fn changed_sections(old: &Config, new: &Config) -> Vec<&'static str> {
-    let same =
-        |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") == format!("{b:?}");
-    let mut out = Vec::new();
-    let sections: [(&'static str, &dyn std::fmt::Debug, &dyn std::fmt::Debug); 7] = [
-        ("proxy", &old.proxy, &new.proxy),
-        ("cluster", &old.cluster, &new.cluster),
-        ("limits", &old.limits, &new.limits),
-        ("log", &old.log, &new.log),
-        ("admin", &old.admin, &new.admin),
-        ("users", &old.users, &new.users),
-        ("tls", &old.tls, &new.tls),
-    ];
-    for (name, a, b) in sections {
-        if !same(a, b) {
-            out.push(name);
-        }
-    }
-    out
+    crate::reload::sections(old, new)
+        .into_iter()
+        .filter(|(_, a, b)| format!("{a:?}") != format!("{b:?}"))
+        .map(|(name, _, _)| name)
+        .collect()
 }
 
 /// The admin listener's address of `config`, if any.

@@ -16,8 +16,12 @@
 //!   removed;
 //! - the bearer token guards the GET and POST endpoints;
 //! - `slotway nutcracker ... --admin ADDR` serves the same view;
-//! - cluster mode: the reload validates the file and lists the sections
-//!   that need a restart; an invalid file is refused with 400.
+//! - the engine views take `?pool=NAME`: each pool's own command stats,
+//!   clients and status; an unknown pool is a 404, and a cluster refuses
+//!   the parameter with 400;
+//! - cluster mode: the reload validates the file and lists the settings
+//!   that need a restart; an invalid file is refused with 400 (what it
+//!   applies is tests/admin_reload.rs).
 
 #![allow(
     clippy::unwrap_used,
@@ -33,7 +37,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::admin::{http, http_with, parse_metrics};
+use common::admin::{get_json, http, http_with, parse_metrics, post_json};
 use common::is_ok;
 use serde_json::Value as Json;
 use slotway_fixture::{RedisServer, free_port};
@@ -65,15 +69,11 @@ fn toml(
 }
 
 fn get(admin: SocketAddr, path: &str) -> Json {
-    let r = http_with(admin, "GET", path, AUTH);
-    assert_eq!(r.status, 200, "GET {path}: {}", r.body);
-    serde_json::from_str(&r.body).unwrap()
+    get_json(admin, path, AUTH)
 }
 
 fn post(admin: SocketAddr, path: &str) -> (u16, Json) {
-    let r = http_with(admin, "POST", path, AUTH);
-    let body = serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("{path}: {e}: {}", r.body));
-    (r.status, body)
+    post_json(admin, path, AUTH)
 }
 
 fn metrics(admin: SocketAddr) -> std::collections::HashMap<String, f64> {
@@ -138,14 +138,7 @@ fn pool_mode_admin_views_acts_and_reloads() {
     let (alpha, beta, admin_port) = (free_port(), free_port(), free_port());
     let path = dir.path().join("slotway.toml");
     write(&path, &toml(alpha, beta, &servers, 3, 1000));
-    let child = Command::new(BIN)
-        .args(["--config", &path.display().to_string()])
-        .args(["--admin", &format!("127.0.0.1:{admin_port}")])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = common::OwnedChild(child);
+    let _guard = common::spawn_config_admin(&path, admin_port);
     common::wait_listening(alpha, "pool alpha");
     let admin: SocketAddr = format!("127.0.0.1:{admin_port}").parse().unwrap();
     wait_admin(admin);
@@ -252,6 +245,37 @@ fn pool_mode_admin_views_acts_and_reloads() {
             .all(|k| k.starts_with("slotway_build_info") || k.contains(r#"pool=""#)),
         "a series without its pool label: {after:?}"
     );
+
+    // Per-pool views: beta's 25 SETs show in beta's stats only; no
+    // parameter is the first pool; an unknown pool is a 404.
+    let calls = |q: &str, cmd: &str| {
+        let v = get(admin, &format!("/api/v1/stats/commands{q}"));
+        let list = v["commands"].as_array().unwrap().clone();
+        list.iter()
+            .find(|c| c["command"] == cmd)
+            .map_or(0, |c| c["calls"].as_u64().unwrap())
+    };
+    assert_eq!(calls("?pool=beta", "set"), 25);
+    assert_eq!(calls("?pool=beta", "get"), 0);
+    assert_eq!(calls("?pool=alpha", "get"), 10);
+    assert!(calls("?pool=alpha", "set") >= 60);
+    let first = get(admin, "/api/v1/pools")["pools"][0]["name"].clone();
+    let first = format!("?pool={}", first.as_str().unwrap());
+    assert_eq!(
+        calls("", "get"),
+        calls(&first, "get"),
+        "no parameter: {first}"
+    );
+    let st = get(admin, "/api/v1/status?pool=beta");
+    assert_eq!(st["requests"]["total"], 25, "{st}");
+    assert_eq!(get(admin, "/api/v1/clients?pool=beta")["count"], 1);
+    assert_eq!(
+        get(admin, "/api/v1/config?pool=beta")["pool"]["name"],
+        "beta"
+    );
+    let r = http_with(admin, "GET", "/api/v1/topology?pool=nope", AUTH);
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(r.body.contains("nope"), "{}", r.body);
 
     // Eject s1: new keys go to s0 and s2 only.
     let (code, body) = post(admin, "/api/v1/pools/alpha/servers/s1/eject");
@@ -507,9 +531,8 @@ fn nutcracker_mode_serves_the_admin_api() {
     assert_eq!(pool(&v, "gamma")["hash"], "md5", "{v}");
 }
 
-/// Cluster mode (`slotway --config c.toml --admin`): nothing changes at run
-/// time, the reload says which sections need a restart; a broken file is
-/// refused. No cluster is needed (the proxy just is not ready).
+/// Cluster mode (`slotway --config c.toml --admin`): the reload says which
+/// settings need a restart; a broken file is refused. No cluster is needed (the proxy just is not ready).
 #[test]
 fn cluster_mode_reload_reports_what_needs_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -521,17 +544,12 @@ fn cluster_mode_reload_reports_what_needs_a_restart() {
         )
     };
     write(&path, &conf(65536));
-    let child = Command::new(BIN)
-        .args(["--config", &path.display().to_string()])
-        .args(["--admin", &format!("127.0.0.1:{admin_port}")])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = common::OwnedChild(child);
+    let _guard = common::spawn_config_admin(&path, admin_port);
     let admin: SocketAddr = format!("127.0.0.1:{admin_port}").parse().unwrap();
     wait_admin(admin);
     assert_eq!(http(admin, "POST", "/api/v1/config/reload").status, 401);
+    let r = http_with(admin, "GET", "/api/v1/status?pool=alpha", AUTH);
+    assert_eq!(r.status, 400, "a cluster has no pools: {}", r.body);
     let (code, body) = post(admin, "/api/v1/config/reload");
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["restart_required"], serde_json::json!([]), "{body}");
@@ -540,7 +558,7 @@ fn cluster_mode_reload_reports_what_needs_a_restart() {
     assert_eq!(code, 200, "{body}");
     assert_eq!(
         body["restart_required"],
-        serde_json::json!(["limits"]),
+        serde_json::json!(["limits.max_inline_len"]),
         "{body}"
     );
     write(&path, "[proxy]\nbogus = 1\n");

@@ -8,7 +8,8 @@
 //! shows its token form and no data; handed the token once as a URL
 //! fragment (`#token=...`, which the page moves into sessionStorage and
 //! sends as a bearer header), it shows the pools; a wrong token is
-//! refused. Screenshots are kept as test artifacts
+//! refused; with `&pool=NAME` after it (what a pool's "show" button
+//! sets), the overview describes that pool. Screenshots are kept as test artifacts
 //! (`target/tmp/dashboard-*.png`).
 //!
 //! Chromium is driven from the command line (`--dump-dom` after the page's
@@ -176,12 +177,14 @@ fn dashboard_shows_pools_and_an_ejected_server() {
         .collect();
     let dir = tempfile::tempdir().unwrap();
     let (listen, admin_port) = (slotway_fixture::free_port(), slotway_fixture::free_port());
+    let api = slotway_fixture::free_port();
     let path = dir.path().join("slotway.toml");
     std::fs::write(
         &path,
         format!(
-            "[admin]\ntoken = \"{TOKEN}\"\n\n[pools.web]\nlisten = \"127.0.0.1:{listen}\"\nredis = true\nauto_eject_hosts = true\nservers = [\"{}:1 first\", \"{}:1 second\"]\n",
+            "[admin]\ntoken = \"{TOKEN}\"\n\n[pools.web]\nlisten = \"127.0.0.1:{listen}\"\nredis = true\nauto_eject_hosts = true\nservers = [\"{}:1 first\", \"{}:1 second\"]\n\n[pools.api]\nlisten = \"127.0.0.1:{api}\"\nredis = true\nservers = [\"{}:1\"]\n",
             servers[0].addr(),
+            servers[1].addr(),
             servers[1].addr()
         ),
     )
@@ -249,4 +252,13 @@ fn dashboard_shows_pools_and_an_ejected_server() {
         "the ejected server is not shown as such:\n{page}"
     );
     screenshot(&bin, profile.path(), &url, "dashboard-pools.png");
+
+    // Choosing a pool ("#pool=api", what its "show" button sets): the
+    // overview, topology and commands describe that pool.
+    let page = dom(&bin, profile.path(), &format!("{url}&pool=api"));
+    assert!(page.contains("· pool api"), "pool api not shown:\n{page}");
+    assert!(
+        page.contains(&format!("· pool · 127.0.0.1:{api}")) && page.contains("shown above"),
+        "{page}"
+    );
 }

@@ -5,8 +5,9 @@
 //! - [`commands`]: the command bitset built from ACL command rules.
 //! - [`user`]: one user and the permission check.
 //!
-//! Invariants: [`Users`] is built once from the validated configuration and
-//! never changes; it always has a `default` user (Redis's: all rights, no
+//! Invariants: a [`Users`] table is built from the validated configuration
+//! and never changes (a configuration reload installs a new table whole:
+//! `session::users`); it always has a `default` user (Redis's: all rights, no
 //! password, unless configured otherwise); lookups by name are exact and
 //! case-sensitive, as in Redis.
 
@@ -19,7 +20,7 @@ use std::sync::Arc;
 pub use user::{Denied, User, UserError};
 
 /// Every user clients may authenticate as.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Users {
     default: Arc<User>,
     /// Sorted by name; includes `default`.
@@ -72,6 +73,12 @@ impl Users {
     #[must_use]
     pub fn is_open(&self) -> bool {
         self.all.len() == 1 && self.default.needs_no_auth() && self.default.unrestricted()
+    }
+
+    /// The user named `name` (exact, case-sensitive).
+    #[must_use]
+    pub fn find(&self, name: &str) -> Option<&Arc<User>> {
+        self.all.iter().find(|u| u.name() == name)
     }
 
     /// The user `name` if `password` opens it (it exists, is on, and the

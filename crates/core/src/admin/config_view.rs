@@ -1,6 +1,10 @@
 //! `GET /api/v1/config`: the settings the proxy runs with, laid out like the
 //! configuration file (sections and `_ms` keys), secrets redacted.
 //!
+//! The engine's view ([`live`]) shows the values it runs with now: those a
+//! configuration reload or `PROXY CONFIG SET` changed replace the ones it
+//! started with.
+//!
 //! Invariant: every field of [`Settings`] appears (a test compares against
 //! its `Debug` output, so a new setting cannot be forgotten here), and a
 //! secret is only ever shown as `"<redacted>"` — or `null` when unset.
@@ -23,6 +27,30 @@ fn gated(s: &Settings, v: crate::route::Verdict) -> Vec<String> {
         .into_iter()
         .filter_map(|(name, got)| (got == v).then_some(name))
         .collect()
+}
+
+/// `engine`'s settings as JSON, with the values changed while it runs.
+#[must_use]
+pub fn live(engine: &crate::engine::Engine) -> Value {
+    let mut v = config(engine.settings());
+    let rt = engine.runtime();
+    let slowlog = engine.slowlog().settings();
+    if let Some(proxy) = v.get_mut("proxy").and_then(Value::as_object_mut) {
+        proxy.insert("maxclients".into(), json!(rt.maxclients()));
+        proxy.insert("max_inflight_per_client".into(), json!(rt.max_inflight()));
+        proxy.insert(
+            "slowlog_log_slower_than".into(),
+            json!(slowlog.log_slower_than),
+        );
+        proxy.insert("slowlog_max_len".into(), json!(slowlog.max_len));
+    }
+    if let Some(cluster) = v.get_mut("cluster").and_then(Value::as_object_mut) {
+        cluster.insert("cross_slot_split".into(), json!(rt.cross_slot()));
+    }
+    if let Some(users) = v.get_mut("users") {
+        *users = json!(!engine.shared.users.current().is_open());
+    }
+    v
 }
 
 /// The settings as JSON.

@@ -13,8 +13,10 @@
 //! One admin listener serves the whole process: a cluster's engine, or
 //! every pool of a pool-mode process ([`Admin`] holds the live list, which
 //! reloads update). The cluster-shaped endpoints (status, topology,
-//! clients, …) describe the cluster, or in pool mode the first pool;
-//! `/metrics`, `/api/v1/pools` and `/api/v1/events` cover every pool (the
+//! clients, …) describe the cluster, or in pool mode the pool their
+//! `pool=NAME` query parameter names (the first pool without one; an
+//! unknown pool is a 404; in cluster mode the parameter is refused with a
+//! 400, so a script aimed at the wrong process fails loudly); `/metrics`, `/api/v1/pools` and `/api/v1/events` cover every pool (the
 //! events also the process's own journal: pools added, removed or
 //! restarted by a reload).
 //!
@@ -54,6 +56,17 @@ pub type PoolEngines = watch::Receiver<Arc<Vec<Arc<Engine>>>>;
 pub struct ReloadRequest {
     /// Where the answer goes.
     pub reply: oneshot::Sender<Result<serde_json::Value, String>>,
+}
+
+/// Why a `pool=NAME` query parameter selects no engine.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PoolChoiceError {
+    /// The process serves a cluster: there are no pools to choose from.
+    #[error("this process serves a cluster, not pools: drop the pool parameter (got {0:?})")]
+    ClusterMode(String),
+    /// No running pool has this name.
+    #[error("no pool {0:?}; see /api/v1/pools for the pools of this process")]
+    NoSuchPool(String),
 }
 
 /// What one admin listener serves.
@@ -129,6 +142,24 @@ impl Admin {
             .first()
             .cloned()
             .unwrap_or_else(|| self.fallback.clone())
+    }
+
+    /// The engine `pool` names (`None` or empty: [`Admin::engine`]).
+    ///
+    /// # Errors
+    /// A pool is named in cluster mode, or no running pool has that name.
+    pub fn engine_for(&self, pool: Option<&str>) -> Result<Arc<Engine>, PoolChoiceError> {
+        let Some(name) = pool.filter(|n| !n.is_empty()) else {
+            return Ok(self.engine());
+        };
+        if self.cluster.is_some() {
+            return Err(PoolChoiceError::ClusterMode(name.to_owned()));
+        }
+        self.pool_engines()
+            .iter()
+            .find(|e| e.pool().is_some_and(|p| p.name == name))
+            .cloned()
+            .ok_or_else(|| PoolChoiceError::NoSuchPool(name.to_owned()))
     }
 
     /// Every pool's engine (empty in cluster mode).

@@ -9,13 +9,14 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use serde_json::json;
 
-use super::{Admin, ReloadRequest, config_view, openapi, pools, views};
+use super::{Admin, PoolChoiceError, ReloadRequest, config_view, openapi, pools, views};
+use crate::engine::Engine;
 
 /// HTTP method of a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,31 +76,17 @@ fn handler(method: Method, path: &str) -> Option<MethodRouter<Engines>> {
         (Method::Get, "/health") => get(health),
         (Method::Get, "/ready") => get(ready),
         (Method::Get, "/metrics") => get(metrics),
-        (Method::Get, "/api/v1/status") => {
-            get(|State(a): State<Engines>| async move { Json(views::status(&a.engine())) })
-        }
-        (Method::Get, "/api/v1/topology") => {
-            get(|State(a): State<Engines>| async move { Json(views::topology(&a.engine())) })
-        }
+        (Method::Get, "/api/v1/status") => engine_view(views::status),
+        (Method::Get, "/api/v1/topology") => engine_view(views::topology),
         (Method::Post, "/api/v1/topology/refresh") => post(refresh),
-        (Method::Get, "/api/v1/clients") => {
-            get(|State(a): State<Engines>| async move { Json(views::clients(&a.engine())) })
-        }
-        (Method::Get, "/api/v1/stats/commands") => {
-            get(|State(a): State<Engines>| async move { Json(views::commands(&a.engine())) })
-        }
-        (Method::Get, "/api/v1/stats/backends") => {
-            get(|State(a): State<Engines>| async move { Json(views::backends(&a.engine())) })
-        }
+        (Method::Get, "/api/v1/clients") => engine_view(views::clients),
+        (Method::Get, "/api/v1/stats/commands") => engine_view(views::commands),
+        (Method::Get, "/api/v1/stats/backends") => engine_view(views::backends),
         (Method::Get, "/api/v1/events") => {
             get(|State(a): State<Engines>| async move { Json(pools::events(&a)) })
         }
-        (Method::Get, "/api/v1/slowlog") => {
-            get(|State(a): State<Engines>| async move { Json(views::slowlog(&a.engine())) })
-        }
-        (Method::Get, "/api/v1/config") => get(|State(a): State<Engines>| async move {
-            Json(config_view::config(a.engine().settings()))
-        }),
+        (Method::Get, "/api/v1/slowlog") => engine_view(views::slowlog),
+        (Method::Get, "/api/v1/config") => engine_view(config_view::live),
         (Method::Post, "/api/v1/config/reload") => post(reload),
         (Method::Get, "/api/v1/pools") => {
             get(|State(a): State<Engines>| async move { Json(pools::view(&a)) })
@@ -111,6 +98,35 @@ fn handler(method: Method, path: &str) -> Option<MethodRouter<Engines>> {
         }
         _ => return None,
     })
+}
+
+/// The `pool=NAME` query parameter of the endpoints that describe one
+/// engine (other parameters are ignored).
+#[derive(Debug, Default, serde::Deserialize)]
+struct PoolQuery {
+    pool: Option<String>,
+}
+
+/// The answer when `pool=` names no engine: 404 for an unknown pool, 400
+/// for a pool named in cluster mode.
+fn refused(e: &PoolChoiceError) -> Response {
+    let (code, pool) = match e {
+        PoolChoiceError::ClusterMode(p) => (StatusCode::BAD_REQUEST, p),
+        PoolChoiceError::NoSuchPool(p) => (StatusCode::NOT_FOUND, p),
+    };
+    (code, Json(json!({ "error": e.to_string(), "pool": pool }))).into_response()
+}
+
+/// A GET answering `view` of the engine its `pool` parameter names.
+fn engine_view(view: fn(&Engine) -> serde_json::Value) -> MethodRouter<Engines> {
+    get(
+        move |State(a): State<Engines>, Query(q): Query<PoolQuery>| async move {
+            match a.engine_for(q.pool.as_deref()) {
+                Ok(e) => Json(view(&e)).into_response(),
+                Err(e) => refused(&e),
+            }
+        },
+    )
 }
 
 /// The router of every route in [`ROUTES`]; unknown paths answer 404 JSON.
@@ -159,8 +175,11 @@ async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-async fn ready(State(a): State<Engines>) -> Response {
-    let e = a.engine();
+async fn ready(State(a): State<Engines>, Query(q): Query<PoolQuery>) -> Response {
+    let e = match a.engine_for(q.pool.as_deref()) {
+        Ok(e) => e,
+        Err(e) => return refused(&e),
+    };
     let code = if views::is_ready(&e) {
         StatusCode::OK
     } else {
@@ -186,8 +205,11 @@ async fn metrics(State(a): State<Engines>) -> Response {
 
 /// Asks the refresher for a full refresh and waits (bounded) for one that
 /// started after the request to finish.
-async fn refresh(State(a): State<Engines>) -> Response {
-    let e = a.engine();
+async fn refresh(State(a): State<Engines>, Query(q): Query<PoolQuery>) -> Response {
+    let e = match a.engine_for(q.pool.as_deref()) {
+        Ok(e) => e,
+        Err(e) => return refused(&e),
+    };
     let m = e.metrics().clone();
     // A refresh already under way may predate the request: wait for the next.
     let target = m.refreshes_started.get() + 1;

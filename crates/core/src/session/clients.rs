@@ -39,6 +39,9 @@ pub struct Facts {
     pub psub: usize,
     /// Shard-channel subscriptions.
     pub ssub: usize,
+    /// The user it runs as, once its session recorded it (at connect,
+    /// AUTH, HELLO AUTH, RESET): what a users reload compares.
+    pub user: Option<Arc<crate::acl::User>>,
 }
 
 /// A client as the admin API shows it (the facts of CLIENT LIST).
@@ -127,7 +130,7 @@ impl Client {
         let mut line = String::with_capacity(256);
         let _ = write!(
             line,
-            "id={} addr={} laddr={} fd=-1 name={} age={age} idle={} flags={flags} db=0 sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={current_cmd} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=-1 name={} age={age} idle={} flags={flags} db=0 sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={current_cmd} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             show(self.addr),
             show(self.laddr),
@@ -137,6 +140,7 @@ impl Client {
             f.psub,
             f.ssub,
             f.multi.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX)),
+            f.user.as_ref().map_or("default", |u| u.name()),
             if f.resp == 3 { 3 } else { 2 },
             f.lib_name,
             f.lib_ver,

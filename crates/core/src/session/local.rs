@@ -55,8 +55,9 @@ pub struct Context<'a> {
     pub table: &'a SlotTable,
     /// Every client of the proxy.
     pub clients: &'a Registry,
-    /// The users clients authenticate as.
-    pub users: &'a crate::acl::Users,
+    /// The users clients authenticate as (read only by AUTH, HELLO and
+    /// RESET, which record the client's user with the table read).
+    pub users: &'a super::users::LiveUsers,
     /// The proxy's shared state (PROXY).
     pub shared: Option<&'a super::Shared>,
     /// This client.
@@ -92,26 +93,30 @@ pub fn answer(
             encode::simple(out, b"OK");
             return After::Close;
         }
-        Local::Hello => hello(req, state, ctx, out),
+        Local::Hello => ctx.users.bind(ctx.me, |users| {
+            hello(req, state, users, ctx, out);
+            ((), Some(state.user.clone()))
+        }),
         Local::Select => select(arg(1), out),
-        Local::Reset => {
+        Local::Reset => ctx.users.bind(ctx.me, |users| {
             // RESET also de-authenticates, as in Redis.
             *state = ClientState {
                 id: state.id,
                 local_addr: state.local_addr,
-                authenticated: ctx.users.starts_authenticated(),
-                user: ctx.users.default_user().clone(),
+                authenticated: users.starts_authenticated(),
+                user: users.default_user().clone(),
                 private: state.private,
                 ..ClientState::default()
             };
             encode::simple(out, b"RESET");
-        }
-        Local::Auth => {
-            let default_nopass = ctx.users.default_user().needs_no_auth();
+            ((), Some(state.user.clone()))
+        }),
+        Local::Auth => ctx.users.bind(ctx.me, |users| {
+            let default_nopass = users.default_user().needs_no_auth();
             let result = match req.argc() {
                 2 if default_nopass => Err(b"ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?".as_slice()),
-                2 => check_credentials(b"default", arg(1), ctx),
-                _ => check_credentials(arg(1), arg(2), ctx),
+                2 => check_credentials(b"default", arg(1), users),
+                _ => check_credentials(arg(1), arg(2), users),
             };
             match result {
                 Ok(user) => {
@@ -122,7 +127,8 @@ pub fn answer(
                 // A failed AUTH never takes rights away, nor grants any.
                 Err(e) => encode::error(out, e),
             }
-        }
+            ((), Some(state.user.clone()))
+        }),
         Local::ClientSetName => match valid_name(arg(2)) {
             true if arg(2).is_empty() => {
                 state.name = None;
@@ -232,14 +238,20 @@ fn pause(req: &Request, shared: &super::Shared, out: &mut BytesMut) {
 fn check_credentials(
     user: &[u8],
     pass: &[u8],
-    ctx: &Context<'_>,
+    users: &crate::acl::Users,
 ) -> Result<std::sync::Arc<crate::acl::User>, &'static [u8]> {
-    ctx.users
+    users
         .authenticate(user, pass)
         .ok_or(b"WRONGPASS invalid username-password pair or user is disabled.")
 }
 
-fn hello(req: &Request, state: &mut ClientState, ctx: &Context<'_>, out: &mut BytesMut) {
+fn hello(
+    req: &Request,
+    state: &mut ClientState,
+    users: &crate::acl::Users,
+    ctx: &Context<'_>,
+    out: &mut BytesMut,
+) {
     let version = ctx.backend_version;
     let mut protocol = state.protocol;
     let mut i = 1;
@@ -270,7 +282,7 @@ fn hello(req: &Request, state: &mut ClientState, ctx: &Context<'_>, out: &mut By
                 req.arg(i + 1).unwrap_or_default(),
                 req.arg(i + 2).unwrap_or_default(),
             );
-            match check_credentials(user, pass, ctx) {
+            match check_credentials(user, pass, users) {
                 Ok(u) => authenticated = Some(u),
                 Err(e) => {
                     encode::error(out, e);
@@ -297,7 +309,7 @@ fn hello(req: &Request, state: &mut ClientState, ctx: &Context<'_>, out: &mut By
             return;
         }
     }
-    if authenticated.is_none() && !state.authenticated && !ctx.users.starts_authenticated() {
+    if authenticated.is_none() && !state.authenticated && !users.starts_authenticated() {
         encode::error(
             out,
             b"NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
@@ -385,7 +397,7 @@ mod tests {
             announce: None,
             table: &table,
             clients: &clients,
-            users: &crate::acl::Users::default(),
+            users: &super::super::users::LiveUsers::default(),
             shared: None,
             me: &membership.client,
         };

@@ -41,6 +41,7 @@ mod resubscribe;
 mod subframes;
 mod track;
 mod txn;
+pub mod users;
 mod wait;
 
 use std::sync::Arc;
@@ -99,8 +100,6 @@ pub struct SessionSettings {
     pub announce: Option<std::net::SocketAddr>,
     /// Where read-only commands go.
     pub read_from: crate::config::ReadFrom,
-    /// The users clients authenticate as, and their rights.
-    pub users: Arc<crate::acl::Users>,
     /// The name of the sharded pool served (`None`: a cluster).
     pub pool: Option<String>,
     /// Connection and buffer limits per client.
@@ -138,6 +137,9 @@ pub struct Shared {
     pub runtime: crate::runtime::Runtime,
     /// The runtimes clients are spread over (thread-per-core).
     pub workers: crate::workers::Workers,
+    /// The users clients authenticate as, and their rights (a reload
+    /// replaces them).
+    pub users: users::LiveUsers,
 }
 
 static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
@@ -231,7 +233,11 @@ async fn serve_client<R, W>(
     }
     let me = membership.client.clone();
     let mut parser = RequestParser::new(shared.settings.limits);
-    let authenticated = shared.settings.users.starts_authenticated();
+    // The default user, recorded as this client's until it authenticates.
+    let (authenticated, default_user) = shared.users.bind(&me, |u| {
+        let d = u.default_user().clone();
+        ((u.starts_authenticated(), d.clone()), Some(d))
+    });
     // Until a client authenticates, Redis's small request limits apply.
     parser.set_auth_required(!authenticated);
     let mut chunk = MIN_READ_CHUNK;
@@ -243,7 +249,7 @@ async fn serve_client<R, W>(
             id,
             local_addr,
             authenticated,
-            user: shared.settings.users.default_user().clone(),
+            user: default_user,
             private: shared.settings.multiplexing == crate::config::Multiplexing::Always,
             ..ClientState::default()
         },

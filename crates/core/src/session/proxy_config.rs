@@ -24,7 +24,7 @@ pub(super) const NOPERM: &[u8] = b"NOPERM slotway: this PROXY subcommand changes
 
 /// Whether this client may tune the proxy (CONFIG SET).
 pub(super) fn may_change(state: &ClientState, shared: &Shared) -> bool {
-    state.user.is_admin() || (shared.settings.users.is_open() && shared.runtime.rcp_compat())
+    state.user.is_admin() || (shared.users.current().is_open() && shared.runtime.rcp_compat())
 }
 
 /// Whether this client may take its own node connections (MULTIPLEXING
@@ -32,7 +32,7 @@ pub(super) fn may_change(state: &ClientState, shared: &Shared) -> bool {
 /// authentication configured every client may, like a blocking command
 /// that leases a connection; otherwise admin users only.
 pub(super) fn may_go_private(state: &ClientState, shared: &Shared) -> bool {
-    state.user.is_admin() || shared.settings.users.is_open()
+    state.user.is_admin() || shared.users.current().is_open()
 }
 
 /// Whether this client may shut the proxy down: admin users only.
@@ -99,7 +99,7 @@ fn value(name: &str, shared: &Shared) -> Option<String> {
             .map_or(0, |d| d.as_secs())
             .to_string(),
         "disable-multiplexing" => format!("{:?}", s.multiplexing).to_lowercase(),
-        "auth" => if s.users.default_user().has_password() {
+        "auth" => if shared.users.current().default_user().has_password() {
             "<redacted>"
         } else {
             ""

@@ -416,7 +416,7 @@ impl Queue {
             announce: self.announce(),
             table,
             clients: &self.shared.clients,
-            users: &self.shared.settings.users,
+            users: &self.shared.users,
             shared: Some(&self.shared),
             me: &self.me,
         };

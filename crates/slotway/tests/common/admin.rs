@@ -118,6 +118,21 @@ pub fn http(addr: SocketAddr, method: &str, path: &str) -> Response {
     http_with(addr, method, path, "")
 }
 
+/// `GET path` with extra `headers`: must answer 200 with JSON.
+pub fn get_json(addr: SocketAddr, path: &str, headers: &str) -> Json {
+    let r = http_with(addr, "GET", path, headers);
+    assert_eq!(r.status, 200, "GET {path}: {}", r.body);
+    serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("GET {path}: {e}: {}", r.body))
+}
+
+/// `POST path` with extra `headers`: the status and the JSON body.
+pub fn post_json(addr: SocketAddr, path: &str, headers: &str) -> (u16, Json) {
+    let r = http_with(addr, "POST", path, headers);
+    let body =
+        serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("POST {path}: {e}: {}", r.body));
+    (r.status, body)
+}
+
 /// [`http`] with extra header lines (each ending in `\r\n`).
 pub fn http_with(addr: SocketAddr, method: &str, path: &str, headers: &str) -> Response {
     let mut s = TcpStream::connect(addr).unwrap();

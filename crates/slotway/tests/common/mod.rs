@@ -284,6 +284,19 @@ impl Drop for OwnedChild {
     }
 }
 
+/// `slotway --config PATH --admin 127.0.0.1:ADMIN_PORT` (the binary under
+/// test), its standard error discarded.
+pub fn spawn_config_admin(path: &std::path::Path, admin_port: u16) -> OwnedChild {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_slotway"))
+        .args(["--config", &path.display().to_string()])
+        .args(["--admin", &format!("127.0.0.1:{admin_port}")])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the slotway binary starts");
+    OwnedChild(child)
+}
+
 /// Waits until 127.0.0.1:`port` accepts connections (bounded).
 pub fn wait_listening(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -189,6 +189,13 @@ fn auth_as_another_user_runs_with_its_rights() {
     let reply = hello.cmd(&["SET", &keys[2], "x"]);
     assert!(is_error_starting(&reply, "NOPERM"), "{reply:?}");
     assert_eq!(text(&hello.cmd(&["CLIENT", "GETNAME"])), "app");
+    // RESP3: `ro` may not run HELLO itself; its connections serve anyway.
+    let mut resp3 = Raw::connect(("127.0.0.1", port));
+    let reply = resp3.cmd(&["HELLO", "3", "AUTH", "ro", "ropw"]);
+    assert!(matches!(reply, Value::Map(_)), "{reply:?}");
+    assert_eq!(bulk(&resp3.cmd(&["GET", &keys[0]])), b"v");
+    let reply = resp3.cmd(&["SET", &keys[0], "x"]);
+    assert!(is_error_starting(&reply, "NOPERM"), "{reply:?}");
     let reply = hello.cmd(&["HELLO", "2", "AUTH", "ro", "bad"]);
     assert!(is_error_starting(&reply, "WRONGPASS"), "{reply:?}");
     assert_eq!(bulk(&hello.cmd(&["GET", &keys[2]])), b"v");
@@ -207,6 +214,29 @@ fn refused_credentials_on_reconnect_never_fall_back_to_default() {
     assert!(is_ok(&ro.cmd(&["SET", &keys[1], "v"])));
     assert!(is_ok(&ro.cmd(&["AUTH", "ro", "ropw"])));
     let reply = ro.cmd(&["SET", &keys[0], "x"]);
+    assert!(is_error_starting(&reply, "NOPERM"), "{reply:?}");
+    // An (empty) slot of the first master moves to the second, which `ro`
+    // never talked to: the MOVED leads to a new connection, opened as `ro`
+    // too (as the nodes' open `default` user the SET would succeed).
+    let ranges = common::master_ranges(&s.cluster);
+    let busy = slotway_hashkit::key_slot(keys[0].as_bytes());
+    let moved = (0u32..)
+        .map(|i| key_in_range(&format!("pt2moved{i}"), ranges[0].0, ranges[0].1))
+        .find(|k| slotway_hashkit::key_slot(k.as_bytes()) != busy)
+        .unwrap();
+    let slot = slotway_hashkit::key_slot(moved.as_bytes()).to_string();
+    let to = s.cluster.index_of(&ranges[1].2).unwrap();
+    let to_id = s.cluster.nodes()[to].cmd(&["CLUSTER", "MYID"]).unwrap();
+    let mut order: Vec<usize> = vec![to];
+    order.extend((0..s.cluster.nodes().len()).filter(|&i| i != to));
+    for i in order {
+        let r = s.cluster.nodes()[i]
+            .cmd(&["CLUSTER", "SETSLOT", &slot, "NODE", &to_id])
+            .unwrap();
+        assert_eq!(r, "OK");
+    }
+    assert_eq!(ro.cmd(&["GET", &moved]), Value::Null);
+    let reply = ro.cmd(&["SET", &moved, "x"]);
     assert!(is_error_starting(&reply, "NOPERM"), "{reply:?}");
     // The password changes and the connections drop.
     for node in s.cluster.nodes() {

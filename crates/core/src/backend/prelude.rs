@@ -5,8 +5,8 @@
 //!
 //! A prelude may carry a *client's* credentials instead of the proxy's
 //! ([`Prelude::as_client`], credential pass-through): such a prelude is
-//! strict — a node that refuses its AUTH gets its connection closed rather
-//! than used, because the connection would otherwise run as the node's
+//! strict — a node that refuses its AUTH (its first command) gets its
+//! connection closed rather than used, because the connection would otherwise run as the node's
 //! `default` user, which may have more rights than the client.
 //!
 //! Invariant: the credentials never leave this type in readable form: its

@@ -109,7 +109,7 @@ pub(super) fn dispatch_replies(
                 Some((sink, seq)) => sink.deliver(seq, Reply::Frame(frame)),
                 // A client's own credentials refused (password changed,
                 // user removed): never serve it as the node's `default`.
-                None if info.is_error() && params.prelude.is_strict() => {
+                None if info.is_error() && p.strict_auth => {
                     return Err("the node refused the client's credentials".to_owned());
                 }
                 None if info.is_error() => {

@@ -93,6 +93,7 @@ impl Engine {
                 client_limits: settings.client_limits,
                 threads: settings.threads,
                 multiplexing: settings.multiplexing,
+                auth_passthrough: settings.auth_passthrough,
             },
             runtime: crate::runtime::Runtime::new(
                 settings.policy.split_multi_key,

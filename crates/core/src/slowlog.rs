@@ -201,7 +201,7 @@ fn trimmed_args(req: &Request) -> Vec<Bytes> {
 
 /// Positions of secrets Redis redacts from its slow log: every argument of
 /// AUTH, and HELLO's `AUTH username password`.
-fn redacted_positions(req: &Request) -> Vec<usize> {
+pub(crate) fn redacted_positions(req: &Request) -> Vec<usize> {
     let name = req.arg(0).unwrap_or_default();
     if name.eq_ignore_ascii_case(b"auth") {
         return (1..req.argc()).collect();

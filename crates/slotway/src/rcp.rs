@@ -269,6 +269,9 @@ pub(crate) fn config_of(o: &RcpOptions) -> Result<Config> {
     c.proxy.tcp_keepalive = o.tcpkeepalive;
     c.cluster.cross_slot_split = o.enable_cross_slot;
     c.proxy.disable_multiplexing = o.disable_multiplexing;
+    // A client AUTH as another user runs with that user's rights, as in
+    // redis-cluster-proxy (checked by the cluster).
+    c.proxy.auth_passthrough = true;
     // redis-cluster-proxy answers at once when a node is down; its clients
     // (redis-rb: 5 s read timeout) must get the error before they give up,
     // so requests wait for a new owner of their slot 2 s, not 20.

@@ -70,6 +70,7 @@ pub fn config(s: &Settings) -> Value {
             "timeout": s.client_limits.idle_timeout.map_or(0, |d| d.as_secs()),
             "tcp_keepalive": s.client_limits.tcp_keepalive.map_or(0, |d| d.as_secs()),
             "disable_multiplexing": format!("{:?}", s.multiplexing).to_lowercase(),
+            "auth_passthrough": s.auth_passthrough,
         },
         "cluster": {
             "seeds": s.seeds,

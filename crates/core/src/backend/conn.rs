@@ -283,6 +283,9 @@ struct Pending {
     wait: bool,
     /// The handshake's closing PING: its reply proves the node is serving.
     probe: bool,
+    /// The handshake's AUTH with a client's credentials: refused, the
+    /// connection closes (it must not run as the node's `default` user).
+    strict_auth: bool,
 }
 
 /// The connection's buffers and bookkeeping while it is up.
@@ -339,6 +342,7 @@ impl Wire {
                 hold: false,
                 wait: true,
                 probe: false,
+                strict_auth: false,
             });
             self.out.extend_from_slice(cmd);
             self.queued += cmd.len() as u64;
@@ -367,6 +371,7 @@ impl Wire {
                 hold,
                 wait: false,
                 probe: false,
+                strict_auth: false,
             });
         }
     }
@@ -401,7 +406,7 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     // Credentials and database first: HELLO 3 needs an authenticated
     // connection on a node with a password.
     let prelude = params.prelude.commands().iter().map(|c| &c[..]);
-    for cmd in prelude.chain(handshake.iter().copied()) {
+    for (i, cmd) in prelude.chain(handshake.iter().copied()).enumerate() {
         wire.pending.push_back(Pending {
             to: None,
             skip: 0,
@@ -410,6 +415,8 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
             hold: false,
             wait: false,
             probe: cmd == PING,
+            // Only the AUTH: a user without +hello/+readonly may still serve.
+            strict_auth: i == 0 && params.prelude.is_strict(),
         });
         wire.out.extend_from_slice(cmd);
         wire.queued += cmd.len() as u64;

@@ -12,6 +12,12 @@
 //!
 //! A [`StreamConn`] is a subscriber connection: never pooled, aborted on drop.
 //!
+//! Credential pass-through: a client authenticated as its own backend user
+//! gets connections opened with its [`Credentials`] (they re-authenticate
+//! the same way when they reconnect). Those are never taken from nor
+//! returned to the pool — a pooled connection must carry the proxy's
+//! identity — so their release closes them.
+//!
 //! With `cluster.write_ack`, leased connections confirm writes like shared
 //! ones: a blocking command that writes (BLPOP, BLMOVE …) or a WATCHed EXEC
 //! has its reply held until the `WAIT` that follows it on the same
@@ -25,6 +31,7 @@ use slotway_resp::Protocol;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::Credentials;
 use super::conn::{self, ConnHandle, ConnParams};
 use super::sink::ReplySink;
 
@@ -82,6 +89,7 @@ impl LeasePool {
         &self,
         protocol: Protocol,
         stream: Option<(Arc<ReplySink>, u64)>,
+        creds: Option<&Credentials>,
     ) -> (ConnHandle, CancellationToken) {
         let abort = CancellationToken::new();
         let write_ack = if stream.is_none() {
@@ -99,29 +107,44 @@ impl LeasePool {
             readonly: false,
             reply_timeout: None,
             write_ack,
-            prelude: self.prelude.clone(),
+            prelude: creds.map_or_else(|| self.prelude.clone(), |c| c.prelude(&self.prelude)),
             stats: self.stats.clone(),
         });
         (handle, abort)
     }
 
-    /// Lends a connection: an idle one, or a new one (connecting lazily).
+    /// Lends a connection: an idle one, or a new one (connecting lazily);
+    /// always a new, unpooled one authenticating with `creds` when given.
     #[must_use]
-    pub fn lease(&self, protocol: Protocol) -> Lease {
+    pub fn lease(&self, protocol: Protocol, creds: Option<&Credentials>) -> Lease {
+        if creds.is_some() {
+            return Lease {
+                conn: Some(self.spawn(protocol, None, creds)),
+                home: None,
+                addr: self.addr.clone(),
+            };
+        }
         let idle = self.idle(protocol);
         let reused = idle.lock().pop();
-        let (handle, abort) = reused.unwrap_or_else(|| self.spawn(protocol, None));
+        let (handle, abort) = reused.unwrap_or_else(|| self.spawn(protocol, None, None));
         Lease {
             conn: Some((handle, abort)),
-            home: idle.clone(),
+            home: Some(idle.clone()),
             addr: self.addr.clone(),
         }
     }
 
-    /// Opens a subscriber connection whose every frame goes to `sink` with `tag`.
+    /// Opens a subscriber connection whose every frame goes to `sink` with
+    /// `tag` (authenticating with `creds` when given).
     #[must_use]
-    pub fn stream(&self, protocol: Protocol, sink: Arc<ReplySink>, tag: u64) -> StreamConn {
-        let (handle, abort) = self.spawn(protocol, Some((sink, tag)));
+    pub fn stream(
+        &self,
+        protocol: Protocol,
+        sink: Arc<ReplySink>,
+        tag: u64,
+        creds: Option<&Credentials>,
+    ) -> StreamConn {
+        let (handle, abort) = self.spawn(protocol, Some((sink, tag)), creds);
         StreamConn {
             handle,
             abort,
@@ -134,7 +157,8 @@ impl LeasePool {
 #[derive(Debug)]
 pub struct Lease {
     conn: Option<(ConnHandle, CancellationToken)>,
-    home: Arc<Idle>,
+    /// The pool it returns to; `None`: never pooled (a client's credentials).
+    home: Option<Arc<Idle>>,
     addr: Arc<str>,
 }
 
@@ -155,7 +179,10 @@ impl Lease {
     /// flight on it and it holds no client state.
     pub fn release(mut self) {
         if let Some(conn) = self.conn.take() {
-            let mut idle = self.home.lock();
+            let Some(home) = &self.home else {
+                return conn.1.cancel();
+            };
+            let mut idle = home.lock();
             if idle.len() < MAX_IDLE && !conn.1.is_cancelled() {
                 idle.push(conn);
             } else {

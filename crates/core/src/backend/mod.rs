@@ -22,5 +22,5 @@ pub mod write_ack;
 pub use conn::{BackendRequest, ConnHandle};
 pub use dedicated::{Lease, LeasePool, StreamConn};
 pub use node::Node;
-pub use prelude::Prelude;
+pub use prelude::{Credentials, Prelude};
 pub use sink::{Failure, FailureKind, Reply, ReplySink, ring};

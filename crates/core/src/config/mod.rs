@@ -102,6 +102,12 @@ pub struct ProxyConfig {
     /// own (`PROXY MULTIPLEXING OFF`); `always`: every client gets private
     /// connections; `never`: `PROXY MULTIPLEXING OFF` is refused.
     pub disable_multiplexing: Multiplexing,
+    /// Credential pass-through (redis-cluster-proxy's behaviour): with no
+    /// users of the proxy's own (no `requirepass`, no `[[users]]`), a client
+    /// `AUTH`/`HELLO … AUTH` with credentials other than `cluster.user`/
+    /// `cluster.password` is checked by the cluster and, if accepted, the
+    /// client runs as that user on its own node connections.
+    pub auth_passthrough: bool,
 }
 
 /// `proxy.disable_multiplexing` (redis-cluster-proxy's `--disable-multiplexing`).
@@ -158,6 +164,7 @@ impl Default for ProxyConfig {
             timeout: 0,
             tcp_keepalive: 300,
             disable_multiplexing: Multiplexing::Auto,
+            auth_passthrough: false,
         }
     }
 }
@@ -547,6 +554,7 @@ impl Config {
             pool: None,
             client_limits: ClientLimits::from_config(&self.proxy, &self.limits)?,
             multiplexing: self.proxy.disable_multiplexing,
+            auth_passthrough: users::passthrough(&self.proxy, &self.users)?,
         })
     }
 }

@@ -77,6 +77,9 @@ pub struct Settings {
     pub client_limits: ClientLimits,
     /// Shared or private node connections per client.
     pub multiplexing: Multiplexing,
+    /// Client AUTH with other credentials is checked by the cluster and
+    /// switches the client to its own connections (`proxy.auth_passthrough`).
+    pub auth_passthrough: bool,
     /// The TLS listener for clients (off when `None`).
     pub tls: Option<std::sync::Arc<crate::tls::ClientTls>>,
     /// The command gate (`[commands]`).

@@ -87,3 +87,22 @@ fn tls_keys_are_checked_and_name_their_files() {
     let s = Settings::for_seeds(&["127.0.0.1:7001"]).unwrap();
     assert!(s.tls.is_none() && s.prelude.tls().is_none());
 }
+
+#[test]
+fn auth_passthrough_needs_no_users_of_the_proxy() {
+    let on = "[proxy]\nauth_passthrough = true\n[cluster]\nseeds = [\"127.0.0.1:7001\"]\n";
+    let s = Config::from_toml(on).unwrap().validate().unwrap();
+    assert!(s.auth_passthrough);
+    let with_pass = on.replace("[cluster]", "requirepass = \"x\"\n[cluster]");
+    let err = Config::from_toml(&with_pass)
+        .unwrap()
+        .validate()
+        .unwrap_err();
+    assert!(err.to_string().contains("auth_passthrough"), "{err}");
+    let with_users = format!("{on}[[users]]\nname = \"app\"\nnopass = true\n");
+    let err = Config::from_toml(&with_users)
+        .unwrap()
+        .validate()
+        .unwrap_err();
+    assert!(err.to_string().contains("auth_passthrough"), "{err}");
+}

@@ -150,3 +150,16 @@ pub fn validate(users: &[UserConfig], requirepass: &str) -> Result<Users, Config
     }
     Ok(Users::new(built))
 }
+
+/// `proxy.auth_passthrough`, refused when the proxy has users of its own
+/// (`requirepass`, `[[users]]`): a client would then hold two identities,
+/// the proxy's and the cluster's, which could disagree.
+pub fn passthrough(proxy: &super::ProxyConfig, users: &[UserConfig]) -> Result<bool, ConfigError> {
+    if proxy.auth_passthrough && (!proxy.requirepass.is_empty() || !users.is_empty()) {
+        return Err(ConfigError::invalid(
+            "proxy.auth_passthrough",
+            "cannot be on with proxy.requirepass or [[users]]: the cluster checks credentials",
+        ));
+    }
+    Ok(proxy.auth_passthrough)
+}

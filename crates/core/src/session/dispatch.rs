@@ -140,7 +140,7 @@ impl Queue {
                     if let Some(old) = lease.take() {
                         old.release();
                     }
-                    *lease = Some(node.dedicated().lease(protocol));
+                    *lease = Some(private.lease(&node, protocol));
                 }
                 lease.as_ref().and_then(Lease::conn).cloned()
             }
@@ -332,8 +332,12 @@ impl Queue {
         let Some(u) = self.unit(tag) else {
             return;
         };
+        let auth = u.then.auth.take();
         if let Via::Lease(lease) = &mut u.via
             && let Some(lease) = lease.take()
+            // After a pass-through AUTH the connection may be authenticated
+            // as the client's user: closed, never pooled.
+            && auth.is_none()
         {
             lease.release();
         }
@@ -346,6 +350,9 @@ impl Queue {
             && let Some(watch) = self.watch.take()
         {
             watch.release();
+        }
+        if let Some(auth) = auth {
+            self.auth_done(tag, *auth);
         }
     }
 

@@ -31,6 +31,7 @@ pub mod limits;
 pub mod local;
 mod multi;
 mod park;
+mod passthru;
 mod pause;
 mod private;
 mod proxy_cmd;
@@ -108,6 +109,8 @@ pub struct SessionSettings {
     pub threads: usize,
     /// Whether clients share the nodes' connections (`proxy.disable_multiplexing`).
     pub multiplexing: crate::config::Multiplexing,
+    /// Credential pass-through (`proxy.auth_passthrough`).
+    pub auth_passthrough: bool,
 }
 
 /// State shared by all sessions of a proxy.

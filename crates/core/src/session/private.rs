@@ -19,13 +19,17 @@
 //! - MOVED/ASK are followed exactly as for shared connections: a redirected
 //!   unit is dispatched again and takes (or opens) the private connection
 //!   of its new node.
+//! - With credential pass-through ([`super::passthru`]) the connections
+//!   authenticate with the client's own credentials, and so does every
+//!   connection the client leases for itself (blocking commands, WATCH,
+//!   subscriptions): nothing it sends runs with the proxy's identity.
 
 use std::sync::Arc;
 
 use slotway_resp::Protocol;
 
 use super::queue::{Entry, Queue, SEQ_MASK, Unit, Via};
-use crate::backend::{ConnHandle, Lease, Node};
+use crate::backend::{ConnHandle, Credentials, Lease, Node};
 
 /// The private connections of one client.
 #[derive(Debug, Default)]
@@ -34,6 +38,11 @@ pub(super) struct Private {
     active: bool,
     /// One lease per node (and protocol) this client talked to.
     conns: Vec<(Protocol, Lease)>,
+    /// The client's own backend credentials, once the cluster accepted them.
+    pub(super) creds: Option<Arc<Credentials>>,
+    /// A pass-through AUTH in the queue (its sequence number) and whether
+    /// it was sent: until it is answered no later request is read.
+    pub(super) verifying: Option<(u64, bool)>,
 }
 
 impl Private {
@@ -51,12 +60,27 @@ impl Private {
         let idx = match found {
             Some(i) => i,
             None => {
-                self.conns
-                    .push((protocol, node.dedicated().lease(protocol)));
+                let lease = node.dedicated().lease(protocol, self.creds.as_deref());
+                self.conns.push((protocol, lease));
                 self.conns.len() - 1
             }
         };
         self.conns.get(idx).and_then(|(_, l)| l.conn()).cloned()
+    }
+
+    /// A connection of `node` for one use (blocking command, WATCH), with
+    /// the client's identity.
+    pub(super) fn lease(&self, node: &Node, protocol: Protocol) -> Lease {
+        node.dedicated().lease(protocol, self.creds.as_deref())
+    }
+
+    /// Runs as `creds` from now on (`None`: the proxy's identity), on
+    /// private connections. Call only with nothing in flight: the old
+    /// connections are closed.
+    pub(super) fn switch(&mut self, creds: Option<Arc<Credentials>>) {
+        self.conns.clear();
+        self.creds = creds;
+        self.active = true;
     }
 
     /// Forgets the connection to `addr` (its node left the topology): the

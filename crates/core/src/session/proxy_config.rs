@@ -138,14 +138,20 @@ pub(super) fn multiplexing(
 }
 
 /// `dump-queries`: one debug line per request, its arguments quoted (at
-/// most 16 shown, each cut at 64 bytes).
+/// most 16 shown, each cut at 64 bytes; AUTH's and HELLO's secrets
+/// redacted as in the slow log).
 #[cold]
 pub(super) fn dump_query(client: u64, req: &Request) {
     if !tracing::enabled!(tracing::Level::DEBUG) {
         return;
     }
     let mut line = String::new();
+    let redact = crate::slowlog::redacted_positions(req);
     for i in 0..req.argc().min(16) {
+        if redact.contains(&i) {
+            line.push_str(" (redacted)");
+            continue;
+        }
         let a = req.arg(i).unwrap_or_default();
         let shown = a.get(..a.len().min(64)).unwrap_or_default();
         line.push_str(&format!(" {:?}", String::from_utf8_lossy(shown)));

@@ -121,6 +121,9 @@ pub struct Subscriptions {
     pub(super) classic: Option<Subscriber>,
     pub(super) shards: Vec<Subscriber>,
     generation: u64,
+    /// The client's own credentials (pass-through): new subscriber
+    /// connections authenticate with them.
+    pub(super) creds: Option<Arc<crate::backend::Credentials>>,
 }
 
 impl Subscriptions {
@@ -173,8 +176,12 @@ impl Subscriptions {
     ) {
         self.generation = (self.generation + 1) & GENERATION_MASK;
         let tag = STREAM_TAG | (self.generation << GENERATION_SHIFT) | (index as u64 & INDEX_MASK);
+        let creds = self.creds.clone();
         if let Some(sub) = self.get_mut(index) {
-            sub.conn = Some(node.dedicated().stream(protocol, sink.clone(), tag));
+            sub.conn = Some(
+                node.dedicated()
+                    .stream(protocol, sink.clone(), tag, creds.as_deref()),
+            );
             sub.tag = tag;
             sub.addr = node.addr().clone();
             sub.lost_at = None;

@@ -69,6 +69,8 @@ pub(super) struct Then {
     pub replace: Option<Bytes>,
     /// Give the WATCH connection back to the pool.
     pub release_watch: bool,
+    /// A pass-through AUTH: what its acceptance changes.
+    pub auth: Option<Box<super::passthru::AuthThen>>,
 }
 
 /// One request to one node: what is dispatched, redirected and retried.
@@ -282,6 +284,7 @@ impl Queue {
     pub fn accepts_more(&self, out_high_water: usize) -> bool {
         !self.closing
             && self.held.is_none()
+            && self.private.verifying.is_none()
             && self.entries.len() < self.shared.runtime.max_inflight()
             && self.out.len() < out_high_water
     }
@@ -375,7 +378,11 @@ impl Queue {
             }
         }
         match route {
-            Route::Local(cmd) => self.answer_locally(cmd, &req, table),
+            Route::Local(cmd) => {
+                if !self.passthru_auth(cmd, &req, table) {
+                    self.answer_locally(cmd, &req, table);
+                }
+            }
             Route::Reject(route::Reject::CrossSlot) if self.shared.runtime.rcp_compat() => {
                 crate::stats::bump(&self.shared.stats.client_err, 1);
                 self.push_error(super::proxy_config::rcp_cross_slot(
@@ -567,6 +574,7 @@ impl Queue {
             self.head_seq += 1;
         }
         self.track_done();
+        self.start_verifying();
     }
 }
 

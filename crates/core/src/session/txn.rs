@@ -73,7 +73,7 @@ impl Queue {
                         );
                     }
                     Some(_) => {}
-                    None => self.watch = Some(node.dedicated().lease(self.client.protocol)),
+                    None => self.watch = Some(self.private.lease(node, self.client.protocol)),
                 }
                 let mut unit = Unit::new(req, Target::Node(node.addr().clone()), true);
                 unit.via = Via::Watch;

@@ -107,6 +107,11 @@ pub(super) fn dispatch_replies(
                     wire.held.push((sink, seq, frame));
                 }
                 Some((sink, seq)) => sink.deliver(seq, Reply::Frame(frame)),
+                // A client's own credentials refused (password changed,
+                // user removed): never serve it as the node's `default`.
+                None if info.is_error() && p.strict_auth => {
+                    return Err("the node refused the client's credentials".to_owned());
+                }
                 None if info.is_error() => {
                     warn!(node = %params.addr, reply = %String::from_utf8_lossy(&frame).trim_end(),
                         "node refused the connection handshake (AUTH / SELECT / HELLO 3 / READONLY)");

@@ -166,7 +166,7 @@ impl Queue {
             announce: shared.settings.announce.or(self.client.local_addr),
             table,
             clients: &shared.clients,
-            users: &shared.settings.users,
+            users: &shared.users,
             shared: Some(&shared),
             me: &self.me,
         };

@@ -43,6 +43,29 @@ pub enum Scheduler {
     WorkStealing,
 }
 
+impl Scheduler {
+    /// Its name in the configuration.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PerCore => "per-core",
+            Self::WorkStealing => "work-stealing",
+        }
+    }
+}
+
+impl std::str::FromStr for Scheduler {
+    type Err = String;
+
+    /// `per-core` or `work-stealing` (the command line's `--scheduler`).
+    fn from_str(value: &str) -> Result<Self, String> {
+        [Self::PerCore, Self::WorkStealing]
+            .into_iter()
+            .find(|s| s.as_str() == value)
+            .ok_or_else(|| format!("{value:?}: per-core or work-stealing"))
+    }
+}
+
 thread_local! {
     /// The worker this thread runs (0 when it is none).
     static INDEX: Cell<usize> = const { Cell::new(0) };

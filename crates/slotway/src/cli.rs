@@ -35,7 +35,7 @@ pub struct Cli {
 
     /// How clients are spread over the threads: per-core (each thread its
     /// own clients and node connections) or work-stealing [default: per-core].
-    #[arg(long, value_name = "per-core|work-stealing", global = true, value_parser = parse_scheduler)]
+    #[arg(long, value_name = "per-core|work-stealing", global = true, value_parser = str::parse::<slotway_core::workers::Scheduler>)]
     pub scheduler: Option<slotway_core::workers::Scheduler>,
 
     /// Log level (error, warn, info, debug, trace) or a RUST_LOG-style filter.
@@ -81,13 +81,4 @@ pub enum Command {
     },
     /// Validate the configuration (file and flags) and print the result.
     CheckConfig,
-}
-
-/// `--scheduler`'s value.
-fn parse_scheduler(value: &str) -> Result<slotway_core::workers::Scheduler, String> {
-    match value {
-        "per-core" => Ok(slotway_core::workers::Scheduler::PerCore),
-        "work-stealing" => Ok(slotway_core::workers::Scheduler::WorkStealing),
-        _ => Err(format!("{value:?}: per-core or work-stealing")),
-    }
 }

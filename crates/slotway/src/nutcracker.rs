@@ -120,11 +120,9 @@ fn take_own_flags(args: Vec<OsString>) -> Result<(Vec<OsString>, OwnFlags)> {
         if name == "--admin" {
             own.admin = Some(value);
         } else if name == "--scheduler" {
-            own.scheduler = match value.as_str() {
-                "per-core" => Scheduler::PerCore,
-                "work-stealing" => Scheduler::WorkStealing,
-                _ => anyhow::bail!("--scheduler {value:?}: per-core or work-stealing"),
-            };
+            own.scheduler = value
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--scheduler {e}"))?;
         } else {
             own.threads = value
                 .parse()
@@ -481,4 +479,37 @@ pub(crate) fn detach(subcommand: &str, raw: &[OsString], drop: &[&str]) -> Resul
         child.id()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn own(args: &[&str]) -> Result<(Vec<OsString>, OwnFlags)> {
+        take_own_flags(args.iter().map(OsString::from).collect())
+    }
+
+    #[test]
+    fn slotways_own_flags_are_taken_off_nutcrackers() {
+        let (rest, flags) = own(&[
+            "-c",
+            "x.yml",
+            "--threads=3",
+            "--scheduler",
+            "work-stealing",
+            "--admin",
+            "127.0.0.1:9121",
+        ])
+        .unwrap();
+        assert_eq!(rest, vec![OsString::from("-c"), OsString::from("x.yml")]);
+        assert_eq!(flags.threads, 3);
+        assert_eq!(flags.scheduler, Scheduler::WorkStealing);
+        assert_eq!(flags.admin.as_deref(), Some("127.0.0.1:9121"));
+        assert_eq!(own(&[]).unwrap().1.scheduler, Scheduler::PerCore);
+        let err = own(&["--scheduler", "fast"]).unwrap_err().to_string();
+        assert!(err.contains("per-core or work-stealing"), "{err}");
+        assert!(own(&["--threads", "0"]).is_err());
+    }
 }

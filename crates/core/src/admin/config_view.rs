@@ -60,6 +60,7 @@ pub fn config(s: &Settings) -> Value {
         "proxy": {
             "listen": s.listen.to_string(),
             "threads": s.threads,
+            "scheduler": s.scheduler.as_str(),
             "shutdown_grace_ms": ms(s.shutdown_grace),
             "max_inflight_per_client": s.max_inflight_per_client,
             "announce": s.announce.map(|a| a.to_string()),

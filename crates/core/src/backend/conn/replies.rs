@@ -6,13 +6,20 @@
 //!
 //! Invariant: frames are matched strictly in request order, as Redis answers
 //! a connection; a push frame never consumes a request.
+//!
+//! Consecutive replies for the same client (its pipeline, written together)
+//! are handed over as one run: one lock of its sink and one wake-up per run
+//! instead of per reply. Every run is handed over before
+//! [`dispatch_replies`] returns, so no reply waits for the next read.
+
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use slotway_resp::ReplyScanner;
 use tracing::warn;
 
 use super::{ConnParams, Wire, is_null_reply};
-use crate::backend::sink::Reply;
+use crate::backend::sink::{Reply, ReplySink};
 
 /// Where reading the node's replies stands.
 pub(super) struct Reader {
@@ -24,6 +31,8 @@ pub(super) struct Reader {
     frames: u32,
     /// Replies matched to requests so far (the `responses` stat).
     pub(super) delivered: u64,
+    /// The run of replies for one client not handed over yet.
+    run: Run,
 }
 
 impl Reader {
@@ -34,12 +43,56 @@ impl Reader {
             combined: 0,
             frames: 0,
             delivered: 0,
+            run: Run::default(),
+        }
+    }
+}
+
+/// Consecutive replies for one sink, handed over together.
+#[derive(Default)]
+struct Run {
+    sink: Option<Arc<ReplySink>>,
+    /// Kept between reads (its capacity is reused: no allocation per run).
+    replies: Vec<(u64, Reply)>,
+}
+
+impl Run {
+    /// Adds a reply, first handing over the run of another sink.
+    fn push(&mut self, sink: Arc<ReplySink>, seq: u64, frame: Bytes) {
+        if let Some(current) = &self.sink
+            && !Arc::ptr_eq(current, &sink)
+        {
+            self.flush();
+        }
+        if self.sink.is_none() {
+            self.sink = Some(sink);
+        }
+        self.replies.push((seq, Reply::Frame(frame)));
+    }
+
+    /// Hands the run over: one lock, one wake-up.
+    fn flush(&mut self) {
+        if let Some(sink) = self.sink.take() {
+            sink.deliver_many(self.replies.drain(..));
         }
     }
 }
 
 /// Splits every complete reply off `input` and delivers it.
 pub(super) fn dispatch_replies(
+    params: &ConnParams,
+    input: &mut BytesMut,
+    reader: &mut Reader,
+    wire: &mut Wire,
+) -> Result<(), String> {
+    let result = split_replies(params, input, reader, wire);
+    // Every reply found is handed over now, also when the connection is
+    // about to fail (its remaining requests get failures after this).
+    reader.run.flush();
+    result
+}
+
+fn split_replies(
     params: &ConnParams,
     input: &mut BytesMut,
     reader: &mut Reader,
@@ -106,7 +159,7 @@ pub(super) fn dispatch_replies(
                 Some((sink, seq)) if p.hold && !wrote_nothing => {
                     wire.held.push((sink, seq, frame));
                 }
-                Some((sink, seq)) => sink.deliver(seq, Reply::Frame(frame)),
+                Some((sink, seq)) => reader.run.push(sink, seq, frame),
                 // A client's own credentials refused (password changed,
                 // user removed): never serve it as the node's `default`.
                 None if info.is_error() && p.strict_auth => {

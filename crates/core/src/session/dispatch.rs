@@ -332,7 +332,7 @@ impl Queue {
         let Some(u) = self.unit(tag) else {
             return;
         };
-        let auth = u.then.auth.take();
+        let auth = u.rare.as_mut().and_then(|r| r.then.auth.take());
         if let Via::Lease(lease) = &mut u.via
             && let Some(lease) = lease.take()
             // After a pass-through AUTH the connection may be authenticated
@@ -341,14 +341,16 @@ impl Queue {
         {
             lease.release();
         }
-        // Answered: its parked bytes no longer count.
-        u.park = None;
-        if let Some(replace) = u.then.replace.take() {
-            u.reply = Some(replace);
+        let mut release_watch = false;
+        if let Some(rare) = u.rare.as_mut() {
+            // Answered: its parked bytes no longer count.
+            rare.park = None;
+            if let Some(replace) = rare.then.replace.take() {
+                u.reply = Some(replace);
+            }
+            release_watch = std::mem::take(&mut rare.then.release_watch);
         }
-        if std::mem::take(&mut u.then.release_watch)
-            && let Some(watch) = self.watch.take()
-        {
+        if release_watch && let Some(watch) = self.watch.take() {
             watch.release();
         }
         if let Some(auth) = auth {
@@ -401,13 +403,15 @@ enum Parking {
 /// first time, if its bytes fit in the proxy-wide parking budget.
 fn may_park(u: &mut super::queue::Unit, budget: std::time::Duration, room: &ParkBudget) -> Parking {
     let now = Instant::now();
-    let since = *u.parked_at.get_or_insert(now);
+    let len = u.payload().len() as u64;
+    let rare = u.rare();
+    let since = *rare.parked_at.get_or_insert(now);
     if now.duration_since(since) >= budget {
         return Parking::Expired;
     }
-    if u.park.is_none() {
-        match room.take(u.payload().len() as u64) {
-            Some(ticket) => u.park = Some(ticket),
+    if rare.park.is_none() {
+        match room.take(len) {
+            Some(ticket) => rare.park = Some(ticket),
             None => return Parking::Full,
         }
     }

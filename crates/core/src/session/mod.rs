@@ -42,6 +42,7 @@ mod resubscribe;
 mod subframes;
 mod track;
 mod txn;
+mod unit;
 pub mod users;
 mod wait;
 

@@ -93,7 +93,7 @@ impl Queue {
         let creds = (!own).then(|| Arc::new(Credentials::new(asked.user, asked.pass)));
         let mut unit = Unit::new(auth, Target::Any, true);
         unit.via = Via::Lease(None);
-        unit.then.auth = Some(Box::new(AuthThen {
+        unit.rare().then.auth = Some(Box::new(AuthThen {
             creds,
             hello: asked.hello,
         }));

@@ -169,11 +169,11 @@ impl Queue {
             (None, None) => Target::Any,
         };
         let mut unit = Unit::new(Request::from_args([b"EXEC"]), target, false);
-        unit.blob = Some(blob.freeze());
+        unit.rare().blob = Some(blob.freeze());
         unit.frames = u32::try_from(txn.queued.len() + 2).unwrap_or(u32::MAX);
         if self.watch.is_some() {
             unit.via = Via::Watch;
-            unit.then.release_watch = true;
+            unit.rare().then.release_watch = true;
         }
         self.push_unit(Entry::One(unit), table);
     }
@@ -187,8 +187,9 @@ impl Queue {
         };
         let mut unit = Unit::new(Request::from_args([b"UNWATCH"]), Target::Node(addr), true);
         unit.via = Via::Watch;
-        unit.then.release_watch = true;
-        unit.then.replace = Some(reply);
+        let then = &mut unit.rare().then;
+        then.release_watch = true;
+        then.replace = Some(reply);
         self.push_unit(Entry::One(unit), table);
     }
 }

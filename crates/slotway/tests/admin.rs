@@ -1,7 +1,8 @@
 //! The admin HTTP API against a real cluster: every endpoint's JSON checked
 //! against the cluster it describes (and through a failover), the OpenAPI
-//! description served route for route, no secret in any body, and the
-//! binary's `--admin` and `--log-format json`.
+//! description served route for route, no secret in any body, slot
+//! migrations in the topology, and the binary's `--admin` and
+//! `--log-format json`.
 
 #![allow(
     clippy::unwrap_used,
@@ -17,7 +18,10 @@ use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::admin::{Admin, http, http_with, parse_metrics, start_cluster};
+use common::admin::{
+    Admin, end_migration, http, http_with, parse_metrics, start_cluster, start_migration,
+    wait_migrations,
+};
 use common::{is_ok, text};
 use serde_json::Value as Json;
 use slotway_core::Config;
@@ -351,6 +355,39 @@ fn failover_shows_in_topology_and_metrics() {
     assert!(metrics.contains_key(&failures), "{failures}");
     assert!(!metrics.keys().any(|k| k.contains(&victim.master)));
     assert!(metrics[r#"slotway_retries_total"#] >= 1.0);
+}
+
+/// A slot set MIGRATING on its master and IMPORTING on another shows in
+/// `GET /api/v1/topology` as one move seen both ways after a refresh, and
+/// is gone after `SETSLOT STABLE` and the next refresh.
+#[test]
+fn slot_migrations_show_in_topology() {
+    let cluster = start_cluster(3, 0);
+    let admin = Admin::start(&cluster.seeds(), |_| {});
+    admin.wait_ready();
+    assert_eq!(
+        admin.json("/api/v1/topology")["migrations"],
+        serde_json::json!([])
+    );
+    let map = cluster.slots().unwrap();
+    let (src, dst) = (map[0].master.clone(), map[1].master.clone());
+    let slot = map[0].start + 7;
+    start_migration(&cluster, slot, &src, &dst);
+    let list = wait_migrations(&admin, 1);
+    assert_eq!(
+        list[0],
+        serde_json::json!({
+            "slot": slot,
+            "from": src,
+            "to": dst,
+            "seen_as": ["migrating", "importing"],
+        })
+    );
+    // The slot is still served by its owner meanwhile.
+    assert_eq!(admin.json("/api/v1/topology")["covered_slots"], 16384);
+
+    end_migration(&cluster, slot, &src, &dst);
+    assert!(wait_migrations(&admin, 0).is_empty());
 }
 
 #[test]

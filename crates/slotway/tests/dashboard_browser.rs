@@ -1,8 +1,10 @@
 //! The web dashboard in a real headless Chromium (Debian's `chromium`),
 //! against a running cluster: the page's own JavaScript must fetch the
 //! admin API and show the real nodes in the topology table and the slot
-//! map legend; after a master is killed and its replica promoted, the
-//! failover appears in the events timeline. In pool mode (the binary with
+//! map legend; under traffic the overview's charts show a request rate
+//! above zero; a slot set migrating is listed under the slot map; after a
+//! master is killed and its replica promoted, the failover appears in the
+//! events timeline. In pool mode (the binary with
 //! `[pools.NAME]` and `--admin`), the Pools section lists the servers and
 //! shows an ejected one. With `admin.token` set, the page without a token
 //! shows its token form and no data; handed the token once as a URL
@@ -28,9 +30,12 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::admin::Admin;
+use common::admin::{Admin, end_migration, start_migration, wait_migrations};
 use common::is_ok;
 use slotway_fixture::run_bounded;
 
@@ -87,6 +92,52 @@ fn screenshot(bin: &Path, profile: &Path, url: &str, name: &str) {
     eprintln!("screenshot: {}", path.display());
 }
 
+/// Requests through the proxy while the page polls (one client, a few
+/// thousand a second at most); stopped and joined on drop, bounded anyway.
+struct Traffic {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Traffic {
+    fn start(admin: &Admin) -> Traffic {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut c = admin.client();
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(180);
+            let mut i = 0u32;
+            while !flag.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let _ = c.cmd(&["SET", &format!("traffic:{}", i % 64), "v"]);
+                i = i.wrapping_add(1);
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        });
+        Traffic {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Traffic {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The latest value the chart `id` shows (its caption's `data-value`).
+fn chart_value(page: &str, id: &str) -> f64 {
+    let tag = opening_tag(page, &format!(r#"id="{id}-value""#));
+    let Some((_, rest)) = tag.split_once(r#"data-value=""#) else {
+        return 0.0;
+    };
+    rest.split('"').next().unwrap().parse().unwrap_or(0.0)
+}
+
 #[test]
 fn dashboard_shows_the_cluster_and_a_failover() {
     slotway_fixture::require_binaries(&["redis-server", "redis-cli"]);
@@ -104,7 +155,35 @@ fn dashboard_shows_the_cluster_and_a_failover() {
     let profile = tempfile::tempdir().unwrap();
     let url = format!("http://{}/", admin.admin);
 
-    let page = dom(&bin, profile.path(), &url);
+    // A slot of the second range set migrating to the third range's master.
+    let map = cluster.slots().unwrap();
+    let (src, dst) = (map[1].master.clone(), map[2].master.clone());
+    let slot = map[1].start + 3;
+    start_migration(&cluster, slot, &src, &dst);
+    wait_migrations(&admin, 1);
+
+    // Under traffic: the charts get a request rate (sampled between two
+    // polls, which virtual time may bring close together: a few tries).
+    let traffic = Traffic::start(&admin);
+    let mut page = String::new();
+    for _ in 0..4 {
+        page = dom(&bin, profile.path(), &url);
+        if chart_value(&page, "chart-rps") > 0.0 {
+            break;
+        }
+    }
+    for chart in ["chart-rps", "chart-latency", "chart-errors"] {
+        assert!(
+            page.contains(&format!(r#"<canvas id="{chart}""#)),
+            "no {chart}:\n{page}"
+        );
+    }
+    assert!(
+        chart_value(&page, "chart-rps") > 0.0,
+        "no request rate charted:\n{page}"
+    );
+    let moving = format!("slot {slot}: {src} \u{2192} {dst} (migrating, importing)");
+    assert!(page.contains(&moving), "{moving} not listed:\n{page}");
     for master in cluster.master_addrs() {
         assert!(
             page.contains(&master),
@@ -117,9 +196,11 @@ fn dashboard_shows_the_cluster_and_a_failover() {
         "the Pools section shows in cluster mode:\n{page}"
     );
     screenshot(&bin, profile.path(), &url, "dashboard-before.png");
+    drop(traffic);
+    end_migration(&cluster, slot, &src, &dst);
+    wait_migrations(&admin, 0);
 
     // Kill the master of the first range; its replica gets promoted.
-    let map = cluster.slots().unwrap();
     let victim = map[0].clone();
     let replica = victim.replicas[0].clone();
     let mut c = admin.client();

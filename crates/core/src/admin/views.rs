@@ -89,7 +89,8 @@ fn node_json(addr: &str, role: &str) -> serde_json::Map<String, Value> {
 }
 
 /// `GET /api/v1/topology`: masters with their slot ranges and replicas,
-/// then replicas, each with its health as the proxy sees it.
+/// then replicas, each with its health as the proxy sees it; the slots in
+/// migration as the last refresh saw them.
 #[must_use]
 pub fn topology(engine: &Engine) -> Value {
     let table = engine.topology().load();
@@ -132,12 +133,19 @@ pub fn topology(engine: &Engine) -> Value {
             nodes.push(Value::Object(n));
         }
     }
+    let migrations: Vec<Value> = engine
+        .topology()
+        .migrations()
+        .iter()
+        .map(|m| json!({ "slot": m.slot, "from": m.from, "to": m.to, "seen_as": m.seen_as() }))
+        .collect();
     json!({
         "version": table.version(),
         "ready": is_ready(engine),
         "covered_slots": table.covered_slots(),
         "masters": table.masters().len(),
         "nodes": nodes,
+        "migrations": migrations,
         "seeds": engine.settings().seeds,
         "refreshes": {
             "ok": engine.metrics().refreshes_ok.get(),

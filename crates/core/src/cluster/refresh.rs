@@ -7,7 +7,9 @@
 //! seeds, a few at once; once one knows a slot map it gathers the others'
 //! answers for a short window and installs, slot by slot, the claim with the
 //! highest config epoch (see [`super::epoch`]): during a failover a node that
-//! has not heard of the promotion yet still names the dead master. While no
+//! has not heard of the promotion yet still names the dead master. The slot
+//! migrations those answers report (see [`super::migration`]) replace the
+//! topology's list with every successful refresh. While no
 //! node answers it retries with capped exponential back-off: the proxy keeps
 //! serving what it knows (or answers `-CLUSTERDOWN` if it knows nothing) and
 //! never stops trying.
@@ -24,6 +26,7 @@ use tracing::{debug, info, warn};
 use super::changes;
 use super::control::ControlConn;
 use super::epoch;
+use super::migration::{self, SlotMigration};
 use super::table::Topology;
 use super::view::{self, ClusterView};
 use crate::error::BackendError;
@@ -136,6 +139,7 @@ pub async fn refresh_once(topology: &Topology, timing: RefreshTiming) -> bool {
             });
         }
         let mut answers: Vec<(String, ClusterView)> = Vec::new();
+        let mut migrations: Vec<SlotMigration> = Vec::new();
         let mut until: Option<Instant> = None;
         loop {
             let next = match until {
@@ -149,14 +153,15 @@ pub async fn refresh_once(topology: &Topology, timing: RefreshTiming) -> bool {
                 break;
             };
             match done {
-                Ok((addr, Ok((view, version)))) if view.covered_slots() > 0 => {
-                    if let Some(v) = version {
+                Ok((addr, Ok(answer))) if answer.view.covered_slots() > 0 => {
+                    if let Some(v) = answer.version {
                         topology.set_backend_version(v);
                     }
+                    migrations.extend(answer.migrations);
                     until.get_or_insert_with(|| {
                         Instant::now() + gather_window(started.elapsed(), timing.query_timeout)
                     });
-                    answers.push((addr, view));
+                    answers.push((addr, answer.view));
                 }
                 Ok((addr, Ok(_))) => debug!(node = %addr, "node knows no slots; asking another"),
                 Ok((_, Err(e))) => debug!(error = %e, "topology query failed"),
@@ -169,6 +174,7 @@ pub async fn refresh_once(topology: &Topology, timing: RefreshTiming) -> bool {
         }
         let views: Vec<ClusterView> = answers.iter().map(|(_, v)| v.clone()).collect();
         let (merged, _) = topology.install_answers(&views);
+        topology.set_migrations(migration::merge(migrations));
         let nodes: Vec<&str> = answers.iter().map(|(a, _)| a.as_str()).collect();
         if merged.kept > 0 {
             info!(
@@ -202,13 +208,22 @@ pub async fn refresh_once(topology: &Topology, timing: RefreshTiming) -> bool {
     false
 }
 
+/// What one node said.
+struct Answer {
+    view: ClusterView,
+    /// Its `redis_version`, when asked for.
+    version: Option<String>,
+    /// The slot migrations on its `myself` line of `CLUSTER NODES`.
+    migrations: Vec<SlotMigration>,
+}
+
 /// Asks one node for its view (and, if wanted, its `redis_version`).
 async fn fetch(
     addr: &str,
     timing: RefreshTiming,
     want_version: bool,
     prelude: &crate::backend::Prelude,
-) -> Result<(ClusterView, Option<String>), BackendError> {
+) -> Result<Answer, BackendError> {
     let mut conn = ControlConn::connect_tls(
         addr,
         prelude.tls(),
@@ -231,11 +246,13 @@ async fn fetch(
     let (shards, nodes) = (replies.next(), replies.next());
     // Without CLUSTER NODES (an ACL may forbid it) every epoch is 0 and the
     // first answer wins, as before epochs were known.
-    let epochs = nodes
+    let nodes = nodes
         .as_ref()
         .filter(|v| !matches!(v, Value::Error(_)))
-        .and_then(Value::as_str)
-        .map(epoch::parse_epochs)
+        .and_then(Value::as_str);
+    let epochs = nodes.map(epoch::parse_epochs).unwrap_or_default();
+    let migrations = nodes
+        .map(|text| migration::parse(text, host))
         .unwrap_or_default();
     let view = match shards {
         // Older than 7.0 (unknown subcommand): CLUSTER SLOTS has the same facts.
@@ -264,5 +281,9 @@ async fn fetch(
     if let Some(v) = &version {
         info!(node = %addr, redis_version = %v, "connected to the cluster");
     }
-    Ok((view, version))
+    Ok(Answer {
+        view,
+        version,
+        migrations,
+    })
 }

@@ -22,6 +22,7 @@ use tokio::sync::Notify;
 use tracing::info;
 
 use super::epoch::{self, Merged, SlotEpochs};
+use super::migration::SlotMigration;
 use super::view::ClusterView;
 use crate::backend::Node;
 use crate::route::KeyMap;
@@ -176,6 +177,9 @@ pub struct Topology {
     params: NodeParams,
     seeds: Vec<String>,
     backend_version: ArcSwapOption<String>,
+    /// Slots in migration as the last successful refresh saw them
+    /// (informational: the admin API shows them; routing never reads them).
+    migrations: ArcSwap<Vec<SlotMigration>>,
 }
 
 #[derive(Debug, Default)]
@@ -236,6 +240,7 @@ impl Topology {
             params,
             seeds,
             backend_version: ArcSwapOption::empty(),
+            migrations: ArcSwap::from_pointee(Vec::new()),
             events: crate::events::Journal::default(),
         }
     }
@@ -465,6 +470,17 @@ impl Topology {
     #[must_use]
     pub fn backend_version(&self) -> Option<Arc<String>> {
         self.backend_version.load_full()
+    }
+
+    /// Slots in migration as the last successful refresh saw them.
+    #[must_use]
+    pub fn migrations(&self) -> Arc<Vec<SlotMigration>> {
+        self.migrations.load_full()
+    }
+
+    /// Replaces the slots in migration (each successful refresh).
+    pub fn set_migrations(&self, migrations: Vec<SlotMigration>) {
+        self.migrations.store(Arc::new(migrations));
     }
 
     /// Records the backends' `redis_version`.

@@ -66,7 +66,9 @@ fn text(v: &Value) -> Option<String> {
         .map(|b| String::from_utf8_lossy(b).into_owned())
 }
 
-fn join_addr(host: Option<String>, port: i64, queried_host: &str) -> Option<String> {
+/// `host:port` (`[host]:port` for IPv6), the queried host standing in for
+/// an empty or `?` host; `None` for a port that is not one.
+pub(super) fn join_addr(host: Option<String>, port: i64, queried_host: &str) -> Option<String> {
     let port = u16::try_from(port).ok().filter(|&p| p != 0)?;
     let host = match host {
         Some(h) if !h.is_empty() && h != "?" => h,

@@ -204,3 +204,68 @@ pub fn start_cluster(masters: usize, replicas: usize) -> slotway_fixture::Cluste
     slotway_fixture::require_binaries(&["redis-server", "redis-cli"]);
     slotway_fixture::Cluster::start(masters, replicas).expect("cluster")
 }
+
+/// `CLUSTER SETSLOT slot ARGS…` on the node of `cluster` at `addr`, which
+/// must answer OK.
+pub fn setslot(cluster: &slotway_fixture::Cluster, addr: &str, slot: u16, args: &[&str]) {
+    let node = cluster
+        .nodes()
+        .get(cluster.index_of(addr).unwrap())
+        .unwrap();
+    let slot = slot.to_string();
+    let mut all = vec!["CLUSTER", "SETSLOT", slot.as_str()];
+    all.extend_from_slice(args);
+    assert_eq!(node.cmd(&all).unwrap(), "OK", "{all:?} on {addr}");
+}
+
+/// Starts moving `slot` from master `src` to master `dst` as a resharding
+/// does: IMPORTING on the target, then MIGRATING on the source.
+pub fn start_migration(cluster: &slotway_fixture::Cluster, slot: u16, src: &str, dst: &str) {
+    let id = |addr: &str| {
+        let i = cluster.index_of(addr).unwrap();
+        cluster
+            .nodes()
+            .get(i)
+            .unwrap()
+            .cmd(&["CLUSTER", "MYID"])
+            .unwrap()
+    };
+    setslot(cluster, dst, slot, &["IMPORTING", &id(src)]);
+    setslot(cluster, src, slot, &["MIGRATING", &id(dst)]);
+}
+
+/// Calls the move of `slot` off: STABLE on both masters.
+pub fn end_migration(cluster: &slotway_fixture::Cluster, slot: u16, src: &str, dst: &str) {
+    setslot(cluster, src, slot, &["STABLE"]);
+    setslot(cluster, dst, slot, &["STABLE"]);
+}
+
+/// Refreshes (bounded) until `GET /api/v1/topology` lists `want` slot
+/// migrations, each seen both ways (a slow node may miss the gather window
+/// of one refresh); returns them.
+pub fn wait_migrations(admin: &Admin, want: usize) -> Vec<Json> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = http(admin.admin, "POST", "/api/v1/topology/refresh");
+        assert!(r.status == 200 || r.status == 202, "{}", r.body);
+        let topo = admin.json("/api/v1/topology");
+        let list = topo
+            .get("migrations")
+            .and_then(Json::as_array)
+            .unwrap()
+            .clone();
+        let both = list.iter().all(|m| {
+            m.get("seen_as")
+                .and_then(Json::as_array)
+                .is_some_and(|s| s.len() == 2)
+        });
+        if list.len() == want && both {
+            return list;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{want} migrations never shown: {topo}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

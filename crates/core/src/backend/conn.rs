@@ -132,9 +132,7 @@ pub struct ConnParams {
 /// Starts a connection task on the current runtime.
 #[must_use]
 pub fn spawn(params: ConnParams) -> ConnHandle {
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(params, rx));
-    ConnHandle { tx }
+    spawn_on(params, &crate::workers::Workers::single(), 0)
 }
 
 /// Starts a connection task on worker `worker` of `workers`: the sessions

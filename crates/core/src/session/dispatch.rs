@@ -354,7 +354,7 @@ impl Queue {
             watch.release();
         }
         if let Some(auth) = auth {
-            self.auth_done(tag, *auth);
+            self.auth_done(tag, auth);
         }
     }
 

@@ -93,10 +93,10 @@ impl Queue {
         let creds = (!own).then(|| Arc::new(Credentials::new(asked.user, asked.pass)));
         let mut unit = Unit::new(auth, Target::Any, true);
         unit.via = Via::Lease(None);
-        unit.rare().then.auth = Some(Box::new(AuthThen {
+        unit.rare().then.auth = Some(AuthThen {
             creds,
             hello: asked.hello,
-        }));
+        });
         let seq = self.next_seq();
         if self.entries.is_empty() {
             self.private.verifying = Some((seq, true));

@@ -49,7 +49,7 @@ pub(super) struct Then {
     /// Give the WATCH connection back to the pool.
     pub release_watch: bool,
     /// A pass-through AUTH: what its acceptance changes.
-    pub auth: Option<Box<super::passthru::AuthThen>>,
+    pub auth: Option<super::passthru::AuthThen>,
 }
 
 /// What few units need (transactions, parking, WATCH, pass-through AUTH),

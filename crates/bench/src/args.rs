@@ -36,6 +36,9 @@ Prints Markdown: CPU µs per request of the proxy and of Redis, and the ratios.
                       1 = tokio's current-thread scheduler)
   --slotway-scheduler S  pass --scheduler S (per-core or work-stealing) to both
                       Slotway proxies (default: theirs, per-core)
+  --rounds N          run the CPU matrix N times, interleaved (round after
+                      round), and summarise each case by its medians
+                      (default 1); the noise of a shared machine shrinks
   --no-strace         skip the syscall counts
   --only LIST         comma-separated sections to run, of: cpu, strace, rss,
                       latency, mget (default: all)
@@ -104,6 +107,8 @@ pub struct Args {
     pub slotway_threads: Option<usize>,
     /// `--scheduler` given to both Slotway proxies (`None`: their default).
     pub slotway_scheduler: Option<String>,
+    /// Times the CPU matrix is run (summaries take medians).
+    pub rounds: u32,
 }
 
 impl Args {
@@ -136,6 +141,7 @@ impl Args {
             latency_conns: 20,
             slotway_threads: None,
             slotway_scheduler: None,
+            rounds: 1,
         };
         let mut no_strace = false;
         while let Some(flag) = it.next() {
@@ -144,6 +150,12 @@ impl Args {
                 "--secs" => args.secs = value()?.parse().context("--secs")?,
                 "--requests" => args.requests = Some(value()?.parse().context("--requests")?),
                 "--clients" => args.clients = value()?.parse().context("--clients")?,
+                "--rounds" => {
+                    args.rounds = value()?.parse().context("--rounds")?;
+                    if args.rounds == 0 {
+                        bail!("--rounds must be positive");
+                    }
+                }
                 "--timeout-secs" => {
                     args.timeout = Duration::from_secs(value()?.parse().context("--timeout-secs")?);
                 }
@@ -278,6 +290,9 @@ mod tests {
         assert!(parse(&["--secs", "NaN"]).is_err());
         assert!(parse(&["--bogus"]).is_err());
         assert!(parse(&["--slotway-threads", "0"]).is_err());
+        assert!(parse(&["--rounds", "0"]).is_err());
+        assert_eq!(parse(&["--rounds", "3"]).unwrap().unwrap().rounds, 3);
+        assert_eq!(parse(&[]).unwrap().unwrap().rounds, 1);
         assert_eq!(
             parse(&["--slotway-threads", "1"])
                 .unwrap()

@@ -188,7 +188,11 @@ fn run(args: &Args) -> Result<()> {
     } else {
         Vec::new()
     };
-    for case in matrix {
+    // Rounds interleave (the whole matrix, then again) so that a burst of
+    // noise from the machine's other tenants hits one run of many cases,
+    // not every run of one case.
+    let rounds = std::iter::repeat_n(&matrix, args.rounds as usize).flatten();
+    for &case in rounds {
         // GET reads what the SET case before it wrote; SET starts clean.
         if case.test == Test::Set {
             fleet.flush_all()?;
@@ -238,6 +242,13 @@ fn run(args: &Args) -> Result<()> {
         rows.len(),
         started.elapsed().as_secs_f64()
     );
+    if args.rounds > 1 {
+        println!(
+            "- CPU matrix run {} times, round after round; the summary and the chart show each \
+             case's median",
+            args.rounds
+        );
+    }
     println!("- open-files limit of the bench and its proxies: {nofile}");
     if !rows.is_empty() {
         println!();

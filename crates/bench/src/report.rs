@@ -79,6 +79,28 @@ pub struct StraceRow {
     pub result: Result<Syscalls, String>,
 }
 
+/// The median of `value` over the runs of `case` at `target` (several with
+/// `--rounds`): one noisy run does not move it. `None` when no run has it.
+pub fn median(
+    rows: &[Row],
+    case: Case,
+    target: Target,
+    value: impl Fn(&Row) -> Option<f64>,
+) -> Option<f64> {
+    let mut values: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.case == case && r.target == target)
+        .filter_map(value)
+        .collect();
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => values.get(n / 2).copied(),
+        _ => Some((values.get(n / 2 - 1)? + values.get(n / 2)?) / 2.0),
+    }
+}
+
 fn opt(v: Option<f64>, prec: usize) -> String {
     v.map_or_else(|| "-".to_string(), |x| format!("{x:.prec$}"))
 }
@@ -133,9 +155,8 @@ pub fn summary_table(rows: &[Row]) -> Vec<String> {
         }
     }
     for case in cases {
-        let find = |t: Target| rows.iter().find(|r| r.case == case && r.target == t);
-        let proxy = |t: Target| find(t).and_then(Row::proxy_us);
-        let redis = |t: Target| find(t).map(Row::redis_us);
+        let proxy = |t: Target| median(rows, case, t, Row::proxy_us);
+        let redis = |t: Target| median(rows, case, t, |r| Some(r.redis_us()));
         let nut = proxy(Target::Nutcracker);
         let pool = proxy(Target::SlotwayPool);
         let cluster = proxy(Target::SlotwayCluster);
@@ -235,6 +256,32 @@ mod tests {
                 other: 0.25,
             },
         }
+    }
+
+    #[test]
+    fn the_summary_takes_the_median_of_rounds() {
+        let rows = [
+            row(Target::SlotwayPool, 1.0, Some(3.0), 1.0),
+            row(Target::SlotwayPool, 1.0, Some(1.0), 1.0),
+            row(Target::SlotwayPool, 1.0, Some(9.0), 1.0),
+            row(Target::Nutcracker, 1.0, Some(2.0), 1.0),
+            row(Target::Nutcracker, 1.0, Some(4.0), 1.0),
+        ];
+        let case = rows[0].case;
+        // 100,000 requests: 3 s of CPU is 30 µs per request.
+        assert_eq!(
+            median(&rows, case, Target::SlotwayPool, Row::proxy_us),
+            Some(30.0)
+        );
+        assert_eq!(
+            median(&rows, case, Target::Nutcracker, Row::proxy_us),
+            Some(30.0)
+        );
+        assert_eq!(
+            median(&rows, case, Target::SlotwayCluster, Row::proxy_us),
+            None
+        );
+        assert!(summary_table(&rows)[2].contains("| 30.00 | 30.00 | 1.00 |"));
     }
 
     #[test]

@@ -64,13 +64,14 @@ pub fn cpu_groups(rows: &[Row]) -> Vec<(String, Vec<Option<f64>>)> {
     cases
         .into_iter()
         .map(|case| {
-            let find = |t: Target| rows.iter().find(|r| r.case == case && r.target == t);
+            let proxy = |t: Target| crate::report::median(rows, case, t, Row::proxy_us);
+            let redis = |t: Target| crate::report::median(rows, case, t, |r| Some(r.redis_us()));
             let values = vec![
-                find(Target::Nutcracker).and_then(Row::proxy_us),
-                find(Target::SlotwayPool).and_then(Row::proxy_us),
-                find(Target::SlotwayCluster).and_then(Row::proxy_us),
-                find(Target::StandaloneDirect).map(Row::redis_us),
-                find(Target::ClusterDirect).map(Row::redis_us),
+                proxy(Target::Nutcracker),
+                proxy(Target::SlotwayPool),
+                proxy(Target::SlotwayCluster),
+                redis(Target::StandaloneDirect),
+                redis(Target::ClusterDirect),
             ];
             (case.label(), values)
         })

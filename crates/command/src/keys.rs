@@ -112,6 +112,59 @@ pub fn for_each_key_with_flags<A: Args + ?Sized>(
     args: &A,
     mut f: impl FnMut(usize, u32),
 ) -> Result<(), KeyError> {
+    match single_key(spec, args) {
+        Some(Ok((pos, flags))) => {
+            f(pos, flags);
+            Ok(())
+        }
+        Some(Err(e)) => Err(e),
+        None => walk_keys(spec, args, f),
+    }
+}
+
+/// The most common shape in one step: a single key spec naming one key at
+/// a fixed position (GET, SET, INCR, LPUSH, HSET …). `None` for every other
+/// shape. Gives exactly what [`walk_keys`] gives for these specs (the key,
+/// or the out-of-range error when the request is too short), without the
+/// dry run and the general range arithmetic: it runs for most requests.
+fn single_key<A: Args + ?Sized>(
+    spec: &CommandSpec,
+    args: &A,
+) -> Option<Result<(usize, u32), KeyError>> {
+    let [ks] = spec.key_specs else {
+        return None;
+    };
+    if ks.is_not_key() || ks.has_flag(keyspec::INCOMPLETE) {
+        return None;
+    }
+    let (
+        BeginSearch::Index(pos),
+        FindKeys::Range {
+            last_key: 0, step, ..
+        },
+    ) = (ks.begin, ks.find)
+    else {
+        return None;
+    };
+    Some(match usize::try_from(pos) {
+        Ok(pos) if pos < args.count() && step > 0 => {
+            let flags = if ks.flags & keyspec::VARIABLE_FLAGS == 0 {
+                ks.flags
+            } else {
+                variable_flags(spec.name, args).unwrap_or(ks.flags)
+            };
+            Ok((pos, flags))
+        }
+        _ => Err(KeyError::OutOfRange),
+    })
+}
+
+/// [`for_each_key_with_flags`] for any spec: the general walk.
+fn walk_keys<A: Args + ?Sized>(
+    spec: &CommandSpec,
+    args: &A,
+    mut f: impl FnMut(usize, u32),
+) -> Result<(), KeyError> {
     // A dry run first: Redis discards every key found so far when a later spec
     // fails, and we cannot take back calls to `f` without a buffer.
     match walk(spec, args, Select::Keys, Mode::Strict, &mut |_, _| {}) {
@@ -465,7 +518,41 @@ fn migrate_keys<A: Args + ?Sized>(args: &A, f: &mut impl FnMut(usize)) {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use slotway_resp::num::string2ll;
+
+    use super::{single_key, walk_keys};
+    use crate::table::COMMANDS;
+
+    #[test]
+    fn the_single_key_shortcut_agrees_with_the_general_walk() {
+        let words = ["k", "GET", "get", "2", "0", "x", "EX", "10"];
+        let mut shortcut_used = 0;
+        for spec in COMMANDS
+            .iter()
+            .chain(COMMANDS.iter().flat_map(|c| c.subcommands))
+        {
+            for argc in 0..7 {
+                for shift in 0..words.len() {
+                    let args: Vec<&str> = std::iter::once(spec.name)
+                        .chain(words.iter().cycle().skip(shift).copied())
+                        .take(argc)
+                        .collect();
+                    let Some(fast) = single_key(spec, &args[..]) else {
+                        continue;
+                    };
+                    shortcut_used += 1;
+                    let mut general = Vec::new();
+                    let walked = walk_keys(spec, &args[..], |i, flags| general.push((i, flags)));
+                    match fast {
+                        Ok(key) => assert_eq!(general, vec![key], "{args:?}"),
+                        Err(e) => assert_eq!(walked, Err(e), "{args:?}"),
+                    }
+                }
+            }
+        }
+        assert!(shortcut_used > 1000, "{shortcut_used}");
+    }
 
     #[test]
     fn string2ll_is_strict() {

@@ -101,6 +101,10 @@ fn unknown_names() {
         "zzzz",
         "\u{e9}",
         "get\0",
+        "@get",
+        "1get",
+        "getx\u{e9}",
+        "Zinterstorexxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
     ] {
         assert!(lookup(n.as_bytes()).is_none(), "{n:?}");
     }

@@ -16,7 +16,14 @@ use crate::route::{self, Route};
 impl Queue {
     /// Handles one request, writing its reply unless CLIENT REPLY says not to.
     pub(super) fn handle_request(&mut self, req: Request, table: &SlotTable) {
-        let (req, route) = self.gated_route(req, table);
+        match self.gated_route(&req, table) {
+            (Some(original), route) => self.admit(original, route, table),
+            (None, route) => self.admit(req, route, table),
+        }
+    }
+
+    /// [`Self::handle_request`] once the request is routed.
+    fn admit(&mut self, req: Request, route: Route, table: &SlotTable) {
         if self.shared.runtime.dump_queries() {
             super::proxy_config::dump_query(self.client.id, &req);
         }
@@ -71,8 +78,9 @@ impl Queue {
 
     /// Routes `req` behind the operator's command gate; a request under a
     /// command's new name comes back rewritten to the original name (what
-    /// the nodes know).
-    pub(super) fn gated_route(&self, req: Request, table: &SlotTable) -> (Request, Route) {
+    /// the nodes know). (`req` is borrowed: most requests are not renamed,
+    /// and a request is large enough that moving it costs a copy.)
+    pub(super) fn gated_route(&self, req: &Request, table: &SlotTable) -> (Option<Request>, Route) {
         let settings = &self.shared.settings;
         // Cross-slot splitting can be switched at runtime (PROXY CONFIG SET
         // enable-cross-slot): one relaxed atomic load.
@@ -82,19 +90,19 @@ impl Queue {
             gate: &settings.commands,
             renamed: false,
         };
-        let route = route::route_gated(&req, policy, table.keys(), Some(gate));
+        let route = route::route_gated(req, policy, table.keys(), Some(gate));
         // Only a command the table does not know can be a new name.
         if route == Route::Reject(route::Reject::UnknownCommand)
-            && let Some(original) = settings.commands.renamed(&req)
+            && let Some(original) = settings.commands.renamed(req)
         {
             let gate = route::Gate {
                 renamed: true,
                 ..gate
             };
             let route = route::route_gated(&original, policy, table.keys(), Some(gate));
-            return (original, route);
+            return (Some(original), route);
         }
-        (req, route)
+        (None, route)
     }
 
     /// CLIENT REPLY ON|OFF|SKIP: only ON is answered.

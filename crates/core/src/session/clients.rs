@@ -85,9 +85,11 @@ impl Client {
         self.sink.ring(ring::KILL);
     }
 
-    /// Records activity (once per read).
-    pub fn touch(&self) {
-        let ms = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX);
+    /// Records activity at `now` (once per read; the caller's clock read
+    /// also times the requests that read brought).
+    pub fn touch_at(&self, now: Instant) {
+        let age = now.saturating_duration_since(self.created);
+        let ms = age.as_secs().saturating_mul(1000) + u64::from(age.subsec_millis());
         self.last_active_ms.store(ms, Ordering::Relaxed);
     }
 

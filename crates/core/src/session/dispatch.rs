@@ -16,6 +16,7 @@
 //! known; requests for healthy slots are not delayed. MOVED/ASK chains are
 //! capped by count (`max_redirects`) instead.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use tokio::time::Instant;
@@ -77,23 +78,25 @@ impl Queue {
         if u.reply.is_some() {
             return None;
         }
-        let (node, asking): (Option<Arc<Node>>, bool) = match &u.target {
+        // Borrowed from the slot table where it is there: no reference
+        // count touched per request.
+        let (node, asking): (Option<Cow<'_, Arc<Node>>>, bool) = match &u.target {
             Target::Slot(s) if u.readonly && !u.master_only && read_from != ReadFrom::Master => {
                 match (table.replica(*s, client_id), read_from) {
-                    (Some(replica), _) => (Some(replica.clone()), false),
+                    (Some(replica), _) => (Some(Cow::Borrowed(replica)), false),
                     (None, ReadFrom::Replica) => {
                         u.reply = Some(error_bytes(
                             b"CLUSTERDOWN slotway: no replica serves this slot",
                         ));
                         return None;
                     }
-                    (None, _) => (table.master(*s).cloned(), false),
+                    (None, _) => (table.master(*s).map(Cow::Borrowed), false),
                 }
             }
-            Target::Slot(s) => (table.master(*s).cloned(), false),
-            Target::Any => (table.any_master(client_id).cloned(), false),
-            Target::Ask { addr, .. } => (Some(topology.node(addr)), true),
-            Target::Node(addr) => (Some(topology.node(addr)), false),
+            Target::Slot(s) => (table.master(*s).map(Cow::Borrowed), false),
+            Target::Any => (table.any_master(client_id).map(Cow::Borrowed), false),
+            Target::Ask { addr, .. } => (Some(Cow::Owned(topology.node(addr))), true),
+            Target::Node(addr) => (Some(Cow::Owned(topology.node(addr))), false),
         };
         let Some(node) = node else {
             // No owner known (cluster not reached yet, or slot uncovered):
@@ -127,9 +130,14 @@ impl Queue {
             frames: u.frames,
             write: !u.readonly,
         };
-        let conn = match &mut u.via {
-            Via::Shared if private.is_active() => private.conn(&node, protocol),
-            Via::Shared => node.conn(protocol, client_id).cloned(),
+        let wrote = !u.readonly && matches!(u.via, Via::Shared);
+        // The shared connection's handle is borrowed, not cloned (a sender
+        // clone and drop are four atomic operations per request).
+        let send =
+            |conn: Option<&crate::backend::ConnHandle>| conn.is_some_and(|c| c.send(req).is_ok());
+        let sent = match &mut u.via {
+            Via::Shared if private.is_active() => send(private.conn(&node, protocol).as_ref()),
+            Via::Shared => send(node.conn(protocol, client_id)),
             Via::Lease(lease) => {
                 if lease
                     .as_ref()
@@ -142,12 +150,10 @@ impl Queue {
                     }
                     *lease = Some(private.lease(&node, protocol));
                 }
-                lease.as_ref().and_then(Lease::conn).cloned()
+                send(lease.as_ref().and_then(Lease::conn))
             }
-            Via::Watch => watch_conn,
+            Via::Watch => send(watch_conn.as_ref()),
         };
-        let wrote = !u.readonly && matches!(u.via, Via::Shared);
-        let sent = conn.is_some_and(|c| c.send(req).is_ok());
         if sent && wrote && !self.written.iter().any(|a| Arc::ptr_eq(a, node.addr())) {
             self.written.push(node.addr().clone());
         }
@@ -169,6 +175,23 @@ impl Queue {
     }
 
     fn on_reply(&mut self, tag: u64, reply: Reply) {
+        // Most replies: no error (so no redirect) for a plain unit — one
+        // frame, on the shared connections, nothing rare to give back. The
+        // frame is the answer; the general path below would decide the same.
+        if tag & STREAM_TAG == 0
+            && let Reply::Frame(frame) = &reply
+            && frame.first() != Some(&b'-')
+            && let Some(u) = self.unit(tag)
+            && u.frames == 1
+            && u.reply.is_none()
+            && u.rare.is_none()
+            && matches!(u.via, Via::Shared)
+        {
+            if let Reply::Frame(frame) = reply {
+                u.reply = Some(frame);
+            }
+            return;
+        }
         let park = self.shared.settings.park_timeout;
         let shared = Arc::clone(&self.shared);
         let retry_writes = self.shared.settings.retry_unknown_writes;

@@ -225,9 +225,21 @@ impl Queue {
     /// Parses and handles every complete request in `input`, as far as
     /// back-pressure allows.
     pub fn on_input(&mut self, parser: &mut RequestParser, input: &mut BytesMut, high: usize) {
+        self.on_input_at(parser, input, high, None);
+    }
+
+    /// [`Self::on_input`] for input read at `read_at` (the requests' arrival
+    /// time; `None`: read the clock if a request is found).
+    pub fn on_input_at(
+        &mut self,
+        parser: &mut RequestParser,
+        input: &mut BytesMut,
+        high: usize,
+        read_at: Option<std::time::Instant>,
+    ) {
         let topology = self.shared.topology.clone();
         let table = topology.load();
-        self.track.new_batch();
+        self.track.new_batch(read_at);
         // A request held by CLIENT PAUSE goes first, once the pause is over.
         if let Some((req, _)) = self.held.take() {
             match self.shared.pause.holds(&req) {
@@ -363,19 +375,22 @@ impl Queue {
     }
 
     /// Queues a forwarded entry and dispatches all its units.
-    pub(super) fn push_unit(&mut self, mut entry: Entry, table: &SlotTable) {
+    pub(super) fn push_unit(&mut self, entry: Entry, table: &SlotTable) {
         let seq = self.next_seq();
         let tick = self.tick;
-        match &mut entry {
-            Entry::One(u) | Entry::Scan(u, _) => u.born = tick,
-            Entry::Multi(m) => m.units.iter_mut().for_each(|u| u.born = tick),
-            Entry::Ready(_) | Entry::Sub(_) | Entry::Wait(_) => {}
-        }
-        let parts = match &entry {
-            Entry::Multi(m) => m.units.len(),
+        // Pushed first and stamped in place: the entry is moved once.
+        self.entries.push_back(entry);
+        let parts = match self.entries.back_mut() {
+            Some(Entry::One(u) | Entry::Scan(u, _)) => {
+                u.born = tick;
+                0
+            }
+            Some(Entry::Multi(m)) => {
+                m.units.iter_mut().for_each(|u| u.born = tick);
+                m.units.len()
+            }
             _ => 0,
         };
-        self.entries.push_back(entry);
         if parts == 0 {
             self.dispatch(seq, table);
         } else {
@@ -424,8 +439,12 @@ impl Queue {
 
     /// Moves the ready prefix of the queue to the output buffer.
     pub(super) fn flush_ready(&mut self) {
+        // The finished entries are dropped together, in place, at the end
+        // (popping each would move it out of the queue only to drop it).
+        let mut finished = 0;
         loop {
-            let done = match self.entries.front_mut() {
+            let seq = self.head_seq + finished as u64;
+            let done = match self.entries.get_mut(finished) {
                 None => break,
                 Some(Entry::Ready(b)) => Some(std::mem::take(b)),
                 Some(Entry::One(u)) => u.reply.take(),
@@ -458,7 +477,7 @@ impl Queue {
                             w.numreplicas,
                             w.timeout,
                             &self.sink,
-                            self.head_seq,
+                            seq,
                             self.shared.topology.prelude().clone(),
                         );
                     }
@@ -466,7 +485,7 @@ impl Queue {
                 }
                 Some(Entry::Multi(m)) => {
                     if m.units.iter().all(|u| u.reply.is_some()) {
-                        Some(super::multi::finish(m, &self.shared, self.head_seq))
+                        Some(super::multi::finish(m, &self.shared, seq))
                     } else {
                         None
                     }
@@ -475,15 +494,16 @@ impl Queue {
             let Some(reply) = done else {
                 break;
             };
-            self.track_reply(self.head_seq, &reply);
-            if self.silenced.front() == Some(&self.head_seq) {
+            self.track_reply(seq, &reply);
+            if self.silenced.front() == Some(&seq) {
                 self.silenced.pop_front();
             } else {
                 self.out.extend_from_slice(&reply);
             }
-            self.entries.pop_front();
-            self.head_seq += 1;
+            finished += 1;
         }
+        self.entries.drain(..finished);
+        self.head_seq += finished as u64;
         self.track_done();
         self.start_verifying();
     }

@@ -51,9 +51,10 @@ pub(super) struct Tracker {
 }
 
 impl Tracker {
-    /// A new batch of input is about to be parsed.
-    pub fn new_batch(&mut self) {
-        self.batch = None;
+    /// A new batch of input is about to be parsed; `at`, when the caller
+    /// already read the clock for it (else it is read at the first request).
+    pub fn new_batch(&mut self, at: Option<Instant>) {
+        self.batch = at;
     }
 
     fn arrival(&mut self) -> Instant {

@@ -109,6 +109,15 @@ impl ReplyScanner {
     /// appended to the same buffer, resumes. `Err`: the backend's byte stream
     /// is malformed; the scanner is reset, the connection must be dropped.
     pub fn scan(&mut self, buf: &[u8]) -> Result<Option<FrameInfo>, ReplyError> {
+        // Nothing of this frame scanned yet: most replies are one short line
+        // or one bulk string, read in one step.
+        if self.pos == 0
+            && self.line_scanned == 0
+            && self.payload_end.is_none()
+            && let Some(frame) = quick_frame(buf)
+        {
+            return Ok(Some(frame));
+        }
         let result = self.advance(buf);
         if result.is_err() {
             self.reset();
@@ -222,6 +231,47 @@ impl ReplyScanner {
                 return None;
             }
         }
+    }
+}
+
+/// Longest simple line [`quick_frame`] looks at.
+const QUICK_LINE: usize = 64;
+
+/// The most common replies, complete and well framed at the front of `buf`:
+/// a `+`, `-` or `:` line of at most [`QUICK_LINE`] bytes, or a `$` bulk
+/// string whose length is a canonical decimal. `None` for anything else
+/// (other types, nulls, incomplete or malformed frames): the general scan
+/// then decides, so this never changes an outcome, only its cost.
+fn quick_frame(buf: &[u8]) -> Option<FrameInfo> {
+    let &kind = buf.first()?;
+    match kind {
+        b'+' | b'-' | b':' => {
+            let line = buf.get(1..buf.len().min(QUICK_LINE))?;
+            let cr = 1 + line.iter().position(|&b| b == b'\r')?;
+            (buf.get(cr + 1) == Some(&b'\n')).then_some(FrameInfo { len: cr + 2, kind })
+        }
+        b'$' => {
+            let mut len: usize = 0;
+            let mut i = 1;
+            loop {
+                match buf.get(i) {
+                    // No leading zero (`$0` alone is the empty string).
+                    Some(&d @ b'0'..=b'9') if i < 19 && !(i == 2 && buf.get(1) == Some(&b'0')) => {
+                        len = len.checked_mul(10)?.checked_add(usize::from(d - b'0'))?;
+                        i += 1;
+                    }
+                    Some(b'\r') if i > 1 => break,
+                    _ => return None,
+                }
+            }
+            if buf.get(i + 1) != Some(&b'\n') {
+                return None;
+            }
+            let end = (i + 2).checked_add(len)?;
+            (buf.get(end..end.checked_add(2)?) == Some(&b"\r\n"[..]))
+                .then_some(FrameInfo { len: end + 2, kind })
+        }
+        _ => None,
     }
 }
 

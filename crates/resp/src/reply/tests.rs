@@ -248,3 +248,34 @@ fn long_simple_string_in_pieces_is_searched_once() {
     assert_eq!(frames, vec![frame(input.len(), b'+')]);
     assert!(SEARCHED.with(std::cell::Cell::get) <= input.len());
 }
+
+#[test]
+fn the_quick_path_only_takes_frames_the_general_scan_accepts_the_same() {
+    let mut inputs: Vec<Vec<u8>> = samples().into_iter().map(|(s, _)| s.to_vec()).collect();
+    for extra in [
+        &b"$01\r\nx\r\n"[..],
+        b"$00\r\n\r\n",
+        b"$3\r\nabcd\r\n",
+        b"$3\r\nabc\r\n+OK\r\n",
+        b"+OK\rX",
+        b"+OK\r\n:1\r\n",
+        b"$1234567890123456789\r\n",
+        b"$18446744073709551615\r\n",
+        b":123456789012345678901234567890123456789012345678901234567890123\r\n",
+    ] {
+        inputs.push(extra.to_vec());
+    }
+    let mut quick = 0;
+    for input in &inputs {
+        // Every prefix too: the quick path must never take a partial frame.
+        for end in 0..=input.len() {
+            let buf = input.get(..end).unwrap_or_default();
+            let general = ReplyScanner::new().advance(buf);
+            if let Some(frame) = quick_frame(buf) {
+                quick += 1;
+                assert_eq!(general, Ok(Some(frame)), "{buf:?}");
+            }
+        }
+    }
+    assert!(quick >= 10, "{quick}");
+}

@@ -243,22 +243,26 @@ fn find_line(buf: &[u8], start: usize, scanned: usize, term: u8, max: usize) -> 
 /// digits), `\r\n`, all within `max` bytes of `at`. Anything else (`None`)
 /// takes the general path, which gives the same answer for these lines.
 /// Returns the value and the offset of the `\r`.
+#[inline]
 fn quick_header(buf: &[u8], at: usize, max: usize) -> Option<(i64, usize)> {
     let digits = buf.get(at + 1..)?;
-    let mut value: i64 = 0;
-    for (i, &b) in digits.iter().enumerate().take(19) {
-        match b {
-            b'0'..=b'9' if i < 18 && !(i == 0 && b == b'0') => {
+    let mut value = match digits.first() {
+        Some(&b @ b'1'..=b'9') => i64::from(b - b'0'),
+        _ => return None,
+    };
+    let mut i = 1;
+    loop {
+        match digits.get(i) {
+            Some(&b @ b'0'..=b'9') if i < 18 => {
                 value = value * 10 + i64::from(b - b'0');
+                i += 1;
             }
-            b'\r' if i > 0 => {
-                let cr = at + 1 + i;
-                return (cr - at <= max && buf.get(cr + 1) == Some(&b'\n')).then_some((value, cr));
-            }
+            Some(b'\r') => break,
             _ => return None,
         }
     }
-    None
+    let cr = at + 1 + i;
+    (cr - at <= max && buf.get(cr + 1) == Some(&b'\n')).then_some((value, cr))
 }
 
 /// Incremental, resumable parser of client requests (RESP2 multibulk and
@@ -348,7 +352,14 @@ impl RequestParser {
             match self.state {
                 State::Idle => match buf.first() {
                     None => return Ok(None),
-                    Some(b'*') => self.state = State::Count { scanned: 0 },
+                    Some(b'*') => {
+                        if let Some(end) = self.whole_request(buf) {
+                            let raw = buf.split_to(end).freeze();
+                            let args = std::mem::take(&mut self.args);
+                            return Ok(Some(Request { raw, args }));
+                        }
+                        self.state = State::Count { scanned: 0 };
+                    }
                     Some(_) => self.state = State::Inline { scanned: 0 },
                 },
                 State::Inline { scanned } => match find_line(buf, 0, scanned, b'\n', max_line) {
@@ -490,6 +501,41 @@ impl RequestParser {
                 }
             }
         }
+    }
+
+    /// The common case in one pass: a complete, canonical multibulk request
+    /// at the front of `buf` whose every header line is in the form
+    /// [`quick_header`] reads and within the limits. Leaves its argument
+    /// spans in `self.args` and returns its length. `None` for anything
+    /// else (incomplete, unusual, or to be refused): the state machine then
+    /// parses it from its first byte and reaches exactly the decision it
+    /// always did, so this only saves the per-element state transitions. It
+    /// runs only from the idle state, so a request arriving in pieces is
+    /// tried this way once and then parsed incrementally.
+    fn whole_request(&mut self, buf: &[u8]) -> Option<usize> {
+        let max_line = self.limits.max_inline_len;
+        let (count, cr) = quick_header(buf, 0, max_line)?;
+        let count = usize::try_from(self.check_count(count).ok()?).ok()?;
+        self.args.clear();
+        if count > self.args.inline_size() {
+            self.args.reserve(count.min(ARGS_PREALLOC));
+        }
+        let mut at = cr + 2;
+        for _ in 0..count {
+            if buf.get(at) != Some(&b'$') {
+                return None;
+            }
+            let (len, cr) = quick_header(buf, at, max_line)?;
+            let len = self.check_bulk_len(len).ok()?;
+            let start = cr + 2;
+            let end = start.checked_add(len)?;
+            if buf.get(end..end.checked_add(2)?) != Some(&b"\r\n"[..]) {
+                return None;
+            }
+            self.args.push(Span { start, end });
+            at = end + 2;
+        }
+        Some(at)
     }
 
     /// After a `*<count>` line ending at `next`: expect its elements, or

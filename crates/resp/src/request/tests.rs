@@ -533,3 +533,55 @@ fn default_limits_are_redis_7() {
     assert_eq!(l.max_multibulk_len, i32::MAX as u64);
     assert_eq!(l.max_inline_len, 65536);
 }
+
+/// The straightforward reading of `quick_header`'s contract, to check the
+/// hand-tuned one against.
+fn quick_header_reference(buf: &[u8], at: usize, max: usize) -> Option<(i64, usize)> {
+    let digits = buf.get(at + 1..)?;
+    let mut value: i64 = 0;
+    for (i, &b) in digits.iter().enumerate().take(19) {
+        match b {
+            b'0'..=b'9' if i < 18 && !(i == 0 && b == b'0') => {
+                value = value * 10 + i64::from(b - b'0');
+            }
+            b'\r' if i > 0 => {
+                let cr = at + 1 + i;
+                return (cr - at <= max && buf.get(cr + 1) == Some(&b'\n')).then_some((value, cr));
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+#[test]
+fn quick_header_matches_its_contract() {
+    let bodies: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"0".to_vec(),
+        b"1".to_vec(),
+        b"01".to_vec(),
+        b"-1".to_vec(),
+        b"12a".to_vec(),
+        b"999999999999999999".to_vec(),
+        b"1000000000000000000".to_vec(),
+        b"123456789012345678".to_vec(),
+        b"42".to_vec(),
+    ];
+    let tails: [&[u8]; 5] = [b"\r\n", b"\r", b"\rx", b"", b"\n"];
+    for body in &bodies {
+        for tail in tails {
+            for max in [0, 2, 3, 5, 64, 1024] {
+                let mut line = b"*".to_vec();
+                line.extend_from_slice(body);
+                line.extend_from_slice(tail);
+                assert_eq!(
+                    quick_header(&line, 0, max),
+                    quick_header_reference(&line, 0, max),
+                    "{:?} max {max}",
+                    String::from_utf8_lossy(&line)
+                );
+            }
+        }
+    }
+}

@@ -5,12 +5,10 @@
 //! name in byte order, which the generator guarantees and tests check.
 //! Because table names are lowercase ASCII, comparing the lowercased input
 //! against them gives the same order the table is sorted in, so binary search
-//! is exact. Top-level [`lookup`] runs once per request: names starting with
-//! a letter go straight to the few commands sharing their first letter and
-//! length (an index built on first use, usually one to five candidates),
-//! compared case-insensitively in place — no copy, no `memcmp` call; any
-//! other name lowercases once into a stack buffer and binary-searches the
-//! commands sharing its first byte.
+//! is exact (subcommands). Top-level [`lookup`] runs once per request: a name
+//! goes straight to the few commands sharing its first letter and length (an
+//! index built on first use, usually one to five candidates), compared
+//! case-insensitively in place — no copy, no `memcmp` call.
 
 use core::cmp::Ordering;
 
@@ -21,45 +19,30 @@ use crate::table::COMMANDS;
 /// A `"container|sub"` name is not found here: use [`resolve`] or
 /// [`CommandSpec::subcommand`].
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
-    let letter = name.first()?.to_ascii_lowercase().wrapping_sub(b'a');
-    if letter < LETTERS && name.len() < BUCKET_LEN {
-        let index = letter_length_index();
-        let &(lo, hi) = index
-            .buckets
-            .get(usize::from(letter) * BUCKET_LEN + name.len())?;
-        return index
-            .order
-            .get(usize::from(lo)..usize::from(hi))?
-            .iter()
-            .filter_map(|&i| COMMANDS.get(usize::from(i)))
-            .find(|c| c.name.as_bytes().eq_ignore_ascii_case(name));
-    }
-    lookup_sorted(name)
+    // Every command starts with a letter and is shorter than the index's
+    // longest name (the table test looks up every command): a name outside
+    // the index is no command.
+    let index = letter_length_index();
+    let &(lo, hi) = index.buckets.get(bucket(name)?)?;
+    index
+        .order
+        .get(usize::from(lo)..usize::from(hi))?
+        .iter()
+        .filter_map(|&i| COMMANDS.get(usize::from(i)))
+        .find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
 }
 
-/// [`lookup`] by binary search among the commands sharing the name's first
-/// byte (names not starting with a letter, or very long ones).
-fn lookup_sorted(name: &[u8]) -> Option<&'static CommandSpec> {
-    let mut buf = [0u8; MAX_NAME];
-    let lower = buf.get_mut(..name.len())?;
-    for (l, b) in lower.iter_mut().zip(name) {
-        *l = b.to_ascii_lowercase();
-    }
-    let group = first_byte_index().get(usize::from(*lower.first()?))?;
-    let table = COMMANDS.get(group.0..group.1)?;
-    table
-        .binary_search_by(|c| c.name.as_bytes().cmp(lower))
-        .ok()
-        .and_then(|i| table.get(i))
-}
-
-/// Longer than any command name: longer input is no command.
-const MAX_NAME: usize = 64;
-
-/// Letters `a`..=`z`: the first bytes the fast index covers.
+/// Letters `a`..=`z`: the first bytes of every command name.
 const LETTERS: u8 = 26;
-/// Name lengths the fast index covers (every command name is shorter).
+/// Name lengths the index covers (every command name is shorter).
 const BUCKET_LEN: usize = 32;
+
+/// The index bucket of a name: its first letter (either case) and length.
+fn bucket(name: &[u8]) -> Option<usize> {
+    let letter = name.first()?.to_ascii_lowercase().wrapping_sub(b'a');
+    (letter < LETTERS && name.len() < BUCKET_LEN)
+        .then(|| usize::from(letter) * BUCKET_LEN + name.len())
+}
 
 /// Commands grouped by (first letter, name length): `order` lists indexes
 /// of [`COMMANDS`], and bucket `letter * BUCKET_LEN + len` is the range of
@@ -72,15 +55,10 @@ struct LetterLengthIndex {
 fn letter_length_index() -> &'static LetterLengthIndex {
     static INDEX: std::sync::OnceLock<LetterLengthIndex> = std::sync::OnceLock::new();
     INDEX.get_or_init(|| {
-        let bucket_of = |name: &str| {
-            let letter = name.as_bytes().first()?.wrapping_sub(b'a');
-            (letter < LETTERS && name.len() < BUCKET_LEN)
-                .then(|| usize::from(letter) * BUCKET_LEN + name.len())
-        };
         let mut order: Vec<(usize, u16)> = COMMANDS
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| Some((bucket_of(c.name)?, u16::try_from(i).ok()?)))
+            .filter_map(|(i, c)| Some((bucket(c.name.as_bytes())?, u16::try_from(i).ok()?)))
             .collect();
         order.sort_unstable();
         let mut buckets = vec![(0u16, 0u16); usize::from(LETTERS) * BUCKET_LEN];
@@ -98,26 +76,6 @@ fn letter_length_index() -> &'static LetterLengthIndex {
             buckets,
             order: order.into_iter().map(|(_, i)| i).collect(),
         }
-    })
-}
-
-/// For each first byte, the range of [`COMMANDS`] whose names start with it.
-fn first_byte_index() -> &'static [(usize, usize); 256] {
-    static INDEX: std::sync::OnceLock<[(usize, usize); 256]> = std::sync::OnceLock::new();
-    INDEX.get_or_init(|| {
-        let mut index = [(0, 0); 256];
-        for (i, c) in COMMANDS.iter().enumerate() {
-            if let Some(&b) = c.name.as_bytes().first()
-                && let Some(slot) = index.get_mut(usize::from(b))
-            {
-                *slot = if slot.1 == 0 {
-                    (i, i + 1)
-                } else {
-                    (slot.0, i + 1)
-                };
-            }
-        }
-        index
     })
 }
 

@@ -36,6 +36,30 @@ pub fn string2ll(s: &[u8]) -> Option<i64> {
     }
 }
 
+/// The common header number of the wire protocol, read in one pass: a
+/// canonical non-negative decimal (no sign, no leading zero except `0`
+/// itself, at most 18 digits) at the start of `digits`, ended by `\r`.
+/// Returns its value and the offset of the `\r`; `None` for anything else
+/// (the callers' general paths then decide).
+#[inline]
+pub(crate) fn header_number(digits: &[u8]) -> Option<(u64, usize)> {
+    let mut value = match digits.first() {
+        Some(&b @ b'0'..=b'9') => u64::from(b - b'0'),
+        _ => return None,
+    };
+    let mut i = 1;
+    loop {
+        match digits.get(i) {
+            Some(&b @ b'0'..=b'9') if i < 18 && value != 0 => {
+                value = value * 10 + u64::from(b - b'0');
+                i += 1;
+            }
+            Some(b'\r') => return Some((value, i)),
+            _ => return None,
+        }
+    }
+}
+
 /// C `isspace` in the "C" locale: space, \t, \n, \v, \f, \r.
 /// (`u8::is_ascii_whitespace` leaves out \v, which sdssplitargs skips.)
 pub(crate) fn is_c_space(b: u8) -> bool {

@@ -313,28 +313,18 @@ async fn serve_client<R, W>(
                     // Write the replies now, not on the next turn of the
                     // loop: at `-P 1` that turn (every branch polled again)
                     // was a third of the session's work per request.
-                    if queue.has_output() {
-                        match write_now(&mut wr, queue.out_mut()).await {
-                            Some(Ok(n)) => {
-                                shared.metrics.bytes_out.add(n as u64);
-                                meter.activity();
-                            }
-                            Some(Err(e)) => {
-                                debug!(client = id, error = %e, "client write failed");
-                                break;
-                            }
-                            None => {}
-                        }
+                    if queue.has_output()
+                        && let Some(w) = write_now(&mut wr, queue.out_mut()).await
+                        && !wrote(w, &shared, &mut meter, id)
+                    {
+                        break;
                     }
                 }
             }
-            Event::Wrote(Ok(n)) => {
-                shared.metrics.bytes_out.add(n as u64);
-                meter.activity();
-            }
-            Event::Wrote(Err(e)) => {
-                debug!(client = id, error = %e, "client write failed");
-                break;
+            Event::Wrote(w) => {
+                if !wrote(w, &shared, &mut meter, id) {
+                    break;
+                }
             }
             Event::RetryDue => queue.on_retry_due(),
             Event::Resume => queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER),
@@ -394,6 +384,27 @@ fn usage(queue: &Queue, input: &BytesMut, pending_input: usize, subscribed: bool
         output: queue.out_len(),
         busy: queue.is_waiting() || queue.has_output(),
         subscribed,
+    }
+}
+
+/// Accounts for a write to the client; false when it failed (the session
+/// ends).
+fn wrote(
+    result: std::io::Result<usize>,
+    shared: &Shared,
+    meter: &mut limits::Meter<'_>,
+    id: u64,
+) -> bool {
+    match result {
+        Ok(n) => {
+            shared.metrics.bytes_out.add(n as u64);
+            meter.activity();
+            true
+        }
+        Err(e) => {
+            debug!(client = id, error = %e, "client write failed");
+            false
+        }
     }
 }
 

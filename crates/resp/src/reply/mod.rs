@@ -28,7 +28,7 @@ use memchr::memchr;
 use smallvec::SmallVec;
 
 use crate::ReplyError;
-use crate::num::string2ll;
+use crate::num::{header_number, string2ll};
 
 /// Deepest aggregate nesting accepted in a reply (attributes included).
 pub const MAX_DEPTH: usize = 1024;
@@ -251,23 +251,12 @@ fn quick_frame(buf: &[u8]) -> Option<FrameInfo> {
             (buf.get(cr + 1) == Some(&b'\n')).then_some(FrameInfo { len: cr + 2, kind })
         }
         b'$' => {
-            let mut len: usize = 0;
-            let mut i = 1;
-            loop {
-                match buf.get(i) {
-                    // No leading zero (`$0` alone is the empty string).
-                    Some(&d @ b'0'..=b'9') if i < 19 && !(i == 2 && buf.get(1) == Some(&b'0')) => {
-                        len = len.checked_mul(10)?.checked_add(usize::from(d - b'0'))?;
-                        i += 1;
-                    }
-                    Some(b'\r') if i > 1 => break,
-                    _ => return None,
-                }
-            }
-            if buf.get(i + 1) != Some(&b'\n') {
+            let (len, digits) = header_number(buf.get(1..)?)?;
+            let cr = 1 + digits;
+            if buf.get(cr + 1) != Some(&b'\n') {
                 return None;
             }
-            let end = (i + 2).checked_add(len)?;
+            let end = (cr + 2).checked_add(usize::try_from(len).ok()?)?;
             (buf.get(end..end.checked_add(2)?) == Some(&b"\r\n"[..]))
                 .then_some(FrameInfo { len: end + 2, kind })
         }

@@ -33,7 +33,7 @@ use smallvec::SmallVec;
 
 use crate::ProtocolError;
 use crate::encode::put_header;
-use crate::num::{decimal_len, string2ll};
+use crate::num::{decimal_len, header_number, string2ll};
 
 /// Redis's `authRequired` caps: multibulk count and bulk length an
 /// unauthenticated client may send (CVE-2021-32675).
@@ -245,23 +245,9 @@ fn find_line(buf: &[u8], start: usize, scanned: usize, term: u8, max: usize) -> 
 /// Returns the value and the offset of the `\r`.
 #[inline]
 fn quick_header(buf: &[u8], at: usize, max: usize) -> Option<(i64, usize)> {
-    let digits = buf.get(at + 1..)?;
-    let mut value = match digits.first() {
-        Some(&b @ b'1'..=b'9') => i64::from(b - b'0'),
-        _ => return None,
-    };
-    let mut i = 1;
-    loop {
-        match digits.get(i) {
-            Some(&b @ b'0'..=b'9') if i < 18 => {
-                value = value * 10 + i64::from(b - b'0');
-                i += 1;
-            }
-            Some(b'\r') => break,
-            _ => return None,
-        }
-    }
-    let cr = at + 1 + i;
+    let (value, digits) = header_number(buf.get(at + 1..)?)?;
+    let value = i64::try_from(value).ok().filter(|&v| v > 0)?;
+    let cr = at + 1 + digits;
     (cr - at <= max && buf.get(cr + 1) == Some(&b'\n')).then_some((value, cr))
 }
 

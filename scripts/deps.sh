@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs what Slotway's demo and tests run against, when missing:
-# redis-server, redis-cli/redis-benchmark (redis-tools), and for the tests
-# redis-py 8 (a plain client library the tests drive the proxy with) and
-# nutcracker (twemproxy, the oracle of the key-placement tests) and
-# chromium (the dashboard's browser test); for the benchmark, nutcracker
-# (compared against) and strace (syscall counts).
+# Installs what Slotway's build, demo and tests need, when missing: make and
+# a C compiler (jemalloc is built from C), redis-server, redis-cli and
+# redis-benchmark (redis-tools); for the tests, redis-py 8 (a plain client
+# library the tests drive the proxy with), nutcracker (twemproxy, the oracle
+# of the key-placement tests) and chromium (the dashboard's browser test);
+# for the benchmark, nutcracker (compared against) and strace (syscall counts).
 # Usage: scripts/deps.sh [--tests|--bench]
 set -euo pipefail
 
@@ -14,6 +14,10 @@ as_root() {
 }
 
 missing=()
+# The build: jemalloc (the proxy's allocator) is compiled from C by its crate,
+# with make and the C compiler the Rust toolchain links with.
+command -v make >/dev/null || missing+=(make)
+command -v cc >/dev/null || missing+=(gcc)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-cli >/dev/null || missing+=(redis-tools)
 command -v redis-benchmark >/dev/null || missing+=(redis-tools)

@@ -34,6 +34,7 @@ pub mod error;
 pub mod events;
 pub mod merge;
 pub mod metrics;
+mod outbox;
 pub mod pool;
 pub mod reload;
 pub mod route;

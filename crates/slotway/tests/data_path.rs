@@ -360,3 +360,54 @@ fn value_of_hundreds_of_megabytes() {
     assert!(got == big, "200 MB value changed on the way");
     assert_eq!(c.cmd(&["DEL", "huge"]), Value::Integer(1));
 }
+
+/// Large replies go out as the node's own buffers (no copy) unless the client
+/// stops reading; then they are copied so the node's buffer is not held. Both
+/// must give every byte in order, to the slow client and to a fast one
+/// reading the same keys meanwhile.
+#[test]
+fn large_replies_reach_a_slow_reader_intact_while_others_are_served() {
+    let (_cluster, proxy) = cluster_and_proxy();
+    let mut setup = proxy.client();
+    // Small values between large ones of 1-65 KiB, each key's bytes its own.
+    let values: Vec<Vec<u8>> = (0..60usize)
+        .map(|i| {
+            let len = if i % 3 == 0 { 5 } else { 1000 + i * 1100 };
+            (0..len).map(|j| ((i * 7 + j) % 251) as u8).collect()
+        })
+        .collect();
+    for (i, v) in values.iter().enumerate() {
+        assert!(is_ok(&setup.cmd(&[
+            b"SET".as_slice(),
+            format!("lr:{i}").as_bytes(),
+            v
+        ])));
+    }
+    // About 6.5 MB of replies: more than the sockets hold while unread.
+    let rounds = 5;
+    let mut slow = proxy.client();
+    let mut out = bytes::BytesMut::new();
+    for _ in 0..rounds {
+        for i in 0..values.len() {
+            slotway_resp::encode::command(&mut out, &["GET", &format!("lr:{i}")]);
+        }
+    }
+    slow.send(&out);
+    let mut fast = proxy.client();
+    for _ in 0..3 {
+        for (i, v) in values.iter().enumerate() {
+            assert_eq!(
+                &bulk(&fast.cmd(&["GET", &format!("lr:{i}")])),
+                v,
+                "fast, key {i}"
+            );
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for round in 0..rounds {
+        for (i, v) in values.iter().enumerate() {
+            assert_eq!(&bulk(&slow.read()), v, "slow, round {round}, key {i}");
+        }
+    }
+    assert_eq!(text(&slow.cmd(&["PING"])), "PONG");
+}

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use slotway_resp::Protocol;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -53,6 +53,11 @@ const HUNG: &str = "the node is taken as hung";
 /// Smallest free space offered to each read; replies larger than this grow
 /// the buffer geometrically.
 const READ_CHUNK: usize = 16 * 1024;
+/// Most free space offered to one read: a connection whose reads fill all
+/// the space offered (large or many replies) doubles its offer up to this,
+/// so 4 KiB replies do not take a `recvfrom` for every four; an idle or
+/// dedicated connection keeps [`READ_CHUNK`].
+const MAX_READ_CHUNK: usize = 128 * 1024;
 /// `ASKING` as it goes on the wire before a request redirected by `-ASK`.
 const ASKING: &[u8] = b"*1\r\n$6\r\nASKING\r\n";
 /// RESP3 handshake of connections that carry RESP3 clients' requests.
@@ -289,7 +294,7 @@ struct Pending {
 /// The connection's buffers and bookkeeping while it is up.
 struct Wire {
     pending: VecDeque<Pending>,
-    out: BytesMut,
+    out: crate::outbox::Outbox,
     /// Bytes ever queued into `out`, and ever written to the socket.
     queued: u64,
     written: u64,
@@ -342,7 +347,7 @@ impl Wire {
                 probe: false,
                 strict_auth: false,
             });
-            self.out.extend_from_slice(cmd);
+            self.out.tail.extend_from_slice(cmd);
             self.queued += cmd.len() as u64;
         }
     }
@@ -351,14 +356,14 @@ impl Wire {
         let hold = req.write && self.wait_cmd.is_some() && !stream;
         self.needs_wait |= hold;
         let start = self.queued;
-        let before = self.out.len();
         let mut skip = 0;
         if req.asking {
-            self.out.extend_from_slice(ASKING);
+            self.out.tail.extend_from_slice(ASKING);
+            self.queued += ASKING.len() as u64;
             skip = 1;
         }
-        self.out.extend_from_slice(&req.payload);
-        self.queued += (self.out.len() - before) as u64;
+        self.queued += req.payload.len() as u64;
+        self.out.push(req.payload);
         // A stream connection's replies all go to its stream sink.
         if !stream {
             self.pending.push_back(Pending {
@@ -385,7 +390,7 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
 ) -> Result<(), String> {
     let mut wire = Wire {
         pending: VecDeque::new(),
-        out: BytesMut::with_capacity(READ_CHUNK),
+        out: crate::outbox::Outbox::default(),
         queued: 0,
         written: 0,
         wait_cmd: params.write_ack.map(|ack| (ack.wait_command(), ack)),
@@ -416,12 +421,13 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
             // Only the AUTH: a user without +hello/+readonly may still serve.
             strict_auth: i == 0 && params.prelude.is_strict(),
         });
-        wire.out.extend_from_slice(cmd);
+        wire.out.tail.extend_from_slice(cmd);
         wire.queued += cmd.len() as u64;
     }
     let stream = params.stream.is_some();
     let mut first = Some(first);
-    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let mut chunk = READ_CHUNK;
+    let mut input = BytesMut::with_capacity(chunk);
     let mut reader = Reader::new();
     let mut accepting = true;
     let never = CancellationToken::new();
@@ -446,9 +452,10 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
             break Ok(());
         }
         depth.set(wire.pending.len() + rx.len());
-        if input.capacity() - input.len() < READ_CHUNK / 2 {
-            input.reserve(input.len().max(READ_CHUNK));
+        if input.capacity() - input.len() < chunk / 2 {
+            input.reserve(input.len().max(chunk));
         }
+        let offered = input.capacity() - input.len();
         tokio::select! {
             biased;
             // Only dedicated connections can be aborted (polling a token
@@ -462,6 +469,9 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
             read = rd.read_buf(&mut input) => match read {
                 Ok(0) => break Err(CLOSED_BY_NODE.to_owned()),
                 Ok(n) => {
+                    if n == offered {
+                        chunk = (chunk * 2).min(MAX_READ_CHUNK);
+                    }
                     last_progress = Instant::now();
                     let before = reader.delivered;
                     if let Err(e) = dispatch_replies(params, &mut input, &mut reader, &mut wire) {
@@ -479,7 +489,7 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                 }
                 Err(e) => break Err(format!("read: {e}")),
             },
-            wrote = wr.write_buf(&mut wire.out), if !wire.out.is_empty() => match wrote {
+            wrote = std::future::poll_fn(|cx| wire.out.poll_write(cx, &mut wr)), if !wire.out.is_empty() => match wrote {
                 Ok(n) => wire.written += n as u64,
                 Err(e) => break Err(format!("write: {e}")),
             },

@@ -70,9 +70,9 @@ impl Queue {
         }
         // Nothing is moved to the output while a request is handled, so
         // what it adds there, or the entries it adds, are its reply.
-        let (out_len, first) = (self.out.len(), self.next_seq());
+        let (out_len, first) = (self.out.tail.len(), self.next_seq());
         self.handle(req, route, table);
-        self.out.truncate(out_len);
+        self.out.tail.truncate(out_len);
         self.silenced.extend(first..self.next_seq());
     }
 

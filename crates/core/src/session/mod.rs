@@ -290,7 +290,7 @@ async fn serve_client<R, W>(
         let event = tokio::select! {
             biased;
             why = sink.rung() => Event::Rung(why),
-            w = wr.write_buf(queue.out_mut()), if queue.has_output() => Event::Wrote(w),
+            w = std::future::poll_fn(|cx| queue.out_mut().poll_write(cx, &mut wr)), if queue.has_output() => Event::Wrote(w),
             () = sleep_until(retry_at), if retry_at.is_some() => Event::RetryDue,
             () = sleep_until(resume_at), if resume_at.is_some() => Event::Resume,
             r = rd.read_buf(&mut input), if can_read => Event::Read(r),
@@ -411,21 +411,13 @@ fn wrote(
 /// One write attempt of `out`'s bytes: `None` when the socket cannot take
 /// any now (the task is then woken when it can, and the loop's write branch
 /// finishes the job).
-async fn write_now<W>(wr: &mut W, out: &mut BytesMut) -> Option<std::io::Result<usize>>
+async fn write_now<W>(wr: &mut W, out: &mut crate::outbox::Outbox) -> Option<std::io::Result<usize>>
 where
     W: tokio::io::AsyncWrite + Unpin,
 {
-    use bytes::Buf;
-    let polled = std::future::poll_fn(|cx| {
-        std::task::Poll::Ready(std::pin::Pin::new(&mut *wr).poll_write(cx, out.chunk()))
-    })
-    .await;
+    let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(out.poll_write(cx, wr))).await;
     match polled {
-        std::task::Poll::Ready(Ok(n)) => {
-            out.advance(n);
-            Some(Ok(n))
-        }
-        std::task::Poll::Ready(Err(e)) => Some(Err(e)),
+        std::task::Poll::Ready(result) => Some(result),
         std::task::Poll::Pending => None,
     }
 }

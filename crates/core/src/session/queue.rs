@@ -86,7 +86,7 @@ pub struct Queue {
     pub(super) client: ClientState,
     pub(super) entries: VecDeque<Entry>,
     pub(super) head_seq: u64,
-    pub(super) out: BytesMut,
+    pub(super) out: crate::outbox::Outbox,
     pub(super) arrivals: Vec<(u64, Reply)>,
     pub(super) retries: Vec<u64>,
     pub(super) retry_at: Option<Instant>,
@@ -137,7 +137,7 @@ impl Queue {
             entries: VecDeque::new(),
             head_seq: 0,
             // Grows with the replies: an idle client holds no buffer.
-            out: BytesMut::new(),
+            out: crate::outbox::Outbox::default(),
             arrivals: Vec::new(),
             retries: Vec::new(),
             retry_at: None,
@@ -209,7 +209,7 @@ impl Queue {
         self.out.len()
     }
 
-    pub fn out_mut(&mut self) -> &mut BytesMut {
+    pub fn out_mut(&mut self) -> &mut crate::outbox::Outbox {
         &mut self.out
     }
 
@@ -351,7 +351,7 @@ impl Queue {
             me: &self.me,
         };
         let after = if self.entries.is_empty() {
-            local::answer(cmd, req, &mut self.client, &ctx, &mut self.out)
+            local::answer(cmd, req, &mut self.client, &ctx, &mut self.out.tail)
         } else {
             let mut buf = BytesMut::new();
             let after = local::answer(cmd, req, &mut self.client, &ctx, &mut buf);
@@ -403,7 +403,7 @@ impl Queue {
     /// Queues a complete reply behind whatever is pending.
     pub(super) fn push_ready(&mut self, reply: Bytes) {
         if self.entries.is_empty() {
-            self.out.extend_from_slice(&reply);
+            self.out.tail.extend_from_slice(&reply);
         } else {
             self.entries.push_back(Entry::Ready(reply));
         }
@@ -412,7 +412,7 @@ impl Queue {
     /// Queues an error reply behind whatever is pending.
     pub(super) fn push_error(&mut self, msg: &[u8]) {
         if self.entries.is_empty() {
-            encode::error(&mut self.out, msg);
+            encode::error(&mut self.out.tail, msg);
         } else {
             self.entries.push_back(Entry::Ready(error_bytes(msg)));
         }
@@ -498,7 +498,7 @@ impl Queue {
             if self.silenced.front() == Some(&seq) {
                 self.silenced.pop_front();
             } else {
-                self.out.extend_from_slice(&reply);
+                self.out.push(reply);
             }
             finished += 1;
         }

@@ -76,11 +76,11 @@ impl Queue {
             && !what.skip_slowlog
             && !what.blocking;
         let kept = keep.then(|| req.raw().clone());
-        let (first, out_len) = (self.next_seq(), self.out.len());
+        let (first, out_len) = (self.next_seq(), self.out.tail.len());
         self.handle_request(req, table);
         let end_seq = self.next_seq();
         // Answered at once: its reply is what was just added to the output.
-        let failed = end_seq == first && self.out.get(out_len..).is_some_and(is_error);
+        let failed = end_seq == first && self.out.tail.get(out_len..).is_some_and(is_error);
         self.track.pending.push_back(Tracked {
             end_seq,
             what,

@@ -67,11 +67,29 @@ impl Default for Limits {
     }
 }
 
-/// Byte range of one argument inside `Request::raw`.
+/// Byte range of one argument inside `Request::raw`. Offsets are `u32`: a
+/// request is moved several times on its way to a node, and six inline spans
+/// of two `usize` made it too large to move without a `memcpy` call. A
+/// request of 4 GiB or more is refused (far above Redis's own 1 GiB query
+/// buffer limit).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Span {
-    start: usize,
-    end: usize,
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// `None` when the request would reach 4 GiB.
+    fn new(start: usize, end: usize) -> Option<Span> {
+        Some(Span {
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(end).ok()?,
+        })
+    }
+
+    fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
 }
 
 /// One complete client request. `raw()` is always a valid RESP2 multibulk
@@ -115,20 +133,18 @@ impl Request {
     /// Argument `i` (0 is the command name).
     pub fn arg(&self, i: usize) -> Option<&[u8]> {
         let s = self.args.get(i)?;
-        self.raw.get(s.start..s.end)
+        self.raw.get(s.range())
     }
 
     /// Argument `i` as a zero-copy slice of `raw`.
     pub fn arg_bytes(&self, i: usize) -> Option<Bytes> {
         let s = self.args.get(i)?;
-        (s.start <= s.end && s.end <= self.raw.len()).then(|| self.raw.slice(s.start..s.end))
+        (s.start <= s.end && s.end as usize <= self.raw.len()).then(|| self.raw.slice(s.range()))
     }
 
     /// All arguments in order.
     pub fn args(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.args
-            .iter()
-            .filter_map(|s| self.raw.get(s.start..s.end))
+        self.args.iter().filter_map(|s| self.raw.get(s.range()))
     }
 
     /// Builds a request from arguments, encoding them as multibulk.
@@ -159,10 +175,12 @@ impl Request {
             put_header(&mut out, b'$', a.len());
             let start = out.len();
             out.put_slice(a);
-            spans.push(Span {
-                start,
-                end: out.len(),
-            });
+            // Re-encoded arguments come from requests under 4 GiB: the
+            // fallback (an argument that reads as absent) is unreachable.
+            spans.push(Span::new(start, out.len()).unwrap_or(Span {
+                start: u32::MAX,
+                end: u32::MAX,
+            }));
             out.put_slice(b"\r\n");
         }
         Request {
@@ -461,10 +479,8 @@ impl RequestParser {
                     if buf.get(data_end..end) != Some(&b"\r\n"[..]) {
                         self.canonical = false;
                     }
-                    self.args.push(Span {
-                        start,
-                        end: data_end,
-                    });
+                    self.args
+                        .push(Span::new(start, data_end).ok_or(ProtocolError::InvalidBulkLength)?);
                     if left > 1 {
                         self.state = State::BulkHeader {
                             line: end,
@@ -482,7 +498,7 @@ impl RequestParser {
                     // Accepted like Redis does, but re-encoded so that what is
                     // forwarded is well-formed.
                     return Ok(Some(Request::encode_args(
-                        args.iter().filter_map(|s| raw.get(s.start..s.end)),
+                        args.iter().filter_map(|s| raw.get(s.range())),
                     )));
                 }
             }
@@ -518,7 +534,7 @@ impl RequestParser {
             if buf.get(end..end.checked_add(2)?) != Some(&b"\r\n"[..]) {
                 return None;
             }
-            self.args.push(Span { start, end });
+            self.args.push(Span::new(start, end)?);
             at = end + 2;
         }
         Some(at)

@@ -585,3 +585,13 @@ fn quick_header_matches_its_contract() {
         }
     }
 }
+
+#[test]
+fn a_request_stays_small_enough_to_move_inline_and_spans_refuse_4_gib() {
+    // Requests move through the session several times per command; above
+    // 128 bytes each move became a `memcpy` call.
+    assert!(std::mem::size_of::<Request>() <= 96);
+    assert!(Span::new(0, u32::MAX as usize).is_some());
+    assert!(Span::new(0, 1 << 32).is_none());
+    assert!(Span::new(1 << 32, 1 << 32).is_none());
+}

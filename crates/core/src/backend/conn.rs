@@ -53,10 +53,11 @@ const HUNG: &str = "the node is taken as hung";
 /// Smallest free space offered to each read; replies larger than this grow
 /// the buffer geometrically.
 const READ_CHUNK: usize = 16 * 1024;
-/// Most free space offered to one read: a connection whose reads fill all
-/// the space offered (large or many replies) doubles its offer up to this,
-/// so 4 KiB replies do not take a `recvfrom` for every four; an idle or
-/// dedicated connection keeps [`READ_CHUNK`].
+/// Most free space offered to one read of a shared connection: one whose
+/// reads fill all the space offered (large or many replies) doubles its
+/// offer up to this, so 4 KiB replies do not take a `recvfrom` for every
+/// four. Shared connections are few (workers × nodes); dedicated ones can be
+/// one per client and keep [`READ_CHUNK`].
 const MAX_READ_CHUNK: usize = 128 * 1024;
 /// `ASKING` as it goes on the wire before a request redirected by `-ASK`.
 const ASKING: &[u8] = b"*1\r\n$6\r\nASKING\r\n";
@@ -427,6 +428,11 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     let stream = params.stream.is_some();
     let mut first = Some(first);
     let mut chunk = READ_CHUNK;
+    let max_chunk = if params.abort.is_some() {
+        READ_CHUNK
+    } else {
+        MAX_READ_CHUNK
+    };
     let mut input = BytesMut::with_capacity(chunk);
     let mut reader = Reader::new();
     let mut accepting = true;
@@ -470,7 +476,7 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                 Ok(0) => break Err(CLOSED_BY_NODE.to_owned()),
                 Ok(n) => {
                     if n == offered {
-                        chunk = (chunk * 2).min(MAX_READ_CHUNK);
+                        chunk = (chunk * 2).min(max_chunk);
                     }
                     last_progress = Instant::now();
                     let before = reader.delivered;

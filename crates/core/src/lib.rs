@@ -12,6 +12,7 @@
 //! - [`session`]: one task per client: parse, route, dispatch, ordered replies.
 //! - [`route`]: pure per-request decisions (local, forward to a slot, refuse).
 //! - [`backend`]: shared pipelined connections per node, reply delivery.
+//! - `outbox`: a peer's unwritten bytes; large messages leave without a copy.
 //! - [`cluster`]: slot table, topology discovery and refresh.
 //! - [`pool`]: sharded standalone pools (twemproxy's model), Sentinel, health.
 //! - [`config`]: the TOML file and its validated [`Settings`].

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::certs::{Certs, certs, s};
-use common::{Proxy, is_ok, text};
+use common::{Proxy, bulk, is_ok, text};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use slotway_core::Config;
@@ -147,6 +147,17 @@ fn tls_clients_are_served_and_plaintext_on_the_tls_port_is_refused() {
     );
     let mut plain = proxy.client();
     assert_eq!(text(&plain.cmd(&["GET", "tls:k"])), "over-tls");
+    // A large value (answered without a copy in the proxy: its own slice
+    // in a vectored write) crosses the client's TLS intact.
+    let big: String = (0..60_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    assert_eq!(tls_cli(&["SET", "tls:big", &big]), "OK");
+    // (Under the 128 KiB limit of one program argument.)
+    assert!(
+        tls_cli(&["GET", "tls:big"]) == big,
+        "60 kB value changed over TLS"
+    );
 
     // A client that never handshakes is dropped after the handshake
     // timeout, and others are served meanwhile.
@@ -278,6 +289,28 @@ fn pool_servers_over_tls_with_client_certificates() {
     let (in_a, in_b) = (count(&a), count(&b));
     assert_eq!(in_a + in_b, 40);
     assert!(in_a > 0 && in_b > 0, "keys spread: {in_a} / {in_b}");
+    // Large values, pipelined: requests and replies of 1 KiB and more go
+    // through the proxy as their own slices of vectored writes, here into
+    // and out of TLS.
+    let big: Vec<Vec<u8>> = (0..6usize)
+        .map(|i| {
+            (0..3000 + i * 40_000)
+                .map(|j| ((i + j) % 251) as u8)
+                .collect()
+        })
+        .collect();
+    for (i, v) in big.iter().enumerate() {
+        client.send_cmd(&[b"SET".as_slice(), format!("big:{i}").as_bytes(), v]);
+    }
+    for i in 0..big.len() {
+        assert!(is_ok(&client.read()), "SET big:{i}");
+    }
+    for i in 0..big.len() {
+        client.send_cmd(&["GET", &format!("big:{i}")]);
+    }
+    for (i, v) in big.iter().enumerate() {
+        assert_eq!(&bulk(&client.read()), v, "GET big:{i}");
+    }
 }
 
 #[test]

@@ -13,6 +13,7 @@
 //! - [`route`]: pure per-request decisions (local, forward to a slot, refuse).
 //! - [`backend`]: shared pipelined connections per node, reply delivery.
 //! - `outbox`: a peer's unwritten bytes; large messages leave without a copy.
+//! - `read_space`: how much a connection's read buffer offers each read.
 //! - [`cluster`]: slot table, topology discovery and refresh.
 //! - [`pool`]: sharded standalone pools (twemproxy's model), Sentinel, health.
 //! - [`config`]: the TOML file and its validated [`Settings`].
@@ -37,6 +38,7 @@ pub mod merge;
 pub mod metrics;
 mod outbox;
 pub mod pool;
+mod read_space;
 pub mod reload;
 pub mod route;
 pub mod runtime;

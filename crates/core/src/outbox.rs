@@ -69,12 +69,31 @@ impl Outbox {
         self.chunks.push_back(message);
     }
 
+    /// Writes as much as one (vectored) write takes, waiting until the
+    /// socket takes some.
+    pub async fn write_to<W>(&mut self, wr: &mut W) -> std::io::Result<usize>
+    where
+        W: AsyncWrite + Unpin + ?Sized,
+    {
+        std::future::poll_fn(|cx| self.poll_write(cx, wr)).await
+    }
+
+    /// One write attempt, now: `None` when the socket cannot take any (the
+    /// task is then woken when it can, and a later [`Outbox::write_to`]
+    /// finishes the job).
+    pub async fn try_write_to<W>(&mut self, wr: &mut W) -> Option<std::io::Result<usize>>
+    where
+        W: AsyncWrite + Unpin + ?Sized,
+    {
+        let polled = std::future::poll_fn(|cx| Poll::Ready(self.poll_write(cx, wr))).await;
+        match polled {
+            Poll::Ready(result) => Some(result),
+            Poll::Pending => None,
+        }
+    }
+
     /// One write attempt of as much as one (vectored) write takes.
-    pub fn poll_write<W>(
-        &mut self,
-        cx: &mut Context<'_>,
-        wr: &mut W,
-    ) -> Poll<std::io::Result<usize>>
+    fn poll_write<W>(&mut self, cx: &mut Context<'_>, wr: &mut W) -> Poll<std::io::Result<usize>>
     where
         W: AsyncWrite + Unpin + ?Sized,
     {

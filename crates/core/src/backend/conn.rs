@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use slotway_resp::Protocol;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::{Notify, mpsc};
@@ -427,13 +427,15 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     }
     let stream = params.stream.is_some();
     let mut first = Some(first);
-    let mut chunk = READ_CHUNK;
+    // Dedicated connections (the only abortable ones) can be one per
+    // client: their offer stays small.
     let max_chunk = if params.abort.is_some() {
         READ_CHUNK
     } else {
         MAX_READ_CHUNK
     };
-    let mut input = BytesMut::with_capacity(chunk);
+    let mut space = crate::read_space::ReadSpace::new(READ_CHUNK, max_chunk);
+    let mut input = space.buffer();
     let mut reader = Reader::new();
     let mut accepting = true;
     let never = CancellationToken::new();
@@ -458,10 +460,9 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
             break Ok(());
         }
         depth.set(wire.pending.len() + rx.len());
-        if input.capacity() - input.len() < chunk / 2 {
-            input.reserve(input.len().max(chunk));
-        }
-        let offered = input.capacity() - input.len();
+        // Room for at least as much again as a partial reply holds.
+        let held = input.len();
+        let offered = space.prepare(&mut input, held);
         tokio::select! {
             biased;
             // Only dedicated connections can be aborted (polling a token
@@ -475,9 +476,7 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
             read = rd.read_buf(&mut input) => match read {
                 Ok(0) => break Err(CLOSED_BY_NODE.to_owned()),
                 Ok(n) => {
-                    if n == offered {
-                        chunk = (chunk * 2).min(max_chunk);
-                    }
+                    space.after_read(n, offered);
                     last_progress = Instant::now();
                     let before = reader.delivered;
                     if let Err(e) = dispatch_replies(params, &mut input, &mut reader, &mut wire) {
@@ -495,7 +494,7 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                 }
                 Err(e) => break Err(format!("read: {e}")),
             },
-            wrote = std::future::poll_fn(|cx| wire.out.poll_write(cx, &mut wr)), if !wire.out.is_empty() => match wrote {
+            wrote = wire.out.write_to(&mut wr), if !wire.out.is_empty() => match wrote {
                 Ok(n) => wire.written += n as u64,
                 Err(e) => break Err(format!("write: {e}")),
             },

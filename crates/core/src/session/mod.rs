@@ -244,8 +244,8 @@ async fn serve_client<R, W>(
     });
     // Until a client authenticates, Redis's small request limits apply.
     parser.set_auth_required(!authenticated);
-    let mut chunk = MIN_READ_CHUNK;
-    let mut input = BytesMut::with_capacity(chunk);
+    let mut space = crate::read_space::ReadSpace::new(MIN_READ_CHUNK, READ_CHUNK);
+    let mut input = space.buffer();
     let mut queue = Queue::new(
         shared.clone(),
         sink.clone(),
@@ -280,17 +280,18 @@ async fn serve_client<R, W>(
         }
         let busy = queue.is_waiting() || queue.has_output();
         let can_read = queue.accepts_more(OUT_HIGH_WATER) && meter.may_read(busy);
-        if can_read && input.capacity() - input.len() < chunk / 2 {
+        let offered = if can_read {
             let want = parser.needed().saturating_sub(input.len()).min(MAX_RESERVE);
-            input.reserve(want.max(chunk));
-        }
-        let offered = input.capacity() - input.len();
+            space.prepare(&mut input, want)
+        } else {
+            0 // (the read branch is off this turn)
+        };
         let retry_at = queue.retry_at();
         let resume_at = queue.resume_at();
         let event = tokio::select! {
             biased;
             why = sink.rung() => Event::Rung(why),
-            w = std::future::poll_fn(|cx| queue.out_mut().poll_write(cx, &mut wr)), if queue.has_output() => Event::Wrote(w),
+            w = queue.out_mut().write_to(&mut wr), if queue.has_output() => Event::Wrote(w),
             () = sleep_until(retry_at), if retry_at.is_some() => Event::RetryDue,
             () = sleep_until(resume_at), if resume_at.is_some() => Event::Resume,
             r = rd.read_buf(&mut input), if can_read => Event::Read(r),
@@ -314,7 +315,7 @@ async fn serve_client<R, W>(
                     // loop: at `-P 1` that turn (every branch polled again)
                     // was a third of the session's work per request.
                     if queue.has_output()
-                        && let Some(w) = write_now(&mut wr, queue.out_mut()).await
+                        && let Some(w) = queue.out_mut().try_write_to(&mut wr).await
                         && !wrote(w, &shared, &mut meter, id)
                     {
                         break;
@@ -335,9 +336,7 @@ async fn serve_client<R, W>(
                 queue.client_gone();
             }
             Event::Read(Ok(n)) => {
-                if n == offered {
-                    chunk = (chunk * 2).min(READ_CHUNK);
-                }
+                space.after_read(n, offered);
                 shared.metrics.bytes_in.add(n as u64);
                 // One clock read per read: activity, and the arrival time of
                 // the requests it brought.
@@ -405,20 +404,6 @@ fn wrote(
             debug!(client = id, error = %e, "client write failed");
             false
         }
-    }
-}
-
-/// One write attempt of `out`'s bytes: `None` when the socket cannot take
-/// any now (the task is then woken when it can, and the loop's write branch
-/// finishes the job).
-async fn write_now<W>(wr: &mut W, out: &mut crate::outbox::Outbox) -> Option<std::io::Result<usize>>
-where
-    W: tokio::io::AsyncWrite + Unpin,
-{
-    let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(out.poll_write(cx, wr))).await;
-    match polled {
-        std::task::Poll::Ready(result) => Some(result),
-        std::task::Poll::Pending => None,
     }
 }
 

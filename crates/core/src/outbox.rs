@@ -29,6 +29,10 @@ use tokio::io::AsyncWrite;
 const LARGE: usize = 1024;
 /// Slices offered to one vectored write (far below any `IOV_MAX`).
 const MAX_SLICES: usize = 64;
+/// Buffer capacity an empty outbox keeps when its peer goes quiet: a batch
+/// of small replies fits; what a burst (or a slow reader's settled copy)
+/// grew beyond it is given back by [`Outbox::release`].
+const KEEP: usize = 16 * 1024;
 
 /// A peer's unwritten output.
 #[derive(Debug, Default)]
@@ -52,6 +56,21 @@ impl Outbox {
 
     pub fn is_empty(&self) -> bool {
         self.chunks.is_empty() && self.tail.is_empty()
+    }
+
+    /// Whether [`Outbox::release`] would give memory back.
+    pub fn holds_more(&self) -> bool {
+        self.tail.capacity() > KEEP || self.chunks.capacity() > MAX_SLICES
+    }
+
+    /// When nothing is queued, frees what a burst grew. True when something
+    /// was given back.
+    pub fn release(&mut self) -> bool {
+        if !self.is_empty() || !self.holds_more() {
+            return false;
+        }
+        *self = Self::default();
+        true
     }
 
     /// Queues a complete message behind everything else.
@@ -168,6 +187,19 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn release_frees_a_grown_buffer_once_everything_is_written() {
+        let mut out = Outbox::default();
+        out.tail.extend_from_slice(&[b'x'; 100]);
+        assert!(!out.holds_more() && !out.release(), "a small buffer stays");
+        out.tail.extend_from_slice(&vec![b'y'; 4 * KEEP]);
+        assert!(out.holds_more());
+        assert!(!out.release(), "queued bytes are kept");
+        out.tail.clear();
+        assert!(out.release());
+        assert!(out.is_empty() && !out.holds_more() && out.tail.capacity() == 0);
+    }
 
     /// A sink taking at most `room` bytes per write (vectored or not).
     struct Narrow {

@@ -5,7 +5,8 @@
 //! time a read fills all the space offered (the peer had more to say), so
 //! an idle connection holds little memory and a busy one needs few reads.
 //! Client sessions and node connections share this policy, with their own
-//! bounds.
+//! bounds. A connection gone quiet can [`ReadSpace::release`] what it grew
+//! (Redis, too, gives idle clients' query buffers back).
 //!
 //! Invariant: `min <= chunk <= max`.
 
@@ -15,6 +16,7 @@ use bytes::BytesMut;
 #[derive(Debug)]
 pub(crate) struct ReadSpace {
     chunk: usize,
+    min: usize,
     max: usize,
 }
 
@@ -23,8 +25,15 @@ impl ReadSpace {
     pub fn new(min: usize, max: usize) -> Self {
         Self {
             chunk: min,
+            min,
             max: max.max(min),
         }
+    }
+
+    /// Free space the next read is offered (before any reservation for a
+    /// large request).
+    pub fn offer(&self) -> usize {
+        self.chunk
     }
 
     /// A buffer for the first read.
@@ -48,6 +57,25 @@ impl ReadSpace {
         if n == offered {
             self.chunk = (self.chunk * 2).min(self.max);
         }
+    }
+
+    /// Whether `input` (this connection's buffer) holds more memory than a
+    /// new connection's, or the offer grew: what [`ReadSpace::release`]
+    /// would give back.
+    pub fn holds_more(&self, input: &BytesMut) -> bool {
+        self.chunk > self.min || input.capacity() > self.min
+    }
+
+    /// When `input` is empty: back to a new connection's offer and buffer,
+    /// the grown one freed (a buffer that once held a large request keeps
+    /// its size otherwise). True when something was given back.
+    pub fn release(&mut self, input: &mut BytesMut) -> bool {
+        if !input.is_empty() || !self.holds_more(input) {
+            return false;
+        }
+        self.chunk = self.min;
+        *input = self.buffer();
+        true
     }
 }
 
@@ -78,5 +106,36 @@ mod tests {
         // Plenty free: no reservation.
         let mut roomy = BytesMut::with_capacity(4096);
         assert_eq!(space.prepare(&mut roomy, 1 << 20), 4096);
+    }
+
+    #[test]
+    fn release_gives_back_a_grown_buffer_only_when_it_is_empty() {
+        let mut space = ReadSpace::new(1024, 64 * 1024);
+        let mut buf = space.buffer();
+        assert!(!space.holds_more(&buf));
+        assert!(!space.release(&mut buf), "nothing to give back");
+        for _ in 0..8 {
+            let offered = space.prepare(&mut buf, 0);
+            buf.resize(buf.len() + offered, b'x');
+            space.after_read(offered, offered);
+        }
+        assert!(space.holds_more(&buf) && buf.capacity() > 16 * 1024);
+        assert!(!space.release(&mut buf), "unparsed input is kept");
+        buf.clear();
+        assert!(space.release(&mut buf));
+        assert_eq!((space.chunk, buf.capacity()), (1024, 1024));
+        assert!(!space.holds_more(&buf));
+    }
+
+    #[test]
+    fn a_large_reservation_alone_is_given_back_too() {
+        let mut space = ReadSpace::new(1024, 1024);
+        let mut buf = space.buffer();
+        buf.resize(900, 0);
+        space.prepare(&mut buf, 1 << 20);
+        let _ = buf.split();
+        assert!(space.holds_more(&buf));
+        assert!(space.release(&mut buf));
+        assert_eq!(buf.capacity(), 1024);
     }
 }

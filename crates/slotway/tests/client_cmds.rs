@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{Proxy, is_ok, text};
+use common::{Proxy, bulk, is_ok, text};
 use slotway_fixture::Cluster;
 use slotway_resp::Value;
 
@@ -202,4 +202,72 @@ fn client_pause_holds_the_proxys_clients_in_order() {
     assert_eq!(text(&c.read()), "2");
     assert!(is_ok(&c.cmd(&["CLIENT", "NO-TOUCH", "on"])));
     assert!(text(&c.cmd(&["CLIENT", "PAUSE", "x"])).contains("not an integer"));
+}
+
+/// The `rbs` / `qbuf` fields of `id`'s CLIENT LIST line, as seen by `by`.
+fn read_buffer_of(by: &mut common::Raw, id: i64) -> (u64, u64, String) {
+    let list = text(&by.cmd(&["CLIENT", "LIST"]));
+    let line = list
+        .lines()
+        .find(|l| l.starts_with(&format!("id={id} ")))
+        .unwrap()
+        .to_owned();
+    let field = |name: &str| -> u64 {
+        let at = line.find(&format!(" {name}=")).unwrap() + name.len() + 2;
+        line[at..].split(' ').next().unwrap().parse().unwrap()
+    };
+    (field("rbs"), field("qbuf"), line)
+}
+
+#[test]
+fn a_pipelined_burst_grows_the_read_buffer_and_a_quiet_second_gives_it_back() {
+    let cluster = Cluster::start(3, 0).unwrap();
+    let proxy = Proxy::start(&cluster.seeds());
+    proxy.wait_ready();
+    let mut watcher = proxy.client();
+    let mut c = proxy.client();
+    let id = id_of(&mut c);
+    let (rbs, qbuf, line) = read_buffer_of(&mut watcher, id);
+    assert!(
+        rbs <= 1024 && qbuf == 0,
+        "a new client reads into ~1 KiB: {line}"
+    );
+
+    // 48 SETs of 4 KiB in one write: the reads fill their offers and grow.
+    let value = vec![b'v'; 4096];
+    let mut burst = bytes::BytesMut::new();
+    for i in 0..48 {
+        let key = format!("burst:{i}").into_bytes();
+        slotway_resp::encode::command(&mut burst, &[&b"SET"[..], &key, &value]);
+    }
+    c.send(&burst);
+    for _ in 0..48 {
+        let reply = c.read();
+        assert!(is_ok(&reply), "{reply:?}");
+    }
+    let (rbs, _, line) = read_buffer_of(&mut watcher, id);
+    assert!(rbs >= 16 * 1024, "the burst grew the read buffer: {line}");
+    assert!(line.contains(" rbp="), "{line}");
+
+    // Quiet for a tick or two of the session's coarse clock: given back.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let line = loop {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let (rbs, qbuf, line) = read_buffer_of(&mut watcher, id);
+        if rbs == 1024 && qbuf == 0 {
+            break line;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never given back: {line}"
+        );
+    };
+    assert!(
+        line.contains(" qbuf-free=1024 ") && line.contains(" rbp=1024 "),
+        "{line}"
+    );
+    // The client is served as before, and a large value still arrives whole.
+    assert_eq!(bulk(&c.cmd(&["GET", "burst:47"])), value);
+    assert!(is_ok(&c.cmd(&["SET", "after", &"w".repeat(100_000)])));
+    assert_eq!(bulk(&c.cmd(&["GET", "after"])).len(), 100_000);
 }

@@ -345,6 +345,37 @@ fn half_closed_client_still_gets_every_reply() {
     assert!(c.try_read().is_none(), "closed after the last reply");
 }
 
+/// A client that pipelines more than `max_inflight_per_client` requests in
+/// one read and reads its (large) replies late: parsing stops at the limit,
+/// then at the output high-water mark; the requests already read must be
+/// parsed as the output drains, though the socket has nothing more to read.
+#[test]
+fn a_pipeline_held_back_by_unread_replies_resumes_when_the_client_reads() {
+    let cluster = slotway_fixture::Cluster::start(3, 0).unwrap();
+    let proxy = Proxy::start_with(&cluster.seeds(), |c| {
+        c.proxy.max_inflight_per_client = 10;
+    });
+    proxy.wait_ready();
+    let mut c = proxy.client();
+    let value = vec![b'm'; 1 << 20];
+    assert!(is_ok(&c.cmd(&[b"SET".as_slice(), b"held", &value])));
+    let mut out = bytes::BytesMut::new();
+    for _ in 0..40 {
+        slotway_resp::encode::command(&mut out, &["GET", "held"]);
+    }
+    slotway_resp::encode::command(&mut out, &["PING"]);
+    assert!(out.len() < 1024, "one read takes the whole pipeline");
+    c.send(&out);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    c.stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    for i in 0..40 {
+        assert!(bulk(&c.read()) == value, "GET #{i}");
+    }
+    assert_eq!(text(&c.read()), "PONG");
+}
+
 #[test]
 fn value_of_hundreds_of_megabytes() {
     let (_cluster, proxy) = cluster_and_proxy();

@@ -3,8 +3,9 @@
 //!
 //! Sessions register on connect and leave on disconnect (a drop guard). The
 //! facts that change (name, library, protocol, flags) are written only by
-//! the commands that change them; the idle clock is touched once per read,
-//! never per request. Killing a client rings its session's bell: the session
+//! the commands that change them; the idle clock and the query buffer's
+//! size (CLIENT LIST `qbuf`, `qbuf-free`, `rbs`, `rbp`) are noted once per
+//! read, never per request. Killing a client rings its session's bell: the session
 //! closes the connection at once, as Redis does. Shutdown rings every bell.
 
 use std::collections::HashMap;
@@ -73,6 +74,11 @@ pub struct Client {
     created: Instant,
     /// Milliseconds after `created` of its last read.
     last_active_ms: AtomicU64,
+    /// The query buffer after its last read: unparsed bytes (high half)
+    /// and capacity (low half), each saturated at `u32::MAX`.
+    query_buffer: AtomicU64,
+    /// The largest capacity since the buffer was last given back.
+    read_peak: AtomicU64,
     /// Changing facts.
     pub facts: Mutex<Facts>,
     /// The session's mailbox, whose bell kill and shutdown ring.
@@ -91,6 +97,23 @@ impl Client {
         let age = now.saturating_duration_since(self.created);
         let ms = age.as_secs().saturating_mul(1000) + u64::from(age.subsec_millis());
         self.last_active_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Records the query buffer's unparsed bytes and capacity (after a
+    /// read, and when an idle session gives its buffer back).
+    pub fn note_query_buffer(&self, unparsed: usize, capacity: usize, peak: usize) {
+        let half = |n: usize| u64::from(u32::try_from(n).unwrap_or(u32::MAX));
+        let packed = (half(unparsed) << 32) | half(capacity);
+        self.query_buffer.store(packed, Ordering::Relaxed);
+        self.read_peak.store(half(peak), Ordering::Relaxed);
+    }
+
+    /// `(qbuf, qbuf-free, rbs, rbp)` as CLIENT LIST shows them.
+    fn query_buffer(&self) -> (u64, u64, u64, u64) {
+        let packed = self.query_buffer.load(Ordering::Relaxed);
+        let (unparsed, capacity) = (packed >> 32, packed & u64::from(u32::MAX));
+        let peak = self.read_peak.load(Ordering::Relaxed).max(capacity);
+        (unparsed, capacity.saturating_sub(unparsed), capacity, peak)
     }
 
     /// What the admin API shows of this client.
@@ -129,10 +152,11 @@ impl Client {
             flags.push('N');
         }
         let show = |a: Option<SocketAddr>| a.map_or_else(String::new, |a| a.to_string());
+        let (qbuf, qbuf_free, rbs, rbp) = self.query_buffer();
         let mut line = String::with_capacity(256);
         let _ = write!(
             line,
-            "id={} addr={} laddr={} fd=-1 name={} age={age} idle={} flags={flags} db=0 sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={current_cmd} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=-1 name={} age={age} idle={} flags={flags} db=0 sub={} psub={} ssub={} multi={} qbuf={qbuf} qbuf-free={qbuf_free} argv-mem=0 multi-mem=0 rbs={rbs} rbp={rbp} obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={current_cmd} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             show(self.addr),
             show(self.laddr),
@@ -173,6 +197,8 @@ impl Registry {
             laddr,
             created: Instant::now(),
             last_active_ms: AtomicU64::new(0),
+            query_buffer: AtomicU64::new(0),
+            read_peak: AtomicU64::new(0),
             facts: Mutex::new(Facts {
                 resp: 2,
                 ..Facts::default()
@@ -261,5 +287,29 @@ impl super::queue::Queue {
         f.readonly = self.client.readonly;
         f.multi = self.txn.as_ref().map(super::txn::Txn::len);
         (f.sub, f.psub, f.ssub) = (sub, psub, ssub);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_list_shows_the_query_buffer_of_the_last_read() {
+        let registry = Arc::new(Registry::default());
+        let member = registry.join(7, None, None, Arc::new(ReplySink::new()));
+        let line = member.client.line("get");
+        assert!(
+            line.contains(" qbuf=0 qbuf-free=0 ") && line.contains(" rbs=0 rbp=0 "),
+            "{line}"
+        );
+        member.client.note_query_buffer(26, 1024, 65536);
+        let line = member.client.line("get");
+        assert!(line.contains(" qbuf=26 qbuf-free=998 "), "{line}");
+        assert!(line.contains(" rbs=1024 rbp=65536 "), "{line}");
+        // Sizes past 4 GiB saturate instead of wrapping.
+        member.client.note_query_buffer(usize::MAX, usize::MAX, 0);
+        let line = member.client.line("get");
+        assert!(line.contains(" qbuf=4294967295 qbuf-free=0 "), "{line}");
     }
 }

@@ -19,6 +19,11 @@
 //! - Client limits ([`limits`]) are checked once per event of the loop, not
 //!   per request: a client over its query or output buffer limit, or idle
 //!   past `proxy.timeout`, is closed without a reply, as Redis does.
+//! - Memory follows use: the read buffer grows while reads fill it, and a
+//!   session with nothing outstanding that read nothing for a whole tick of
+//!   the coarse clock frees the read and output buffers it grew (Redis
+//!   resizes idle clients' buffers the same way), so a burst does not keep
+//!   its memory for the life of the connection.
 
 mod acl_check;
 mod admit;
@@ -67,8 +72,10 @@ use queue::Queue;
 const OUT_HIGH_WATER: usize = 4 << 20;
 /// Free space offered to each read of the client socket, at most; a session
 /// starts with [`MIN_READ_CHUNK`] and doubles it each time a read fills all
-/// the space offered, so an idle client costs about a kilobyte, not 16.
-const READ_CHUNK: usize = 16 * 1024;
+/// the space offered, so an idle client costs about a kilobyte. A client
+/// pipelining 4 KiB values fills 64 KiB in one read where 16 KiB took four;
+/// a session quiet for a clock tick gives what it grew back.
+const READ_CHUNK: usize = 64 * 1024;
 /// Free space offered to a new session's first read.
 const MIN_READ_CHUNK: usize = 1024;
 /// Most a single read may pre-reserve for a large bulk whose length is known.
@@ -273,6 +280,10 @@ async fn serve_client<R, W>(
     // Bytes read since the queue was last empty: the requests they hold
     // (their bytes shared zero-copy) live until answered.
     let mut pending_input = 0usize;
+    // Whether the client sent anything since the coarse clock last ticked,
+    // and the largest read buffer since it was last given back.
+    let mut read_since_tick = false;
+    let mut read_peak = 0usize;
     debug!(client = id, "client connected");
     loop {
         if queue.finished() {
@@ -286,6 +297,9 @@ async fn serve_client<R, W>(
         } else {
             0 // (the read branch is off this turn)
         };
+        // Buffers a burst grew, to give back once the client is quiet.
+        let releasable =
+            !busy && ((input.is_empty() && space.holds_more(&input)) || queue.out_holds_more());
         let retry_at = queue.retry_at();
         let resume_at = queue.resume_at();
         let event = tokio::select! {
@@ -296,7 +310,7 @@ async fn serve_client<R, W>(
             () = sleep_until(resume_at), if resume_at.is_some() => Event::Resume,
             r = rd.read_buf(&mut input), if can_read => Event::Read(r),
             _ = ticker.tick(), if deadline.is_some() && queue.is_waiting() => Event::Tick,
-            _ = clock.tick(), if meter.clock_needed(busy) => Event::Clock,
+            _ = clock.tick(), if meter.clock_needed(busy) || releasable => Event::Clock,
         };
         let mut exceeded = None;
         match event {
@@ -326,6 +340,12 @@ async fn serve_client<R, W>(
                 if !wrote(w, &shared, &mut meter, id) {
                     break;
                 }
+                // Parsing that stopped at the output high-water mark goes on
+                // as the output drains: the rest of a pipeline may already be
+                // in `input`, with nothing left on the socket to wake a read.
+                if !input.is_empty() {
+                    queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);
+                }
             }
             Event::RetryDue => queue.on_retry_due(),
             Event::Resume => queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER),
@@ -345,15 +365,34 @@ async fn serve_client<R, W>(
                 meter.activity();
                 pending_input = pending_input.saturating_add(n);
                 queue.on_input_at(&mut parser, &mut input, OUT_HIGH_WATER, Some(now));
+                read_since_tick = true;
+                let size = space.offer().max(input.capacity());
+                read_peak = read_peak.max(size);
+                me.note_query_buffer(input.len(), size, read_peak);
             }
             Event::Read(Err(e)) => {
                 debug!(client = id, error = %e, "client read failed");
                 break;
             }
-            Event::Tick => queue.on_tick(),
+            Event::Tick => {
+                queue.on_tick();
+                // Requests that timed out free their places, as replies do.
+                if !input.is_empty() {
+                    queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);
+                }
+            }
             Event::Clock => {
                 let subscribed = queue.subs.counts() != (0, 0, 0);
                 exceeded = meter.on_tick(usage(&queue, &input, pending_input, subscribed));
+                let idle = !(queue.is_waiting() || queue.has_output());
+                if idle && !read_since_tick {
+                    queue.out_mut().release();
+                    if space.release(&mut input) {
+                        read_peak = space.offer();
+                        me.note_query_buffer(0, read_peak, read_peak);
+                    }
+                }
+                read_since_tick = false;
             }
         }
         if !queue.is_waiting() {

@@ -209,6 +209,11 @@ impl Queue {
         self.out.len()
     }
 
+    /// Whether the (empty) output buffer holds memory a burst grew.
+    pub fn out_holds_more(&self) -> bool {
+        self.out.holds_more()
+    }
+
     pub fn out_mut(&mut self) -> &mut crate::outbox::Outbox {
         &mut self.out
     }

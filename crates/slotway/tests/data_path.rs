@@ -327,6 +327,49 @@ fn unreachable_cluster_answers_clusterdown_after_the_park_budget() {
     assert_eq!(text(&c.cmd(&["PING"])), "PONG");
 }
 
+/// More requests than `max_inflight_per_client` in one read, to a cluster
+/// that cannot be reached: the first ones are answered when their park
+/// budget runs out (no node ever replies), and that must let the rest of
+/// the pipeline, already read, be parsed and answered too.
+#[test]
+fn a_pipeline_beyond_max_inflight_to_an_unreachable_cluster_is_answered_whole() {
+    let dead = [format!("127.0.0.1:{}", slotway_fixture::free_port())];
+    let proxy = Proxy::start_with(&dead, |c| {
+        c.cluster.park_timeout_ms = 200;
+        c.proxy.max_inflight_per_client = 4;
+    });
+    let mut c = proxy.client();
+    c.stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut out = bytes::BytesMut::new();
+    for i in 0..12 {
+        slotway_resp::encode::command(&mut out, &["GET", &format!("k{i}")]);
+    }
+    slotway_resp::encode::command(&mut out, &["PING"]);
+    assert!(out.len() < 1024, "one read takes the whole pipeline");
+    c.send(&out);
+    for i in 0..12 {
+        let reply = c.read();
+        assert!(
+            text(&reply).starts_with("CLUSTERDOWN"),
+            "GET #{i}: {reply:?}"
+        );
+    }
+    assert_eq!(text(&c.read()), "PONG");
+    // The same with replies off: no write follows the expiries.
+    let mut out = bytes::BytesMut::new();
+    slotway_resp::encode::command(&mut out, &["CLIENT", "REPLY", "OFF"]);
+    for i in 0..12 {
+        slotway_resp::encode::command(&mut out, &["GET", &format!("k{i}")]);
+    }
+    slotway_resp::encode::command(&mut out, &["CLIENT", "REPLY", "ON"]);
+    slotway_resp::encode::command(&mut out, &["PING"]);
+    c.send(&out);
+    assert!(is_ok(&c.read()), "CLIENT REPLY ON");
+    assert_eq!(text(&c.read()), "PONG");
+}
+
 #[test]
 fn half_closed_client_still_gets_every_reply() {
     let (_cluster, proxy) = cluster_and_proxy();

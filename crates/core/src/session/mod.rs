@@ -313,6 +313,12 @@ async fn serve_client<R, W>(
             _ = clock.tick(), if meter.clock_needed(busy) || releasable => Event::Clock,
         };
         let mut exceeded = None;
+        // Events that may lift what stopped parsing (the output high-water
+        // mark, `max_inflight`) after this event's own parse: output
+        // written, parked requests expired, deadlines passed. The rest of a
+        // pipeline may already be in `input`, with nothing left on the
+        // socket to wake a read.
+        let mut parse_more = false;
         match event {
             Event::Rung(why) => {
                 if why & ring::KILL != 0 {
@@ -330,9 +336,11 @@ async fn serve_client<R, W>(
                     // was a third of the session's work per request.
                     if queue.has_output()
                         && let Some(w) = queue.out_mut().try_write_to(&mut wr).await
-                        && !wrote(w, &shared, &mut meter, id)
                     {
-                        break;
+                        if !wrote(w, &shared, &mut meter, id) {
+                            break;
+                        }
+                        parse_more = true;
                     }
                 }
             }
@@ -340,14 +348,12 @@ async fn serve_client<R, W>(
                 if !wrote(w, &shared, &mut meter, id) {
                     break;
                 }
-                // Parsing that stopped at the output high-water mark goes on
-                // as the output drains: the rest of a pipeline may already be
-                // in `input`, with nothing left on the socket to wake a read.
-                if !input.is_empty() {
-                    queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);
-                }
+                parse_more = true;
             }
-            Event::RetryDue => queue.on_retry_due(),
+            Event::RetryDue => {
+                queue.on_retry_due();
+                parse_more = true;
+            }
             Event::Resume => queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER),
             // End of the client's input: like Redis, answer what was read
             // before it (a half-closed client still reads), then close.
@@ -376,10 +382,7 @@ async fn serve_client<R, W>(
             }
             Event::Tick => {
                 queue.on_tick();
-                // Requests that timed out free their places, as replies do.
-                if !input.is_empty() {
-                    queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);
-                }
+                parse_more = true;
             }
             Event::Clock => {
                 let subscribed = queue.subs.counts() != (0, 0, 0);
@@ -394,6 +397,9 @@ async fn serve_client<R, W>(
                 }
                 read_since_tick = false;
             }
+        }
+        if parse_more && !input.is_empty() {
+            queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);
         }
         if !queue.is_waiting() {
             pending_input = input.len();

@@ -194,12 +194,31 @@ fn client_pause_holds_the_proxys_clients_in_order() {
         t.elapsed() >= std::time::Duration::from_millis(350),
         "the write waited"
     );
-    // ALL, lifted early by UNPAUSE.
+    // ALL, lifted early by UNPAUSE: the held request goes at once, not
+    // when the pause would have ended.
     assert!(is_ok(&admin.cmd(&["CLIENT", "PAUSE", "10000"])));
     c.send_cmd(&["GET", "p"]);
     std::thread::sleep(std::time::Duration::from_millis(100));
+    let lifted = std::time::Instant::now();
     assert!(is_ok(&admin.cmd(&["CLIENT", "UNPAUSE"])));
     assert_eq!(text(&c.read()), "2");
+    assert!(
+        lifted.elapsed() < std::time::Duration::from_secs(3),
+        "held until the pause's end"
+    );
+    // ALL, then WRITE (the new mode replaces the old, as in Redis 7): a
+    // held read goes at once, writes still wait.
+    assert!(is_ok(&admin.cmd(&["CLIENT", "PAUSE", "10000", "ALL"])));
+    c.send_cmd(&["GET", "p"]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let relaxed = std::time::Instant::now();
+    assert!(is_ok(&admin.cmd(&["CLIENT", "PAUSE", "10000", "WRITE"])));
+    assert_eq!(text(&c.read()), "2");
+    assert!(
+        relaxed.elapsed() < std::time::Duration::from_secs(3),
+        "read held after the pause became WRITE"
+    );
+    assert!(is_ok(&admin.cmd(&["CLIENT", "UNPAUSE"])));
     assert!(is_ok(&c.cmd(&["CLIENT", "NO-TOUCH", "on"])));
     assert!(text(&c.cmd(&["CLIENT", "PAUSE", "x"])).contains("not an integer"));
 }

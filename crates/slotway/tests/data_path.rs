@@ -327,6 +327,24 @@ fn unreachable_cluster_answers_clusterdown_after_the_park_budget() {
     assert_eq!(text(&c.cmd(&["PING"])), "PONG");
 }
 
+/// Twelve GETs and a PING, small enough for the proxy's first read of a
+/// client; with `replies_off`, between `CLIENT REPLY OFF` and `ON`.
+fn twelve_gets_then_ping(replies_off: bool) -> bytes::BytesMut {
+    let mut out = bytes::BytesMut::new();
+    if replies_off {
+        slotway_resp::encode::command(&mut out, &["CLIENT", "REPLY", "OFF"]);
+    }
+    for i in 0..12 {
+        slotway_resp::encode::command(&mut out, &["GET", &format!("k{i}")]);
+    }
+    if replies_off {
+        slotway_resp::encode::command(&mut out, &["CLIENT", "REPLY", "ON"]);
+    }
+    slotway_resp::encode::command(&mut out, &["PING"]);
+    assert!(out.len() < 1024, "one read takes the whole pipeline");
+    out
+}
+
 /// More requests than `max_inflight_per_client` in one read, to a cluster
 /// that cannot be reached: the first ones are answered when their park
 /// budget runs out (no node ever replies), and that must let the rest of
@@ -342,13 +360,7 @@ fn a_pipeline_beyond_max_inflight_to_an_unreachable_cluster_is_answered_whole() 
     c.stream
         .set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .unwrap();
-    let mut out = bytes::BytesMut::new();
-    for i in 0..12 {
-        slotway_resp::encode::command(&mut out, &["GET", &format!("k{i}")]);
-    }
-    slotway_resp::encode::command(&mut out, &["PING"]);
-    assert!(out.len() < 1024, "one read takes the whole pipeline");
-    c.send(&out);
+    c.send(&twelve_gets_then_ping(false));
     for i in 0..12 {
         let reply = c.read();
         assert!(
@@ -358,16 +370,30 @@ fn a_pipeline_beyond_max_inflight_to_an_unreachable_cluster_is_answered_whole() 
     }
     assert_eq!(text(&c.read()), "PONG");
     // The same with replies off: no write follows the expiries.
-    let mut out = bytes::BytesMut::new();
-    slotway_resp::encode::command(&mut out, &["CLIENT", "REPLY", "OFF"]);
-    for i in 0..12 {
-        slotway_resp::encode::command(&mut out, &["GET", &format!("k{i}")]);
-    }
-    slotway_resp::encode::command(&mut out, &["CLIENT", "REPLY", "ON"]);
-    slotway_resp::encode::command(&mut out, &["PING"]);
-    c.send(&out);
+    c.send(&twelve_gets_then_ping(true));
     assert!(is_ok(&c.read()), "CLIENT REPLY ON");
     assert_eq!(text(&c.read()), "PONG");
+}
+
+/// The same, with requests refused on the spot (no room to park them):
+/// the flush that answers them is what frees `max_inflight`, and with
+/// replies off nothing is written after it.
+#[test]
+fn refused_on_the_spot_with_replies_off_the_pipeline_goes_on() {
+    let dead = [format!("127.0.0.1:{}", slotway_fixture::free_port())];
+    let proxy = Proxy::start_with(&dead, |c| {
+        c.cluster.park_max_bytes = 1;
+        c.proxy.max_inflight_per_client = 4;
+    });
+    let mut c = proxy.client();
+    c.stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    c.send(&twelve_gets_then_ping(true));
+    assert!(is_ok(&c.read()), "CLIENT REPLY ON");
+    assert_eq!(text(&c.read()), "PONG");
+    let reply = c.cmd(&["GET", "k"]);
+    assert!(text(&reply).starts_with("TRYAGAIN"), "{reply:?}");
 }
 
 #[test]

@@ -29,6 +29,9 @@ pub mod ring {
     pub const KILL: u8 = 2;
     /// The proxy is shutting down: finish what is in flight, then close.
     pub const SHUTDOWN: u8 = 4;
+    /// CLIENT UNPAUSE, or a new CLIENT PAUSE (which may hold less): a
+    /// request held by the pause may go now.
+    pub const RESUME: u8 = 8;
 }
 
 /// What a backend connection hands back for one request.

@@ -186,6 +186,8 @@ pub fn answer(
         Local::ClientUnpause => {
             if let Some(shared) = ctx.shared {
                 shared.pause.stop();
+                // Held requests go now, not when the pause would have ended.
+                shared.clients.ring_all(crate::backend::ring::RESUME);
             }
             encode::simple(out, b"OK");
         }
@@ -230,6 +232,9 @@ fn pause(req: &Request, shared: &super::Shared, out: &mut BytesMut) {
     shared
         .pause
         .start(std::time::Duration::from_millis(ms), writes_only);
+    // WRITE after ALL holds less (as in Redis 7, the new mode replaces the
+    // old): held reads go now.
+    shared.clients.ring_all(crate::backend::ring::RESUME);
     encode::simple(out, b"OK");
 }
 

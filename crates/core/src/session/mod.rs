@@ -328,8 +328,11 @@ async fn serve_client<R, W>(
                 if why & ring::SHUTDOWN != 0 && !queue.is_closing() {
                     queue.close();
                 }
-                if why & ring::REPLIES != 0 {
-                    queue.on_replies();
+                if why & (ring::REPLIES | ring::RESUME) != 0 {
+                    if why & ring::REPLIES != 0 {
+                        queue.on_replies();
+                    }
+                    // (also retries a request CLIENT PAUSE held)
                     queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);
                     // Write the replies now, not on the next turn of the
                     // loop: at `-P 1` that turn (every branch polled again)

@@ -252,31 +252,45 @@ impl Queue {
                 None => self.on_request(req, &table),
             }
         }
-        while self.accepts_more(high) {
-            match parser.next(input) {
-                Ok(Some(req)) => match self.shared.pause.holds(&req) {
-                    Some(until) => self.held = Some((req, until)),
-                    None => {
-                        self.on_request(req, &table);
-                        if self.client.authenticated {
-                            parser.set_auth_required(false);
+        // Parsing stops where back-pressure starts; the flush after it may
+        // lift it without any output or event to follow (replies answered on
+        // the spot, then silenced by CLIENT REPLY OFF): parse again then.
+        loop {
+            let mut held_back = true;
+            while self.accepts_more(high) {
+                match parser.next(input) {
+                    Ok(Some(req)) => match self.shared.pause.holds(&req) {
+                        Some(until) => self.held = Some((req, until)),
+                        None => {
+                            self.on_request(req, &table);
+                            if self.client.authenticated {
+                                parser.set_auth_required(false);
+                            }
                         }
+                    },
+                    Ok(None) => {
+                        held_back = false;
+                        break;
                     }
-                },
-                Ok(None) => break,
-                Err(e) => {
-                    // Redis's exact reply (the offending byte as `%c`), queued
-                    // behind the replies still owed; then the connection closes.
-                    let mut reply = BytesMut::with_capacity(64);
-                    e.write_reply(&mut reply);
-                    self.push_ready(reply.freeze());
-                    crate::stats::bump(&self.shared.stats.client_err, 1);
-                    self.closing = true;
-                    break;
+                    Err(e) => {
+                        // Redis's exact reply (the offending byte as `%c`),
+                        // queued behind the replies still owed; then the
+                        // connection closes.
+                        let mut reply = BytesMut::with_capacity(64);
+                        e.write_reply(&mut reply);
+                        self.push_ready(reply.freeze());
+                        crate::stats::bump(&self.shared.stats.client_err, 1);
+                        self.closing = true;
+                        held_back = false;
+                        break;
+                    }
                 }
             }
+            self.flush_ready();
+            if !held_back || input.is_empty() || !self.accepts_more(high) {
+                break;
+            }
         }
-        self.flush_ready();
     }
 
     pub(super) fn handle(&mut self, req: Request, route: Route, table: &SlotTable) {

@@ -105,3 +105,48 @@ fn request_deadline_answers_without_dropping_the_connection() {
         assert!(Instant::now() < deadline);
     }
 }
+
+/// A pass-through AUTH travels on a dedicated connection (its own, since it
+/// may switch the client's user) and holds the client's later requests until
+/// it is answered. Nodes that stopped answering must not hold it past
+/// `request_timeout_ms`: only blocking commands wait on purpose.
+#[test]
+fn pass_through_auth_to_stopped_nodes_times_out() {
+    let mut cluster = Cluster::start(3, 0).unwrap();
+    for node in cluster.nodes() {
+        node.cmd(&["ACL", "SETUSER", "ro", "on", ">ropw", "~*", "+get"])
+            .unwrap();
+    }
+    let proxy = Proxy::start_with(&cluster.seeds(), |c| {
+        c.proxy.auth_passthrough = true;
+        c.cluster.request_timeout_ms = 500;
+    });
+    proxy.wait_ready();
+    let mut c = proxy.client();
+    assert!(is_ok(&c.cmd(&["SET", "pt", "v"])));
+    for i in 0..cluster.nodes().len() {
+        cluster.node_mut(i).pause();
+    }
+    let started = Instant::now();
+    c.send_cmd(&["AUTH", "ro", "ropw"]);
+    c.send_cmd(&["PING"]);
+    let auth = text(&c.read());
+    let pong = text(&c.read());
+    let waited = started.elapsed();
+    for i in 0..cluster.nodes().len() {
+        cluster.node_mut(i).resume();
+    }
+    assert!(auth.contains("timeout"), "{auth}");
+    assert_eq!(pong, "PONG");
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+    // Still served, as the user it was.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = text(&c.cmd(&["SET", "pt", "w"]));
+        if reply == "OK" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{reply}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

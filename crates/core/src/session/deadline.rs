@@ -3,7 +3,9 @@
 //! wait — instead of a timer per request. A request queued between ticks
 //! `t` and `t + 1` has waited a whole deadline once the clock passes
 //! `t + DEADLINE_TICKS`; it then gets an error, and its late reply, if any,
-//! is dropped. Blocking commands (which wait on purpose) are exempt.
+//! is dropped. Blocking commands (which wait on purpose) are exempt; a
+//! pass-through AUTH, which travels on a leased connection too, is not: it
+//! holds every later request of its client until answered.
 
 use super::queue::{DEADLINE_TICKS, Entry, Queue, Unit, Via, error_bytes};
 
@@ -22,7 +24,7 @@ impl Queue {
         let deadline = self.shared.settings.request_timeout.unwrap_or_default();
         let expired = |u: &Unit| {
             u.reply.is_none()
-                && !matches!(u.via, Via::Lease(_))
+                && (!matches!(u.via, Via::Lease(_)) || is_pass_through_auth(u))
                 // Queued between ticks `born` and `born + 1`: more than
                 // DEADLINE_TICKS ticks later, a whole deadline has passed.
                 && now.wrapping_sub(u.born) > DEADLINE_TICKS
@@ -49,4 +51,9 @@ impl Queue {
         }
         self.flush_ready();
     }
+}
+
+/// A leased unit that is a pass-through AUTH (the others block on purpose).
+fn is_pass_through_auth(u: &Unit) -> bool {
+    u.rare.as_ref().is_some_and(|r| r.then.auth.is_some())
 }

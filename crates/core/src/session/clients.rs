@@ -5,8 +5,9 @@
 //! facts that change (name, library, protocol, flags) are written only by
 //! the commands that change them; the idle clock and the query buffer's
 //! size (CLIENT LIST `qbuf`, `qbuf-free`, `rbs`, `rbp`) are noted once per
-//! read, never per request. Killing a client rings its session's bell: the session
-//! closes the connection at once, as Redis does. Shutdown rings every bell.
+//! read, never per request. Killing a client rings its session's bell: the
+//! session closes the connection at once, as Redis does. Shutdown rings
+//! every bell; CLIENT UNPAUSE rings every bell too, so held requests go.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

@@ -20,10 +20,22 @@ use slotway_fixture::Cluster;
 
 #[test]
 fn stopped_node_times_out_then_recovers() {
+    stopped_node_times_out_then_recovers_on(slotway_core::config::Multiplexing::Auto);
+}
+
+/// The same for a client on its own node connections (multiplexing off):
+/// they carry what shared ones carry, so the same reply timeout applies.
+#[test]
+fn stopped_node_times_out_on_private_connections_too() {
+    stopped_node_times_out_then_recovers_on(slotway_core::config::Multiplexing::Always);
+}
+
+fn stopped_node_times_out_then_recovers_on(multiplexing: slotway_core::config::Multiplexing) {
     let mut cluster = Cluster::start(3, 0).unwrap();
     let proxy = Proxy::start_with(&cluster.seeds(), |c| {
         c.cluster.reply_timeout_ms = 300;
         c.cluster.park_timeout_ms = 1_000;
+        c.proxy.disable_multiplexing = multiplexing;
     });
     proxy.wait_ready();
     let slots = cluster.slots().unwrap();

@@ -12,6 +12,12 @@
 //!
 //! A [`StreamConn`] is a subscriber connection: never pooled, aborted on drop.
 //!
+//! [`LeasePool::private`] opens a client's own connection when multiplexing
+//! is off: it carries what a shared connection carries (never a blocking
+//! command, which still takes a lease), so it has the shared connections'
+//! reply timeout — a node that stops answering does not hold the client for
+//! ever — and, as it is the client's for its whole life, is never pooled.
+//!
 //! Credential pass-through: a client authenticated as its own backend user
 //! gets connections opened with its [`Credentials`] (they re-authenticate
 //! the same way when they reconnect). Those are never taken from nor
@@ -49,6 +55,8 @@ pub struct LeasePool {
     prelude: super::Prelude,
     stats: Arc<crate::stats::NodeStats>,
     write_ack: Option<super::conn::WriteAck>,
+    /// The shared connections' reply timeout, for private connections.
+    reply_timeout: Duration,
     resp2: Arc<Idle>,
     resp3: Arc<Idle>,
 }
@@ -63,6 +71,7 @@ impl LeasePool {
         prelude: super::Prelude,
         stats: Arc<crate::stats::NodeStats>,
         write_ack: Option<super::conn::WriteAck>,
+        reply_timeout: Duration,
     ) -> Self {
         Self {
             addr,
@@ -71,6 +80,7 @@ impl LeasePool {
             prelude,
             stats,
             write_ack,
+            reply_timeout,
             resp2: Arc::default(),
             resp3: Arc::default(),
         }
@@ -83,13 +93,14 @@ impl LeasePool {
         }
     }
 
-    /// A new abortable connection of this node (exempt from the reply
-    /// timeout: its requests may wait on purpose).
+    /// A new abortable connection of this node; `reply_timeout: None` for
+    /// those whose requests may wait on purpose.
     fn spawn(
         &self,
         protocol: Protocol,
         stream: Option<(Arc<ReplySink>, u64)>,
         creds: Option<&Credentials>,
+        reply_timeout: Option<Duration>,
     ) -> (ConnHandle, CancellationToken) {
         let abort = CancellationToken::new();
         let write_ack = if stream.is_none() {
@@ -105,7 +116,7 @@ impl LeasePool {
             abort: Some(abort.clone()),
             stream,
             readonly: false,
-            reply_timeout: None,
+            reply_timeout,
             write_ack,
             prelude: creds.map_or_else(|| self.prelude.clone(), |c| c.prelude(&self.prelude)),
             stats: self.stats.clone(),
@@ -119,17 +130,28 @@ impl LeasePool {
     pub fn lease(&self, protocol: Protocol, creds: Option<&Credentials>) -> Lease {
         if creds.is_some() {
             return Lease {
-                conn: Some(self.spawn(protocol, None, creds)),
+                conn: Some(self.spawn(protocol, None, creds, None)),
                 home: None,
                 addr: self.addr.clone(),
             };
         }
         let idle = self.idle(protocol);
         let reused = idle.lock().pop();
-        let (handle, abort) = reused.unwrap_or_else(|| self.spawn(protocol, None, None));
+        let (handle, abort) = reused.unwrap_or_else(|| self.spawn(protocol, None, None, None));
         Lease {
             conn: Some((handle, abort)),
             home: Some(idle.clone()),
+            addr: self.addr.clone(),
+        }
+    }
+
+    /// Opens a client's own connection (multiplexing off), authenticating
+    /// with `creds` when given: under the reply timeout, never pooled.
+    #[must_use]
+    pub fn private(&self, protocol: Protocol, creds: Option<&Credentials>) -> Lease {
+        Lease {
+            conn: Some(self.spawn(protocol, None, creds, Some(self.reply_timeout))),
+            home: None,
             addr: self.addr.clone(),
         }
     }
@@ -144,7 +166,7 @@ impl LeasePool {
         tag: u64,
         creds: Option<&Credentials>,
     ) -> StreamConn {
-        let (handle, abort) = self.spawn(protocol, Some((sink, tag)), creds);
+        let (handle, abort) = self.spawn(protocol, Some((sink, tag)), creds, None);
         StreamConn {
             handle,
             abort,

@@ -80,6 +80,7 @@ impl Node {
             params.prelude.clone(),
             stats.clone(),
             write_ack,
+            params.reply_timeout,
         );
         Self {
             addr,

@@ -3,10 +3,11 @@
 //! After `PROXY MULTIPLEXING OFF` (or from the start with
 //! `proxy.disable_multiplexing = "always"`), every request a client would
 //! send on a node's shared connections goes instead on a connection leased
-//! for this client alone, one per node it talks to, opened lazily from the
-//! node's dedicated pool ([`crate::backend::LeasePool`], the machinery of
-//! blocking commands and WATCH). Blocking commands, WATCH, transactions and
-//! subscriptions keep their own connections, as before.
+//! for this client alone, one per node it talks to, opened lazily by the
+//! node's dedicated pool ([`crate::backend::LeasePool::private`], under the
+//! shared connections' reply timeout, never pooled). Blocking commands,
+//! WATCH, transactions and subscriptions keep their own connections, as
+//! before.
 //!
 //! Invariants:
 //! - Per-node order holds across the switch: the first request sent
@@ -60,7 +61,7 @@ impl Private {
         let idx = match found {
             Some(i) => i,
             None => {
-                let lease = node.dedicated().lease(protocol, self.creds.as_deref());
+                let lease = node.dedicated().private(protocol, self.creds.as_deref());
                 self.conns.push((protocol, lease));
                 self.conns.len() - 1
             }

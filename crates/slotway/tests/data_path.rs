@@ -396,6 +396,36 @@ fn refused_on_the_spot_with_replies_off_the_pipeline_goes_on() {
     assert!(text(&reply).starts_with("TRYAGAIN"), "{reply:?}");
 }
 
+/// A pass-through AUTH behind an earlier request waits for it, then is sent
+/// by the flush that answers it; refused on the spot there (no room to
+/// park it), with replies off, nothing else would flush it: its client must
+/// still go on.
+#[test]
+fn a_pass_through_auth_refused_on_the_spot_does_not_hold_its_client() {
+    let dead = [format!("127.0.0.1:{}", slotway_fixture::free_port())];
+    let proxy = Proxy::start_with(&dead, |c| {
+        c.cluster.park_max_bytes = 1;
+        c.proxy.auth_passthrough = true;
+    });
+    let mut c = proxy.client();
+    c.stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut out = bytes::BytesMut::new();
+    for cmd in [
+        &["CLIENT", "REPLY", "OFF"][..],
+        &["GET", "k"],
+        &["AUTH", "ro", "ropw"],
+        &["CLIENT", "REPLY", "ON"],
+        &["PING"],
+    ] {
+        slotway_resp::encode::command(&mut out, cmd);
+    }
+    c.send(&out);
+    assert!(is_ok(&c.read()), "CLIENT REPLY ON");
+    assert_eq!(text(&c.read()), "PONG");
+}
+
 #[test]
 fn half_closed_client_still_gets_every_reply() {
     let (_cluster, proxy) = cluster_and_proxy();

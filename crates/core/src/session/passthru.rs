@@ -120,6 +120,11 @@ impl Queue {
                 self.private.verifying = Some((seq, true));
                 let table = self.shared.topology.load();
                 self.dispatch(seq, &table);
+                // Answered on the spot (no node, no room to park): this runs
+                // at the end of a flush, so nothing else would flush it.
+                if self.unit(seq).is_some_and(|u| u.reply.is_some()) {
+                    self.flush_ready();
+                }
             }
             _ => {}
         }

@@ -258,6 +258,17 @@ fn run(args: &Args) -> Result<()> {
             println!("{line}");
         }
         println!();
+        println!(
+            "Requests/s through Slotway and directly (medians of rounds; each ratio is the \
+             median of its rounds' ratios; target at `-P 16`: Slotway cluster ≥ 0.75 × cluster \
+             direct). On a host whose cores are shared by the generator, the servers and the \
+             proxy, these follow the CPU every process spends per request:"
+        );
+        println!();
+        for line in report::throughput_table(&rows) {
+            println!("{line}");
+        }
+        println!();
         println!("Every run:");
         println!();
         for line in report::runs_table(&rows) {

@@ -1,5 +1,6 @@
 //! The results, printed as Markdown tables: every run, a per-case summary
-//! with the ratios, and syscalls per request.
+//! with the ratios, requests/s through each proxy against direct access,
+//! and syscalls per request.
 //!
 //! Invariants: formatting only; a value that was not measured (the proxy's
 //! CPU in a direct run, a ratio whose other side is missing) is shown as
@@ -87,11 +88,15 @@ pub fn median(
     target: Target,
     value: impl Fn(&Row) -> Option<f64>,
 ) -> Option<f64> {
-    let mut values: Vec<f64> = rows
+    let values: Vec<f64> = rows
         .iter()
         .filter(|r| r.case == case && r.target == target)
         .filter_map(value)
         .collect();
+    median_of(values)
+}
+
+fn median_of(mut values: Vec<f64>) -> Option<f64> {
     values.sort_by(f64::total_cmp);
     let n = values.len();
     match n {
@@ -99,6 +104,62 @@ pub fn median(
         _ if n % 2 == 1 => values.get(n / 2).copied(),
         _ => Some((values.get(n / 2 - 1)? + values.get(n / 2)?) / 2.0),
     }
+}
+
+/// The median over rounds of `a`'s requests/s over `b`'s, for `case`: the
+/// k-th run of one is paired with the k-th of the other (one round's runs
+/// ran back to back, under the same load from the rest of the host).
+fn throughput_ratio(rows: &[Row], case: Case, a: Target, b: Target) -> Option<f64> {
+    let rps = |t: Target| {
+        rows.iter()
+            .filter(move |r| r.case == case && r.target == t)
+            .map(|r| r.rps)
+    };
+    median_of(
+        rps(a)
+            .zip(rps(b))
+            .filter(|&(_, direct)| direct > 0.0)
+            .map(|(proxied, direct)| proxied / direct)
+            .collect(),
+    )
+}
+
+/// One line per case: requests/s through each Slotway mode and directly
+/// (medians of rounds), and the ratios (medians of each round's ratio).
+pub fn throughput_table(rows: &[Row]) -> Vec<String> {
+    let mut out = vec![
+        "| case | slotway cluster req/s | cluster direct req/s | cluster / direct | \
+         slotway pool req/s | standalone direct req/s | pool / direct | pool / nutcracker |"
+            .to_string(),
+        "|---|---:|---:|---:|---:|---:|---:|---:|".to_string(),
+    ];
+    for case in cases_of(rows) {
+        let rps = |t: Target| median(rows, case, t, |r| Some(r.rps));
+        let paired = |a: Target, b: Target| throughput_ratio(rows, case, a, b);
+        out.push(format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            case.label(),
+            opt(rps(Target::SlotwayCluster), 0),
+            opt(rps(Target::ClusterDirect), 0),
+            opt(paired(Target::SlotwayCluster, Target::ClusterDirect), 2),
+            opt(rps(Target::SlotwayPool), 0),
+            opt(rps(Target::StandaloneDirect), 0),
+            opt(paired(Target::SlotwayPool, Target::StandaloneDirect), 2),
+            opt(paired(Target::SlotwayPool, Target::Nutcracker), 2),
+        ));
+    }
+    out
+}
+
+/// The cases of `rows`, in run order.
+fn cases_of(rows: &[Row]) -> Vec<Case> {
+    let mut cases: Vec<Case> = Vec::new();
+    for r in rows {
+        if !cases.contains(&r.case) {
+            cases.push(r.case);
+        }
+    }
+    cases
 }
 
 fn opt(v: Option<f64>, prec: usize) -> String {
@@ -148,13 +209,7 @@ pub fn summary_table(rows: &[Row]) -> Vec<String> {
             .to_string(),
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|".to_string(),
     ];
-    let mut cases: Vec<Case> = Vec::new();
-    for r in rows {
-        if !cases.contains(&r.case) {
-            cases.push(r.case);
-        }
-    }
-    for case in cases {
+    for case in cases_of(rows) {
         let proxy = |t: Target| median(rows, case, t, Row::proxy_us);
         let redis = |t: Target| median(rows, case, t, |r| Some(r.redis_us()));
         let nut = proxy(Target::Nutcracker);
@@ -310,6 +365,35 @@ mod tests {
         let with_cluster = [row(Target::ClusterDirect, 200_000.0, None, 0.5)];
         let note = quantization_note(&with_cluster).unwrap();
         assert!(note.contains("worst here: 50%"), "{note}");
+    }
+
+    #[test]
+    fn throughput_pairs_each_round_with_its_own_direct_run() {
+        let rows = [
+            row(Target::ClusterDirect, 400.0, None, 1.0),
+            row(Target::SlotwayCluster, 300.0, Some(1.0), 1.0),
+            row(Target::StandaloneDirect, 500.0, None, 1.0),
+            row(Target::Nutcracker, 200.0, Some(1.0), 1.0),
+            row(Target::SlotwayPool, 250.0, Some(1.0), 1.0),
+            // A slower second round: each ratio against its own round.
+            row(Target::ClusterDirect, 200.0, None, 1.0),
+            row(Target::SlotwayCluster, 100.0, Some(1.0), 1.0),
+            row(Target::StandaloneDirect, 100.0, None, 1.0),
+            row(Target::Nutcracker, 100.0, Some(1.0), 1.0),
+            row(Target::SlotwayPool, 50.0, Some(1.0), 1.0),
+        ];
+        let t = throughput_table(&rows);
+        assert_eq!(t.len(), 3);
+        // cluster: 0.75 and 0.5 -> 0.625; pool: 0.5 and 0.5; pool / nut: 1.25, 0.5.
+        assert_eq!(
+            t[2],
+            "| SET -P 1 -d 64 | 200 | 300 | 0.62 | 150 | 300 | 0.50 | 0.88 |"
+        );
+        let direct_only = [row(Target::ClusterDirect, 400.0, None, 1.0)];
+        assert_eq!(
+            throughput_table(&direct_only)[2],
+            "| SET -P 1 -d 64 | - | 400 | - | - | - | - | - |"
+        );
     }
 
     #[test]

@@ -118,7 +118,8 @@ impl Subscriber {
 /// A client's subscriber connections.
 #[derive(Debug, Default)]
 pub struct Subscriptions {
-    pub(super) classic: Option<Subscriber>,
+    /// Boxed: most clients never subscribe, and every session carries this.
+    pub(super) classic: Option<Box<Subscriber>>,
     pub(super) shards: Vec<Subscriber>,
     generation: u64,
     /// The client's own credentials (pass-through): new subscriber
@@ -147,7 +148,7 @@ impl Subscriptions {
     /// Subscriber `index` (0 classic, 1 + i shard connection i).
     pub(super) fn get_mut(&mut self, index: usize) -> Option<&mut Subscriber> {
         match index.checked_sub(1) {
-            None => self.classic.as_mut(),
+            None => self.classic.as_deref_mut(),
             Some(i) => self.shards.get_mut(i),
         }
     }
@@ -161,7 +162,8 @@ impl Subscriptions {
     /// Whether some connection waits to be re-established.
     pub(super) fn any_lost(&self) -> bool {
         self.classic
-            .iter()
+            .as_deref()
+            .into_iter()
             .chain(&self.shards)
             .any(|s| s.lost_at.is_some())
     }
@@ -315,7 +317,7 @@ impl Queue {
                 };
                 let sub = subs
                     .classic
-                    .get_or_insert_with(|| Subscriber::detached(node.addr().clone()));
+                    .get_or_insert_with(|| Box::new(Subscriber::detached(node.addr().clone())));
                 if sub.conn.is_none() && sub.lost_at.is_none() {
                     subs.connect(0, node, protocol, &sink);
                 }
@@ -495,7 +497,7 @@ impl Queue {
     /// answered first, so no earlier command waits forever.
     pub(super) fn reset_subscriptions(&mut self) {
         let subs = std::mem::take(&mut self.subs);
-        for sub in subs.classic.into_iter().chain(subs.shards) {
+        for sub in subs.classic.map(|b| *b).into_iter().chain(subs.shards) {
             self.answer_owed(sub.owed);
         }
     }

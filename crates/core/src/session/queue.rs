@@ -108,7 +108,8 @@ pub struct Queue {
     /// Masters this client sent writes to (what its WAIT covers).
     pub(super) written: Vec<Arc<str>>,
     /// A request held by CLIENT PAUSE, and when to look again.
-    pub(super) held: Option<(Request, Instant)>,
+    /// (Boxed: rare, and every session carries the field.)
+    pub(super) held: Option<Box<(Request, Instant)>>,
     /// Per-request metrics and slow log accounting.
     pub(super) track: super::track::Tracker,
     /// This client's own node connections, once multiplexing is off.
@@ -158,7 +159,7 @@ impl Queue {
 
     /// When a request held by CLIENT PAUSE should be looked at again.
     pub fn resume_at(&self) -> Option<Instant> {
-        self.held.as_ref().map(|(_, at)| *at)
+        self.held.as_ref().map(|held| held.1)
     }
 
     /// Nothing owed to the client and nothing more will be read.
@@ -246,9 +247,10 @@ impl Queue {
         let table = topology.load();
         self.track.new_batch(read_at);
         // A request held by CLIENT PAUSE goes first, once the pause is over.
-        if let Some((req, _)) = self.held.take() {
+        if let Some(held) = self.held.take() {
+            let (req, _) = *held;
             match self.shared.pause.holds(&req) {
-                Some(until) => self.held = Some((req, until)),
+                Some(until) => self.held = Some(Box::new((req, until))),
                 None => self.on_request(req, &table),
             }
         }
@@ -260,7 +262,7 @@ impl Queue {
             while self.accepts_more(high) {
                 match parser.next(input) {
                     Ok(Some(req)) => match self.shared.pause.holds(&req) {
-                        Some(until) => self.held = Some((req, until)),
+                        Some(until) => self.held = Some(Box::new((req, until))),
                         None => {
                             self.on_request(req, &table);
                             if self.client.authenticated {

@@ -456,9 +456,12 @@ fn wrote(
 }
 
 /// Lazily built, so a session without pending retries creates no timer.
+/// The timer is boxed: the session's future holds two of these on every
+/// turn of its loop (112 bytes each inline, in every idle client's memory),
+/// and they are rarely armed.
 async fn sleep_until(at: Option<Instant>) {
     match at {
-        Some(t) => tokio::time::sleep_until(t).await,
+        Some(t) => Box::pin(tokio::time::sleep_until(t)).await,
         None => std::future::pending().await,
     }
 }

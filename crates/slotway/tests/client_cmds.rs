@@ -248,9 +248,12 @@ fn a_pipelined_burst_grows_the_read_buffer_and_a_quiet_second_gives_it_back() {
     let id = id_of(&mut c);
     let line = line_of(&mut watcher, id);
     assert!(
-        field(&line, "rbs") <= 1024 && field(&line, "qbuf") == 0,
-        "a new client reads into ~1 KiB: {line}"
+        field(&line, "rbs") == 1024 && field(&line, "qbuf") == 0,
+        "a new client reads into 1 KiB: {line}"
     );
+    // Before its first read is done, too (CLIENT INFO as the first command).
+    let own = text(&proxy.client().cmd(&["CLIENT", "INFO"]));
+    assert_eq!(field(&own, "rbs"), 1024, "{own}");
 
     // 48 SETs of 4 KiB in one write: the reads fill their offers and grow.
     let value = vec![b'v'; 4096];

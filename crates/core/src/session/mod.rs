@@ -253,6 +253,8 @@ async fn serve_client<R, W>(
     parser.set_auth_required(!authenticated);
     let mut space = crate::read_space::ReadSpace::new(MIN_READ_CHUNK, READ_CHUNK);
     let mut input = space.buffer();
+    // What CLIENT LIST shows before the first read is done.
+    me.note_query_buffer(0, space.offer(), space.offer());
     let mut queue = Queue::new(
         shared.clone(),
         sink.clone(),

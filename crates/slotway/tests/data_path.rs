@@ -327,6 +327,20 @@ fn unreachable_cluster_answers_clusterdown_after_the_park_budget() {
     assert_eq!(text(&c.cmd(&["PING"])), "PONG");
 }
 
+/// A proxy whose only seed is a closed port (configured by `tweak`), and a
+/// client of it that gives up reading after 10 s instead of hanging.
+fn unreachable_cluster_client(
+    tweak: impl FnOnce(&mut slotway_core::config::Config),
+) -> (Proxy, Raw) {
+    let dead = [format!("127.0.0.1:{}", slotway_fixture::free_port())];
+    let proxy = Proxy::start_with(&dead, tweak);
+    let c = proxy.client();
+    c.stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    (proxy, c)
+}
+
 /// Twelve GETs and a PING, small enough for the proxy's first read of a
 /// client; with `replies_off`, between `CLIENT REPLY OFF` and `ON`.
 fn twelve_gets_then_ping(replies_off: bool) -> bytes::BytesMut {
@@ -351,15 +365,10 @@ fn twelve_gets_then_ping(replies_off: bool) -> bytes::BytesMut {
 /// the pipeline, already read, be parsed and answered too.
 #[test]
 fn a_pipeline_beyond_max_inflight_to_an_unreachable_cluster_is_answered_whole() {
-    let dead = [format!("127.0.0.1:{}", slotway_fixture::free_port())];
-    let proxy = Proxy::start_with(&dead, |c| {
+    let (_proxy, mut c) = unreachable_cluster_client(|c| {
         c.cluster.park_timeout_ms = 200;
         c.proxy.max_inflight_per_client = 4;
     });
-    let mut c = proxy.client();
-    c.stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
     c.send(&twelve_gets_then_ping(false));
     for i in 0..12 {
         let reply = c.read();
@@ -380,15 +389,10 @@ fn a_pipeline_beyond_max_inflight_to_an_unreachable_cluster_is_answered_whole() 
 /// replies off nothing is written after it.
 #[test]
 fn refused_on_the_spot_with_replies_off_the_pipeline_goes_on() {
-    let dead = [format!("127.0.0.1:{}", slotway_fixture::free_port())];
-    let proxy = Proxy::start_with(&dead, |c| {
+    let (_proxy, mut c) = unreachable_cluster_client(|c| {
         c.cluster.park_max_bytes = 1;
         c.proxy.max_inflight_per_client = 4;
     });
-    let mut c = proxy.client();
-    c.stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
     c.send(&twelve_gets_then_ping(true));
     assert!(is_ok(&c.read()), "CLIENT REPLY ON");
     assert_eq!(text(&c.read()), "PONG");
@@ -402,15 +406,10 @@ fn refused_on_the_spot_with_replies_off_the_pipeline_goes_on() {
 /// still go on.
 #[test]
 fn a_pass_through_auth_refused_on_the_spot_does_not_hold_its_client() {
-    let dead = [format!("127.0.0.1:{}", slotway_fixture::free_port())];
-    let proxy = Proxy::start_with(&dead, |c| {
+    let (_proxy, mut c) = unreachable_cluster_client(|c| {
         c.cluster.park_max_bytes = 1;
         c.proxy.auth_passthrough = true;
     });
-    let mut c = proxy.client();
-    c.stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
     let mut out = bytes::BytesMut::new();
     for cmd in [
         &["CLIENT", "REPLY", "OFF"][..],

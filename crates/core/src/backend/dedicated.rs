@@ -129,11 +129,7 @@ impl LeasePool {
     #[must_use]
     pub fn lease(&self, protocol: Protocol, creds: Option<&Credentials>) -> Lease {
         if creds.is_some() {
-            return Lease {
-                conn: Some(self.spawn(protocol, None, creds, None)),
-                home: None,
-                addr: self.addr.clone(),
-            };
+            return self.unpooled(protocol, creds, None);
         }
         let idle = self.idle(protocol);
         let reused = idle.lock().pop();
@@ -149,8 +145,18 @@ impl LeasePool {
     /// with `creds` when given: under the reply timeout, never pooled.
     #[must_use]
     pub fn private(&self, protocol: Protocol, creds: Option<&Credentials>) -> Lease {
+        self.unpooled(protocol, creds, Some(self.reply_timeout))
+    }
+
+    /// A new connection that is never pooled: its release closes it.
+    fn unpooled(
+        &self,
+        protocol: Protocol,
+        creds: Option<&Credentials>,
+        reply_timeout: Option<Duration>,
+    ) -> Lease {
         Lease {
-            conn: Some(self.spawn(protocol, None, creds, Some(self.reply_timeout))),
+            conn: Some(self.spawn(protocol, None, creds, reply_timeout)),
             home: None,
             addr: self.addr.clone(),
         }

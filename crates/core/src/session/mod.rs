@@ -315,12 +315,6 @@ async fn serve_client<R, W>(
             _ = clock.tick(), if meter.clock_needed(busy) || releasable => Event::Clock,
         };
         let mut exceeded = None;
-        // Events that may lift what stopped parsing (the output high-water
-        // mark, `max_inflight`) after this event's own parse: output
-        // written, parked requests expired, deadlines passed. The rest of a
-        // pipeline may already be in `input`, with nothing left on the
-        // socket to wake a read.
-        let mut parse_more = false;
         match event {
             Event::Rung(why) => {
                 if why & ring::KILL != 0 {
@@ -341,11 +335,9 @@ async fn serve_client<R, W>(
                     // was a third of the session's work per request.
                     if queue.has_output()
                         && let Some(w) = queue.out_mut().try_write_to(&mut wr).await
+                        && !wrote(w, &shared, &mut meter, id)
                     {
-                        if !wrote(w, &shared, &mut meter, id) {
-                            break;
-                        }
-                        parse_more = true;
+                        break;
                     }
                 }
             }
@@ -353,12 +345,8 @@ async fn serve_client<R, W>(
                 if !wrote(w, &shared, &mut meter, id) {
                     break;
                 }
-                parse_more = true;
             }
-            Event::RetryDue => {
-                queue.on_retry_due();
-                parse_more = true;
-            }
+            Event::RetryDue => queue.on_retry_due(),
             Event::Resume => queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER),
             // End of the client's input: like Redis, answer what was read
             // before it (a half-closed client still reads), then close.
@@ -385,15 +373,11 @@ async fn serve_client<R, W>(
                 debug!(client = id, error = %e, "client read failed");
                 break;
             }
-            Event::Tick => {
-                queue.on_tick();
-                parse_more = true;
-            }
+            Event::Tick => queue.on_tick(),
             Event::Clock => {
                 let subscribed = queue.subs.counts() != (0, 0, 0);
                 exceeded = meter.on_tick(usage(&queue, &input, pending_input, subscribed));
-                let idle = !(queue.is_waiting() || queue.has_output());
-                if idle && !read_since_tick {
+                if !busy && !read_since_tick {
                     queue.out_mut().release();
                     if space.release(&mut input) {
                         read_peak = space.offer();
@@ -403,7 +387,11 @@ async fn serve_client<R, W>(
                 read_since_tick = false;
             }
         }
-        if parse_more && !input.is_empty() {
+        // Parsing stopped at back-pressure (the output high-water mark,
+        // `max_inflight`) goes on once this event lifted it, whatever the
+        // event: the rest of a pipeline may already be in `input`, with
+        // nothing left on the socket to wake a read.
+        if queue.parse_held_back(OUT_HIGH_WATER) {
             queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);
         }
         if !queue.is_waiting() {

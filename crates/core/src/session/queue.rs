@@ -91,6 +91,9 @@ pub struct Queue {
     pub(super) retries: Vec<u64>,
     pub(super) retry_at: Option<Instant>,
     pub(super) closing: bool,
+    /// The last parse stopped at back-pressure with requests left in the
+    /// input: whatever lifts it must parse again (see `parse_held_back`).
+    pub(super) parse_held: bool,
     /// MULTI … (commands queued here until EXEC).
     pub(super) txn: Option<super::txn::Txn>,
     /// The dedicated connection WATCH ran on, until EXEC/DISCARD/UNWATCH.
@@ -143,6 +146,7 @@ impl Queue {
             retries: Vec::new(),
             retry_at: None,
             closing: false,
+            parse_held: false,
             txn: None,
             watch: None,
             subs: super::pubsub::Subscriptions::default(),
@@ -290,9 +294,18 @@ impl Queue {
             }
             self.flush_ready();
             if !held_back || input.is_empty() || !self.accepts_more(high) {
+                self.parse_held = held_back && !input.is_empty();
                 break;
             }
         }
+    }
+
+    /// Whether parsing stopped at back-pressure with input left, and that
+    /// back-pressure is gone now (a write, an expiry, a deadline or a reply
+    /// lifted it): the session must parse again, as nothing on the socket
+    /// may be left to wake a read.
+    pub fn parse_held_back(&self, high: usize) -> bool {
+        self.parse_held && self.accepts_more(high)
     }
 
     pub(super) fn handle(&mut self, req: Request, route: Route, table: &SlotTable) {

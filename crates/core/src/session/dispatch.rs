@@ -63,8 +63,6 @@ impl Queue {
         table: &SlotTable,
         private: &mut super::private::Private,
     ) -> Option<Failure> {
-        let shared = Arc::clone(&self.shared);
-        let topology = &shared.topology;
         let park = self.shared.settings.park_timeout;
         let (client_id, protocol) = (self.client.id, self.client.protocol);
         let read_from = match (self.shared.settings.read_from, self.client.readonly) {
@@ -73,7 +71,11 @@ impl Queue {
         };
         let sink = self.sink.clone();
         let watch_conn = self.watch.as_ref().and_then(Lease::conn).cloned();
-        let u = self.unit(tag)?;
+        // Borrowed beside the unit, not cloned: the proxy-wide `Arc` is one
+        // cache line every worker's sessions would bounce per request.
+        let shared = &*self.shared;
+        let topology = &shared.topology;
+        let u = super::queue::unit_in(&mut self.entries, self.head_seq, tag)?;
         // Answered meanwhile (its deadline passed while it waited to retry).
         if u.reply.is_some() {
             return None;

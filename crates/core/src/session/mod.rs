@@ -328,8 +328,14 @@ async fn serve_client<R, W>(
                     if why & ring::REPLIES != 0 {
                         queue.on_replies();
                     }
-                    // (also retries a request CLIENT PAUSE held)
-                    queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);
+                    // The rest of a pipeline the replies' back-pressure held
+                    // back, or a request CLIENT PAUSE held. (With neither,
+                    // as at `-P 1`, parsing finds nothing and the flush was
+                    // just done: skipping it saves a table load and a flush
+                    // per reply.)
+                    if !input.is_empty() || queue.resume_at().is_some() {
+                        queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);
+                    }
                     // Write the replies now, not on the next turn of the
                     // loop: at `-P 1` that turn (every branch polled again)
                     // was a third of the session's work per request.

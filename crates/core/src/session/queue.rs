@@ -247,8 +247,8 @@ impl Queue {
         high: usize,
         read_at: Option<std::time::Instant>,
     ) {
-        let topology = self.shared.topology.clone();
-        let table = topology.load();
+        // (A guard, not a borrow of `self`: no reference count touched.)
+        let table = self.shared.topology.load();
         self.track.new_batch(read_at);
         // A request held by CLIENT PAUSE goes first, once the pause is over.
         if let Some(held) = self.held.take() {
@@ -461,14 +461,7 @@ impl Queue {
 
     /// The unit a tag names, if it is still waiting.
     pub(super) fn unit(&mut self, tag: u64) -> Option<&mut Unit> {
-        let seq = tag & SEQ_MASK;
-        let part = tag >> PART_SHIFT;
-        let idx = usize::try_from(seq.checked_sub(self.head_seq)?).ok()?;
-        match self.entries.get_mut(idx)? {
-            Entry::One(u) | Entry::Scan(u, _) if part == 0 => Some(u),
-            Entry::Multi(m) if part > 0 => m.units.get_mut(usize::try_from(part - 1).ok()?),
-            _ => None,
-        }
+        unit_in(&mut self.entries, self.head_seq, tag)
     }
 
     /// Moves the ready prefix of the queue to the output buffer.
@@ -540,6 +533,19 @@ impl Queue {
         self.head_seq += finished as u64;
         self.track_done();
         self.start_verifying();
+    }
+}
+
+/// [`Queue::unit`] on the queue's entries alone, so the caller can borrow
+/// the queue's other fields (its `shared`) beside the unit.
+pub(super) fn unit_in(entries: &mut VecDeque<Entry>, head_seq: u64, tag: u64) -> Option<&mut Unit> {
+    let seq = tag & SEQ_MASK;
+    let part = tag >> PART_SHIFT;
+    let idx = usize::try_from(seq.checked_sub(head_seq)?).ok()?;
+    match entries.get_mut(idx)? {
+        Entry::One(u) | Entry::Scan(u, _) if part == 0 => Some(u),
+        Entry::Multi(m) if part > 0 => m.units.get_mut(usize::try_from(part - 1).ok()?),
+        _ => None,
     }
 }
 

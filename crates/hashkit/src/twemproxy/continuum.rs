@@ -29,6 +29,11 @@
 //! do not). Here the whole name is hashed; identities that long should be
 //! rejected or warned about by the configuration layer.
 //!
+//! A ketama lookup starts from a bucket index over the ring (the first point
+//! of each of 1,024 equal ranges of hash values) instead of a binary search
+//! of the whole ring, which cost a third of a pool request's routing: the
+//! point it finds is the same, so placement is unchanged.
+//!
 //! modula: the live servers' weights laid end to end in sorted order;
 //! `hash % total_weight` picks the server. random: one slot per live server
 //! (weights ignored), `draw % n_live`.
@@ -147,6 +152,10 @@ pub struct Continuum {
     points: Vec<Point>,
     /// modula: total live weight; random: live servers; ketama: unused.
     modulus: u32,
+    /// ketama: `buckets[b]` is the position of the first point whose value
+    /// is at least `b << BUCKET_SHIFT`, plus `points.len()` at the end
+    /// ([`ring_buckets`]); empty otherwise.
+    buckets: Vec<u32>,
     /// Live servers (caller indices) in nutcracker's order; never empty.
     live: Vec<usize>,
 }
@@ -255,10 +264,15 @@ impl Continuum {
             }
             Distribution::Random => (Vec::new(), n_live),
         };
+        let buckets = match distribution {
+            Distribution::Ketama => ring_buckets(&points),
+            Distribution::Modula | Distribution::Random => Vec::new(),
+        };
         Ok(Continuum {
             distribution,
             points,
             modulus,
+            buckets,
             live: alive.iter().map(|&(i, _)| i).collect(),
         })
     }
@@ -277,7 +291,7 @@ impl Continuum {
     pub fn server_for(&self, key_hash: u32) -> usize {
         let at = match self.distribution {
             Distribution::Ketama => {
-                let i = self.points.partition_point(|p| p.value < key_hash);
+                let i = self.first_point_at_least(key_hash);
                 if i == self.points.len() { 0 } else { i }
             }
             Distribution::Modula => {
@@ -287,6 +301,21 @@ impl Continuum {
             Distribution::Random => return self.server_for_random(key_hash),
         };
         self.points.get(at).map_or(0, |p| p.server)
+    }
+
+    /// ketama: the position of the first point `>= key_hash` (`len` when
+    /// there is none). Every point before the hash's bucket is below the
+    /// hash and every point after it above, so only the bucket is searched.
+    fn first_point_at_least(&self, key_hash: u32) -> usize {
+        let b = (key_hash >> BUCKET_SHIFT) as usize;
+        let range = match (self.buckets.get(b), self.buckets.get(b + 1)) {
+            (Some(&lo), Some(&hi)) => lo as usize..hi as usize,
+            // (No index: the ring was too large for `u32` positions.)
+            _ => 0..self.points.len(),
+        };
+        let lo = range.start;
+        let bucket = self.points.get(range).unwrap_or_default();
+        lo + bucket.partition_point(|p| p.value < key_hash)
     }
 
     /// A live server picked by `draw % live_servers` in nutcracker's
@@ -314,6 +343,30 @@ impl Continuum {
             _ => Vec::new(),
         }
     }
+}
+
+/// Hash values per bucket of the ring index: 2^22, so 1,024 buckets (4 KiB),
+/// about half a point each for 3 servers and 16 for 100.
+const BUCKET_SHIFT: u32 = 22;
+
+/// The bucket index of a sorted ring (see [`Continuum::buckets`]); empty when
+/// a position does not fit `u32`, and lookups then search the whole ring.
+fn ring_buckets(points: &[Point]) -> Vec<u32> {
+    let buckets = 1usize << (32 - BUCKET_SHIFT);
+    let Ok(len) = u32::try_from(points.len()) else {
+        return Vec::new();
+    };
+    let mut index = Vec::with_capacity(buckets + 1);
+    let mut at = 0u32;
+    for b in 0..buckets {
+        let start = u32::try_from(b).unwrap_or(u32::MAX) << BUCKET_SHIFT;
+        while points.get(at as usize).is_some_and(|p| p.value < start) {
+            at += 1;
+        }
+        index.push(at);
+    }
+    index.push(len);
+    index
 }
 
 /// The sorted ketama ring of the live servers (given in nutcracker's order).
@@ -441,6 +494,38 @@ mod tests {
             assert_eq!(c.server_for(last.0 + 1), first.1);
         }
         assert_eq!(c.server_for(ring[5].0 + 1), ring[6].1);
+    }
+
+    /// The bucket index finds exactly the point a search of the whole ring
+    /// finds: at every point, beside it, at the ends, and at spread hashes.
+    #[test]
+    fn bucket_index_lookup_matches_a_full_search() {
+        let reference = |ring: &[(u32, usize)], h: u32| {
+            let i = ring.partition_point(|&(v, _)| v < h);
+            ring.get(i).or(ring.first()).unwrap().1
+        };
+        for (n, weights) in [(2, 1), (3, 1), (25, 3), (100, 1)] {
+            let servers: Vec<Server> = (0..n)
+                .map(|i| Server::new(format!("10.0.0.{i}:6379"), 1 + (i % weights)))
+                .collect();
+            let c = Continuum::new(Distribution::Ketama, &servers).unwrap();
+            assert_eq!(c.buckets.len(), 1025);
+            let ring = c.ring();
+            let mut hashes = vec![0, 1, u32::MAX, u32::MAX - 1, 1 << BUCKET_SHIFT];
+            for &(v, _) in &ring {
+                hashes.extend([v, v.wrapping_add(1), v.wrapping_sub(1)]);
+            }
+            let mut x = 0x2545_f491_u32;
+            for _ in 0..20_000 {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                hashes.push(x);
+            }
+            for h in hashes {
+                assert_eq!(c.server_for(h), reference(&ring, h), "n={n} hash={h}");
+            }
+        }
     }
 
     #[test]

@@ -329,11 +329,12 @@ async fn serve_client<R, W>(
                         queue.on_replies();
                     }
                     // The rest of a pipeline the replies' back-pressure held
-                    // back, or a request CLIENT PAUSE held. (With neither,
-                    // as at `-P 1`, parsing finds nothing and the flush was
-                    // just done: skipping it saves a table load and a flush
-                    // per reply.)
-                    if !input.is_empty() || queue.resume_at().is_some() {
+                    // back, or a request CLIENT PAUSE held, goes before the
+                    // write. (With neither — at `-P 1`, or with only part of
+                    // a request read — parsing finds nothing and the flush
+                    // was just done: skipping it saves a table load and a
+                    // flush per reply.)
+                    if queue.resume_at().is_some() || queue.parse_held_back(OUT_HIGH_WATER) {
                         queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);
                     }
                     // Write the replies now, not on the next turn of the

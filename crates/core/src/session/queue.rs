@@ -251,11 +251,14 @@ impl Queue {
         let table = self.shared.topology.load();
         self.track.new_batch(read_at);
         // A request held by CLIENT PAUSE goes first, once the pause is over.
-        if let Some(held) = self.held.take() {
-            let (req, _) = *held;
-            match self.shared.pause.holds(&req) {
-                Some(until) => self.held = Some(Box::new((req, until))),
-                None => self.on_request(req, &table),
+        // (Still held: its box is kept, with the new time to look again.)
+        if let Some(mut held) = self.held.take() {
+            match self.shared.pause.holds(&held.0) {
+                Some(until) => {
+                    held.1 = until;
+                    self.held = Some(held);
+                }
+                None => self.on_request(held.0, &table),
             }
         }
         // Parsing stops where back-pressure starts; the flush after it may

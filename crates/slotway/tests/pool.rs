@@ -421,6 +421,62 @@ fn dead_server_fails_fast_and_ejection_remaps() {
     });
 }
 
+/// The health probe keeps one connection per server from tick to tick: a
+/// new connection per PING cost every server a connection per second per
+/// proxy (and left the proxy a socket in TIME_WAIT for each). A probe
+/// connection the server closed (restart, `timeout`, `CLIENT KILL`) is
+/// replaced within the same probe, so it counts as no failure: with a
+/// failure limit of 1 the server is not ejected.
+#[test]
+fn probes_keep_one_connection_per_server() {
+    let backends = servers(2);
+    let entries = entries(&backends, false);
+    let proxy = pool_proxy(&entries, Hash::Murmur, None, Distribution::Ketama, 0, |p| {
+        p.probe_interval = Duration::from_millis(50);
+        p.ejection = Some(Ejection {
+            failure_limit: 1,
+            retry_timeout: Duration::from_secs(60),
+        });
+    });
+    let mut c = proxy.client();
+    let key = (0..100)
+        .map(|i| format!("p{i}"))
+        .find(|k| {
+            assert!(is_ok(&c.cmd(&["SET", k, "1"])));
+            backends[0].cmd(&["EXISTS", k]).unwrap().trim() == "1"
+        })
+        .expect("a key on the first server");
+    let mut direct = common::Raw::connect(backends[0].addr());
+    let mut accepted = || -> u64 {
+        let info = text(&direct.cmd(&["INFO", "stats"]));
+        info.lines()
+            .find_map(|l| l.strip_prefix("total_connections_received:"))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("total_connections_received")
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let before = accepted();
+    std::thread::sleep(Duration::from_secs(1));
+    let after = accepted();
+    assert!(
+        after - before <= 1,
+        "{} connections accepted during 20 probe ticks",
+        after - before
+    );
+    // The server closes every other connection, the probe's among them.
+    let killed = direct.cmd(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]);
+    assert!(matches!(killed, Value::Integer(n) if n >= 1), "{killed:?}");
+    std::thread::sleep(Duration::from_millis(500));
+    eventually("the proxy never reconnected", || {
+        is_ok(&c.cmd(&["SET", &key, "again"]))
+    });
+    assert_eq!(
+        backends[0].cmd(&["GET", &key]).unwrap().trim(),
+        "again",
+        "the server was ejected: its key was written elsewhere"
+    );
+}
+
 /// Polls `done` until it holds (at most 10 s).
 fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);

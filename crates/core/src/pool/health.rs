@@ -1,4 +1,5 @@
-//! Health of a pool's servers: a PING probe per server per tick, and the
+//! Health of a pool's servers: a PING probe per server per tick, on one
+//! connection per server kept from tick to tick ([`ProbeConns`]), and the
 //! ejection bookkeeping of `auto_eject_hosts`.
 //!
 //! Unlike nutcracker, which re-adds an ejected server blindly after
@@ -26,6 +27,7 @@ use super::status::{Action, ActionError, Board, ServerState, ServerStatus, now_m
 use super::{Ejection, PoolSettings, PoolTiming};
 use crate::backend::Prelude;
 use crate::cluster::control::ControlConn;
+use crate::error::BackendError;
 
 /// Per-server health state.
 #[derive(Debug)]
@@ -280,37 +282,91 @@ impl Health {
     }
 }
 
-/// Probes every due address at once (connect, authenticate, PING); `None`
-/// for the servers not due this tick, else `Ok` or the failure's reason.
+/// The probes' connections, one per server, kept from one probe to the
+/// next: a new connection per PING would cost every server a connection
+/// per tick per proxy (86,400 a day at the default interval), an AUTH (and
+/// with TLS a handshake) each, and leave the proxy a socket in TIME_WAIT
+/// for each. A connection is kept only for the address it was opened to
+/// (a Sentinel switch moves a server) and only while it answers.
+#[derive(Debug, Default)]
+pub struct ProbeConns {
+    conns: Vec<Option<ControlConn>>,
+}
+
+impl ProbeConns {
+    /// The kept connection of server `i`, if it is still to `addr`.
+    fn take(&mut self, i: usize, addr: &str) -> Option<ControlConn> {
+        self.conns
+            .get_mut(i)
+            .and_then(Option::take)
+            .filter(|c| c.addr() == addr)
+    }
+
+    fn put(&mut self, i: usize, conn: Option<ControlConn>) {
+        if self.conns.len() <= i {
+            self.conns.resize_with(i + 1, || None);
+        }
+        if let Some(slot) = self.conns.get_mut(i) {
+            *slot = conn;
+        }
+    }
+}
+
+/// Probes every due address at once (PING, on the server's kept connection
+/// or a new one, authenticated); `None` for the servers not due this tick,
+/// else `Ok` or the failure's reason.
 pub async fn probe_all(
     addrs: &[String],
     due: &[bool],
     prelude: &Prelude,
     timing: PoolTiming,
+    conns: &mut ProbeConns,
 ) -> Vec<Option<Result<(), String>>> {
     let mut set = tokio::task::JoinSet::new();
     for (i, addr) in addrs.iter().enumerate() {
         if !due.get(i).copied().unwrap_or(true) {
             continue;
         }
+        let kept = conns.take(i, addr);
         let addr = addr.clone();
         let prelude = prelude.clone();
-        set.spawn(async move { (i, probe(&addr, &prelude, timing).await) });
+        set.spawn(async move {
+            let (verdict, conn) = probe(&addr, kept, &prelude, timing).await;
+            (i, verdict, conn)
+        });
     }
     let lost = || Err("probe task failed".to_owned());
     let mut out: Vec<Option<Result<(), String>>> = due.iter().map(|&d| d.then(lost)).collect();
     out.resize_with(addrs.len(), || Some(lost()));
     while let Some(done) = set.join_next().await {
-        if let Ok((i, ok)) = done
+        if let Ok((i, verdict, conn)) = done
             && let Some(slot) = out.get_mut(i)
         {
-            *slot = Some(ok);
+            *slot = Some(verdict);
+            conns.put(i, conn);
         }
     }
     out
 }
 
-async fn probe(addr: &str, prelude: &Prelude, timing: PoolTiming) -> Result<(), String> {
+/// One probe: PING on `kept`, else (or when the server closed it) on a new
+/// connection. Returns the verdict and the connection to keep, if any.
+async fn probe(
+    addr: &str,
+    kept: Option<ControlConn>,
+    prelude: &Prelude,
+    timing: PoolTiming,
+) -> (Result<(), String>, Option<ControlConn>) {
+    if let Some(mut conn) = kept {
+        match conn.query(&[b"PING"]).await {
+            Ok(reply) => return (serving(reply), Some(conn)),
+            // A hung server: a new connection would only wait as long again.
+            Err(e @ BackendError::Timeout { .. }) => return (Err(e.to_string()), None),
+            // Closed by the server (a restart, its `timeout`, CLIENT KILL):
+            // says nothing about the server yet; a new connection decides.
+            Err(_) => {}
+        }
+    }
     let attempt = async {
         let mut conn = ControlConn::connect_tls(
             addr,
@@ -324,18 +380,27 @@ async fn probe(addr: &str, prelude: &Prelude, timing: PoolTiming) -> Result<(), 
             .await
             .map_err(|e| e.to_string())?;
         let reply = conn.query(&[b"PING"]).await.map_err(|e| e.to_string())?;
-        // LOADING / MASTERDOWN … are errors: not serving yet.
-        match reply {
-            slotway_resp::Value::Error(e) => Err(String::from_utf8_lossy(&e).into_owned()),
-            _ => Ok(()),
-        }
+        Ok((serving(reply), conn))
     };
-    tokio::time::timeout(
+    match tokio::time::timeout(
         timing.connect_timeout + timing.query_timeout + Duration::from_millis(10),
         attempt,
     )
     .await
-    .unwrap_or_else(|_| Err("probe timed out".to_owned()))
+    {
+        Ok(Ok((verdict, conn))) => (verdict, Some(conn)),
+        Ok(Err(reason)) => (Err(reason), None),
+        Err(_) => (Err("probe timed out".to_owned()), None),
+    }
+}
+
+/// A PING's reply: LOADING, MASTERDOWN … are errors (not serving yet; the
+/// connection itself is fine).
+fn serving(reply: slotway_resp::Value) -> Result<(), String> {
+    match reply {
+        slotway_resp::Value::Error(e) => Err(String::from_utf8_lossy(&e).into_owned()),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -329,6 +329,7 @@ async fn serve_generation(
         keep_ejections(&mut health, kept, pool, &addrs, topology, stats);
     }
     health.publish(&addrs, &control.board);
+    let mut probes = health::ProbeConns::default();
     let mut ticker = tokio::time::interval(pool.probe_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -370,7 +371,7 @@ async fn serve_generation(
             }
             _ = ticker.tick() => {
                 let due = health.due();
-                let results = health::probe_all(&addrs, &due, topology.prelude(), timing).await;
+                let results = health::probe_all(&addrs, &due, topology.prelude(), timing, &mut probes).await;
                 health.note_errors(&results);
                 let verdicts: Vec<Option<bool>> =
                     results.iter().map(|r| r.as_ref().map(Result::is_ok)).collect();

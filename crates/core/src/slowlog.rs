@@ -17,12 +17,16 @@
 //! relaxed: a request finishing during a change is judged by either value.
 
 use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use slotway_resp::num::string2ll;
-use slotway_resp::{Limits, Request, RequestParser, encode};
+use slotway_resp::request::canonical_args;
+use slotway_resp::{Request, encode};
+use smallvec::SmallVec;
 
 /// Arguments kept per entry (Redis's `SLOWLOG_ENTRY_MAX_ARGC`).
 pub const MAX_ARGC: usize = 32;
@@ -59,8 +63,8 @@ pub struct Entry {
     pub duration_us: u64,
     /// Its arguments, trimmed as Redis trims them.
     pub args: Vec<Bytes>,
-    /// Client `ip:port`.
-    pub peer: String,
+    /// Client `ip:port` (shared: a session formats it once).
+    pub peer: Arc<str>,
     /// Client name (empty if none).
     pub name: Bytes,
 }
@@ -112,12 +116,19 @@ impl SlowLog {
         u64::try_from(self.log_slower_than.load(Ordering::Relaxed)).is_ok_and(|t| usec >= t)
     }
 
-    /// Logs `req` (the caller checked [`SlowLog::wants`]).
-    pub fn record(&self, req: &Request, usec: u64, peer: String, name: Option<&Bytes>) {
+    /// Logs the request whose canonical multibulk encoding is `raw` (the
+    /// caller checked [`SlowLog::wants`]). The entry owns one small buffer
+    /// with what it keeps of the arguments: never the request, which may be
+    /// hundreds of megabytes.
+    pub fn record(&self, raw: &[u8], usec: u64, peer: Arc<str>, name: Option<&Bytes>) {
         let max_len = self.max_len.load(Ordering::Relaxed);
         if max_len == 0 {
             return;
         }
+        let Some((argc, args)) = canonical_args(raw) else {
+            return;
+        };
+        let first: SmallVec<[&[u8]; MAX_ARGC]> = args.take(MAX_ARGC).collect();
         let time = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
@@ -125,7 +136,7 @@ impl SlowLog {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             time,
             duration_us: usec,
-            args: trimmed_args(req),
+            args: trimmed_args(argc, &first),
             peer,
             name: name.cloned().unwrap_or_default(),
         };
@@ -158,60 +169,51 @@ impl SlowLog {
     }
 }
 
-/// A request again from its multibulk encoding. Sessions keep only the
-/// encoding of requests in flight (a cheaper handle than the parsed
-/// request) and parse it again for the rare request that is logged.
-#[must_use]
-pub fn reparse(raw: &Bytes) -> Option<Request> {
-    let mut parser = RequestParser::new(Limits {
-        max_bulk_len: u64::MAX,
-        max_multibulk_len: u64::MAX,
-        max_inline_len: usize::MAX,
-    });
-    let mut buf = BytesMut::from(raw.as_ref());
-    parser.next(&mut buf).ok().flatten()
-}
-
-/// The arguments as Redis keeps them: 32 at most, 128 bytes each at most,
-/// HELLO's AUTH password redacted.
-fn trimmed_args(req: &Request) -> Vec<Bytes> {
-    let argc = req.argc();
-    let kept = argc.min(MAX_ARGC);
-    let redact = redacted_positions(req);
+/// The arguments as Redis keeps them (32 at most, 128 bytes each at most,
+/// AUTH's and HELLO's secrets redacted), of a request of `argc` arguments
+/// whose first ones are `first`; copied into one buffer sized for them.
+fn trimmed_args(argc: usize, first: &[&[u8]]) -> Vec<Bytes> {
+    let kept = argc.min(MAX_ARGC).min(first.len());
+    let redact = redacted_positions(first, argc);
+    // Each piece is at most 128 bytes and a suffix of under 32.
+    let room = first
+        .iter()
+        .take(kept)
+        .map(|a| a.len().min(MAX_STRING) + 32)
+        .sum();
+    let mut buf = BytesMut::with_capacity(room);
     let mut args = Vec::with_capacity(kept);
-    for (j, arg) in req.args().enumerate().take(kept) {
-        if kept != argc && j == kept - 1 {
-            args.push(Bytes::from(format!(
-                "... ({} more arguments)",
-                argc - kept + 1
-            )));
+    for (j, arg) in first.iter().enumerate().take(kept) {
+        if kept != argc && j + 1 == kept {
+            let _ = write!(buf, "... ({} more arguments)", argc - kept + 1);
         } else if redact.contains(&j) {
-            args.push(Bytes::from_static(b"(redacted)"));
-        } else if arg.len() > MAX_STRING {
-            let mut s = BytesMut::with_capacity(MAX_STRING + 32);
-            s.extend_from_slice(arg.get(..MAX_STRING).unwrap_or(arg));
-            s.extend_from_slice(format!("... ({} more bytes)", arg.len() - MAX_STRING).as_bytes());
-            args.push(s.freeze());
+            buf.extend_from_slice(b"(redacted)");
+        } else if let Some(head) = arg.get(..MAX_STRING).filter(|_| arg.len() > MAX_STRING) {
+            buf.extend_from_slice(head);
+            let _ = write!(buf, "... ({} more bytes)", arg.len() - MAX_STRING);
         } else {
-            args.push(req.arg_bytes(j).unwrap_or_default());
+            buf.extend_from_slice(arg);
         }
+        // What was written since the last split: a view of the same buffer.
+        args.push(buf.split().freeze());
     }
     args
 }
 
-/// Positions of secrets Redis redacts from its slow log: every argument of
-/// AUTH, and HELLO's `AUTH username password`.
-pub(crate) fn redacted_positions(req: &Request) -> Vec<usize> {
-    let name = req.arg(0).unwrap_or_default();
+/// Positions of secrets Redis redacts from its slow log, in a request of
+/// `argc` arguments whose first ones are `first`: every argument of AUTH,
+/// and HELLO's `AUTH username password`.
+pub(crate) fn redacted_positions(first: &[&[u8]], argc: usize) -> Vec<usize> {
+    let name = first.first().copied().unwrap_or_default();
     if name.eq_ignore_ascii_case(b"auth") {
-        return (1..req.argc()).collect();
+        return (1..argc).collect();
     }
     if !name.eq_ignore_ascii_case(b"hello") {
         return Vec::new();
     }
     let mut out = Vec::new();
     let mut i = 2;
-    while let Some(opt) = req.arg(i) {
+    while let Some(opt) = first.get(i) {
         if opt.eq_ignore_ascii_case(b"auth") {
             out.extend([i + 1, i + 2]);
             i += 3;
@@ -274,12 +276,21 @@ mod tests {
         Request::from_args(args.iter().copied())
     }
 
+    fn trimmed(args: &[&[u8]]) -> Vec<Bytes> {
+        let first: Vec<&[u8]> = args.iter().copied().take(MAX_ARGC).collect();
+        trimmed_args(args.len(), &first)
+    }
+
+    fn raw(args: &[&[u8]]) -> Bytes {
+        req(args).into_raw()
+    }
+
     #[test]
     fn trims_like_redis() {
         let long = vec![b'x'; 200];
         let mut args: Vec<&[u8]> = vec![b"RPUSH", b"k", &long];
         args.extend(std::iter::repeat_n(b"v".as_slice(), 40));
-        let t = trimmed_args(&req(&args));
+        let t = trimmed(&args);
         assert_eq!(t.len(), 32);
         assert_eq!(t[0], "RPUSH");
         let mut want = vec![b'x'; 128];
@@ -288,19 +299,29 @@ mod tests {
         // 43 arguments, 31 kept: the 32nd says how many more there were.
         assert_eq!(t[31], "... (12 more arguments)");
         let exactly: Vec<&[u8]> = std::iter::repeat_n(b"a".as_slice(), 32).collect();
-        assert_eq!(trimmed_args(&req(&exactly))[31], "a");
-        let h = trimmed_args(&req(&[b"HELLO", b"3", b"AUTH", b"default", b"secret"]));
+        assert_eq!(trimmed(&exactly)[31], "a");
+        let h = trimmed(&[b"HELLO", b"3", b"AUTH", b"default", b"secret"]);
         assert_eq!(h[4], "(redacted)");
         assert_eq!(h[3], "(redacted)");
         assert_eq!(h[2], "AUTH");
-        let a = trimmed_args(&req(&[b"AUTH", b"default", b"secret"]));
+        let a = trimmed(&[b"AUTH", b"default", b"secret"]);
         assert_eq!(a, vec!["AUTH", "(redacted)", "(redacted)"]);
+        let exact = vec![b'y'; 128];
+        assert_eq!(trimmed(&[b"SET", b"k", &exact])[2], exact);
     }
 
     #[test]
-    fn a_request_parses_again_from_its_encoding() {
-        let r = req(&[b"SET", b"k", b"a b\r\nc"]);
-        assert_eq!(reparse(r.raw()), Some(r));
+    fn an_entry_keeps_its_arguments_not_the_request() {
+        let log = SlowLog::new(SlowlogSettings::default());
+        let big = vec![b'v'; 1 << 20];
+        let request = raw(&[b"SET", b"k", b"a b\r\nc", &big]);
+        log.record(&request, 12, "1.2.3.4:5".into(), None);
+        let e = &log.get(1)[0];
+        assert_eq!(e.args[..3], [&b"SET"[..], b"k", b"a b\r\nc"]);
+        assert_eq!(e.args[3].len(), 128 + "... (1048448 more bytes)".len());
+        // Nothing of the entry points into the request's buffer.
+        let span = request.as_ptr_range();
+        assert!(e.args.iter().all(|a| !span.contains(&a.as_ptr())));
     }
 
     #[test]
@@ -313,7 +334,7 @@ mod tests {
         assert!(log.wants(5));
         for i in 0..3 {
             log.record(
-                &req(&[b"GET", format!("k{i}").as_bytes()]),
+                &raw(&[b"GET", format!("k{i}").as_bytes()]),
                 7,
                 "1.2.3.4:5".into(),
                 None,
@@ -325,7 +346,7 @@ mod tests {
         assert_eq!(got[0].args[1], "k2");
         log.reset();
         assert!(log.is_empty());
-        log.record(&req(&[b"GET", b"k"]), 7, String::new(), None);
+        log.record(&raw(&[b"GET", b"k"]), 7, "".into(), None);
         assert_eq!(log.get(1)[0].id, 3);
         let off = SlowLog::new(SlowlogSettings {
             log_slower_than: -1,
@@ -338,7 +359,7 @@ mod tests {
     fn replies() {
         let log = SlowLog::new(SlowlogSettings::default());
         log.record(
-            &req(&[b"GET", b"k"]),
+            &raw(&[b"GET", b"k"]),
             12,
             "1.2.3.4:5".into(),
             Some(&Bytes::from("app")),

@@ -13,7 +13,9 @@ use clap::{Parser, Subcommand};
 /// Flags given on the command line override the file. The admin API
 /// (JSON, Prometheus metrics, probes) is off unless --admin is given:
 ///     slotway --config slotway.toml --admin 127.0.0.1:9121
-/// Flags given on the command line override the file.
+/// In place of twemproxy or redis-cluster-proxy, with their own flags:
+///     slotway nutcracker -c nutcracker.yml
+///     slotway redis-cluster-proxy 127.0.0.1:7001
 #[derive(Clone, Debug, Parser)]
 #[command(name = "slotway", version, verbatim_doc_comment)]
 pub struct Cli {

@@ -272,7 +272,7 @@ pub fn slowlog(engine: &Engine) -> Value {
                 "timestamp": e.time,
                 "duration_us": e.duration_us,
                 "args": e.args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>(),
-                "client_addr": e.peer,
+                "client_addr": &*e.peer,
                 "client_name": String::from_utf8_lossy(&e.name),
             })
         })

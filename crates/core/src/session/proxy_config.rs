@@ -146,7 +146,8 @@ pub(super) fn dump_query(client: u64, req: &Request) {
         return;
     }
     let mut line = String::new();
-    let redact = crate::slowlog::redacted_positions(req);
+    let first: smallvec::SmallVec<[&[u8]; 16]> = req.args().take(16).collect();
+    let redact = crate::slowlog::redacted_positions(&first, req.argc());
     for i in 0..req.argc().min(16) {
         if redact.contains(&i) {
             line.push_str(" (redacted)");

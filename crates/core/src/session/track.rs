@@ -14,6 +14,7 @@
 //! atomic adds.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -48,6 +49,9 @@ pub(super) struct Tracker {
     last: LastCommand,
     /// During a flush: how many front requests are known to be done.
     cursor: usize,
+    /// The client's `ip:port` for the slow log, formatted at its first
+    /// entry (formatting an address costs more than the rest of an entry).
+    peer: Option<Arc<str>>,
 }
 
 impl Tracker {
@@ -155,12 +159,14 @@ impl Queue {
             }
             if let Some(raw) = t.raw
                 && self.shared.slowlog.wants(usec)
-                && let Some(req) = crate::slowlog::reparse(&raw)
             {
-                let peer = self.me.addr.map(|a| a.to_string()).unwrap_or_default();
+                let addr = self.me.addr;
+                let peer = self.track.peer.get_or_insert_with(|| {
+                    addr.map_or_else(|| Arc::from(""), |a| Arc::from(a.to_string()))
+                });
                 self.shared
                     .slowlog
-                    .record(&req, usec, peer, self.client.name.as_ref());
+                    .record(&raw, usec, peer.clone(), self.client.name.as_ref());
             }
         }
         if let Some(r) = run {

@@ -21,6 +21,7 @@
 //! - `Request::raw` is always a canonical RESP2 multibulk encoding of the
 //!   arguments (client bytes shared zero-copy when they are canonical).
 
+mod canonical;
 mod inline;
 #[cfg(test)]
 mod tests;
@@ -28,6 +29,7 @@ mod tests;
 mod tests_stream;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+pub use canonical::{CanonicalArgs, canonical_args};
 use memchr::memchr2;
 use smallvec::SmallVec;
 

@@ -60,6 +60,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes `text` to standard output. A reader that went away (`| head`)
+/// ends the output quietly, as Unix tools do: Rust ignores SIGPIPE, so
+/// `println!` would panic on the broken pipe instead.
+///
+/// # Errors
+/// Any other write failure (a full disk behind a redirection).
+pub(crate) fn print_out(text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 /// Reads the configuration file again (with the command line's flags).
 pub(crate) type ReadConfig = Box<dyn Fn() -> Result<Config> + Send + Sync>;
 
@@ -76,13 +91,13 @@ fn real_main(cli: &Cli) -> Result<()> {
         }
         Some(Command::CheckConfig) if !config.pools.is_empty() => {
             let pools = nutcracker::check_toml_pools(&config)?;
-            println!("configuration is valid:\n{pools:#?}");
-            Ok(())
+            print_out(&format!("configuration is valid:\n{pools:#?}\n"))
+                .context("writing to standard output")
         }
         Some(Command::CheckConfig) => {
             let settings = config.validate()?;
-            println!("configuration is valid:\n{settings:#?}");
-            Ok(())
+            print_out(&format!("configuration is valid:\n{settings:#?}\n"))
+                .context("writing to standard output")
         }
         None if !config.pools.is_empty() => {
             init_logging(&config.log.level, config.log.format)?;

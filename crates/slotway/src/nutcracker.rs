@@ -57,17 +57,17 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         }
         Command::TestConf(args) => match load(&args) {
             Ok(_) => {
-                println!(
-                    "nutcracker: configuration file '{}' syntax is ok",
+                let _ = crate::print_out(&format!(
+                    "nutcracker: configuration file '{}' syntax is ok\n",
                     args.conf_file.display()
-                );
+                ));
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                println!(
-                    "nutcracker: configuration file '{}' syntax is invalid",
+                let _ = crate::print_out(&format!(
+                    "nutcracker: configuration file '{}' syntax is invalid\n",
                     args.conf_file.display()
-                );
+                ));
                 eprintln!("nutcracker: {e:#}");
                 ExitCode::FAILURE
             }

@@ -317,8 +317,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         .collect();
     let result = parse(&args, &|p| std::fs::read_to_string(p)).and_then(|o| {
         if o.help {
-            print!("{}", usage());
-            return Ok(());
+            return crate::print_out(usage()).context("writing to standard output");
         }
         run(&o, &args)
     });

@@ -68,6 +68,33 @@ fn bad_config_names_the_key() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cluster.seeds"));
 }
 
+/// Output to a reader that went away (`slotway check-config | head -1`,
+/// `slotway redis-cluster-proxy --help | head`) ends the command quietly,
+/// as Unix tools do, instead of a panic on the broken pipe.
+#[test]
+fn output_to_a_closed_pipe_is_no_panic() {
+    let runs: [&[&str]; 3] = [
+        &["--cluster", "127.0.0.1:7001", "check-config"],
+        &["redis-cluster-proxy", "--help"],
+        &["nutcracker", "-t", "-c", "/nonexistent.yml"],
+    ];
+    for args in runs {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The read end closes before the process is far enough to write.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
+    }
+}
+
 fn wait_serving(port: u16) -> Raw {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {

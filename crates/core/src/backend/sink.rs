@@ -130,6 +130,15 @@ impl ReplySink {
         std::mem::swap(&mut *self.arrivals.lock(), into);
     }
 
+    /// Frees the mailbox's buffer when it is empty (an idle session gives
+    /// back what a burst of replies grew).
+    pub fn release(&self) {
+        let mut arrivals = self.arrivals.lock();
+        if arrivals.is_empty() {
+            *arrivals = Vec::new();
+        }
+    }
+
     /// Completes with the bits rung since the last completion.
     pub async fn rung(&self) -> u8 {
         std::future::poll_fn(|cx| self.poll_rung(cx)).await

@@ -135,7 +135,7 @@ pub fn answer(
                 encode::simple(out, b"OK");
             }
             true => {
-                state.name = req.arg_bytes(2);
+                state.name = req.arg_owned(2);
                 encode::simple(out, b"OK");
             }
             false => encode::error(
@@ -304,7 +304,7 @@ fn hello(
                 );
                 return;
             }
-            name = Some(req.arg_bytes(i + 1));
+            name = Some(req.arg_owned(i + 1));
             i += 2;
         } else {
             let mut msg = b"ERR Syntax error in HELLO option '".to_vec();
@@ -373,7 +373,7 @@ fn client_setinfo(req: &Request, state: &mut ClientState, out: &mut BytesMut) {
         encode::error(out, &msg);
         return;
     }
-    let value = req.arg_bytes(3).filter(|v| !v.is_empty());
+    let value = req.arg_owned(3).filter(|v| !v.is_empty());
     if lib_name {
         state.lib_name = value;
     } else {

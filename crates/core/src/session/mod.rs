@@ -21,9 +21,11 @@
 //!   past `proxy.timeout`, is closed without a reply, as Redis does.
 //! - Memory follows use: the read buffer grows while reads fill it, and a
 //!   session with nothing outstanding that read nothing for a whole tick of
-//!   the coarse clock frees the read and output buffers it grew (Redis
-//!   resizes idle clients' buffers the same way), so a burst does not keep
-//!   its memory for the life of the connection.
+//!   the coarse clock frees the read and output buffers and the queue room
+//!   it grew (Redis resizes idle clients' buffers the same way), so a burst
+//!   does not keep its memory for the life of the connection; state kept
+//!   for the connection's life is copied out of requests
+//!   (`Request::arg_owned`), never a slice pinning a read buffer.
 
 mod acl_check;
 mod admit;
@@ -301,7 +303,7 @@ async fn serve_client<R, W>(
         };
         // Buffers a burst grew, to give back once the client is quiet.
         let releasable =
-            !busy && ((input.is_empty() && space.holds_more(&input)) || queue.out_holds_more());
+            !busy && ((input.is_empty() && space.holds_more(&input)) || queue.holds_more());
         let retry_at = queue.retry_at();
         let resume_at = queue.resume_at();
         let event = tokio::select! {
@@ -385,7 +387,7 @@ async fn serve_client<R, W>(
                 let subscribed = queue.subs.counts() != (0, 0, 0);
                 exceeded = meter.on_tick(usage(&queue, &input, pending_input, subscribed));
                 if !busy && !read_since_tick {
-                    queue.out_mut().release();
+                    queue.release_idle();
                     if space.release(&mut input) {
                         read_peak = space.offer();
                         me.note_query_buffer(0, read_peak, read_peak);

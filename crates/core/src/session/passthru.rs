@@ -182,8 +182,8 @@ impl Queue {
 /// `AUTH pass` or `AUTH user pass`.
 fn auth_args(req: &Request) -> Option<Asked> {
     let (user, pass) = match req.argc() {
-        2 => (None, req.arg_bytes(1)?),
-        3 => (Some(req.arg_bytes(1)?), req.arg_bytes(2)?),
+        2 => (None, req.arg_owned(1)?),
+        3 => (Some(req.arg_owned(1)?), req.arg_owned(2)?),
         _ => return None,
     };
     Some(Asked {
@@ -221,8 +221,8 @@ fn hello_args(req: &Request) -> Option<Asked> {
             .map(|(_, a)| a),
     );
     Some(Asked {
-        user: Some(req.arg_bytes(at + 1)?),
-        pass: req.arg_bytes(at + 2)?,
+        user: Some(req.arg_owned(at + 1)?),
+        pass: req.arg_owned(at + 2)?,
         hello: Some(hello),
     })
 }

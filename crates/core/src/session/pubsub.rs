@@ -288,7 +288,7 @@ impl Queue {
         let kind = req.arg(0).unwrap_or_default().to_ascii_lowercase();
         let subscribe = !kind.ends_with(b"unsubscribe");
         let patterns = kind.starts_with(b"p");
-        let names: Vec<Bytes> = (1..req.argc()).filter_map(|i| req.arg_bytes(i)).collect();
+        let names: Vec<Bytes> = (1..req.argc()).filter_map(|i| req.arg_owned(i)).collect();
         let client_id = self.client.id;
         let subs = &mut self.subs;
         // (subscriber index, the confirmations Redis will send) for every

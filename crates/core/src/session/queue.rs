@@ -35,6 +35,9 @@ pub(super) const DEADLINE_TICKS: u32 = 4;
 pub(super) const PART_SHIFT: u32 = 40;
 /// The sequence-number bits of a tag.
 pub(super) const SEQ_MASK: u64 = (1 << PART_SHIFT) - 1;
+/// Room for queue entries an idle session keeps; a pipeline that grew the
+/// queue beyond it gives the rest back once idle ([`Queue::release_idle`]).
+const IDLE_ENTRIES: usize = 16;
 
 pub(super) use super::unit::{Target, Unit, Via};
 
@@ -214,9 +217,27 @@ impl Queue {
         self.out.len()
     }
 
-    /// Whether the (empty) output buffer holds memory a burst grew.
-    pub fn out_holds_more(&self) -> bool {
-        self.out.holds_more()
+    /// Whether the queue holds memory a burst grew (the output buffer, or
+    /// room for more entries than a few): what [`Queue::release_idle`]
+    /// would give back.
+    pub fn holds_more(&self) -> bool {
+        self.out.holds_more() || self.entries.capacity() > IDLE_ENTRIES
+    }
+
+    /// With nothing outstanding: gives back what a burst grew (the output
+    /// buffer, the queue of entries and its bookkeeping, the reply
+    /// mailbox), so a client that once pipelined thousands of requests
+    /// holds, idle, what one that never did holds.
+    pub fn release_idle(&mut self) {
+        if !self.entries.is_empty() || !self.holds_more() {
+            return;
+        }
+        self.out.release();
+        self.entries = VecDeque::new();
+        self.arrivals = Vec::new();
+        self.silenced.shrink_to_fit();
+        self.track.release();
+        self.sink.release();
     }
 
     pub fn out_mut(&mut self) -> &mut crate::outbox::Outbox {

@@ -55,6 +55,13 @@ pub(super) struct Tracker {
 }
 
 impl Tracker {
+    /// Frees what a pipeline grew, once nothing is tracked.
+    pub fn release(&mut self) {
+        if self.pending.is_empty() {
+            self.pending = VecDeque::new();
+        }
+    }
+
     /// A new batch of input is about to be parsed; `at`, when the caller
     /// already read the clock for it (else it is read at the first request).
     pub fn new_batch(&mut self, at: Option<Instant>) {

@@ -144,6 +144,13 @@ impl Request {
         (s.start <= s.end && s.end as usize <= self.raw.len()).then(|| self.raw.slice(s.range()))
     }
 
+    /// Argument `i` copied out, for a value kept long after the request (a
+    /// client's name, a channel): a slice of `raw` would keep alive the
+    /// whole read buffer the request arrived in.
+    pub fn arg_owned(&self, i: usize) -> Option<Bytes> {
+        self.arg(i).map(Bytes::copy_from_slice)
+    }
+
     /// All arguments in order.
     pub fn args(&self) -> impl Iterator<Item = &[u8]> + '_ {
         self.args.iter().filter_map(|s| self.raw.get(s.range()))

@@ -206,7 +206,8 @@ fn trimmed_args(argc: usize, first: &[&[u8]]) -> Vec<Bytes> {
 pub(crate) fn redacted_positions(first: &[&[u8]], argc: usize) -> Vec<usize> {
     let name = first.first().copied().unwrap_or_default();
     if name.eq_ignore_ascii_case(b"auth") {
-        return (1..argc).collect();
+        // (Only the positions shown can matter.)
+        return (1..argc.min(first.len())).collect();
     }
     if !name.eq_ignore_ascii_case(b"hello") {
         return Vec::new();

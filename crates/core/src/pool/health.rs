@@ -359,7 +359,7 @@ async fn probe(
 ) -> (Result<(), String>, Option<ControlConn>) {
     if let Some(mut conn) = kept {
         match conn.query(&[b"PING"]).await {
-            Ok(reply) => return (serving(reply), Some(conn)),
+            Ok(reply) => return keep_if_serving(reply, conn),
             // A hung server: a new connection would only wait as long again.
             Err(e @ BackendError::Timeout { .. }) => return (Err(e.to_string()), None),
             // Closed by the server (a restart, its `timeout`, CLIENT KILL):
@@ -380,7 +380,7 @@ async fn probe(
             .await
             .map_err(|e| e.to_string())?;
         let reply = conn.query(&[b"PING"]).await.map_err(|e| e.to_string())?;
-        Ok((serving(reply), conn))
+        Ok(keep_if_serving(reply, conn))
     };
     match tokio::time::timeout(
         timing.connect_timeout + timing.query_timeout + Duration::from_millis(10),
@@ -388,18 +388,22 @@ async fn probe(
     )
     .await
     {
-        Ok(Ok((verdict, conn))) => (verdict, Some(conn)),
+        Ok(Ok(probed)) => probed,
         Ok(Err(reason)) => (Err(reason), None),
         Err(_) => (Err("probe timed out".to_owned()), None),
     }
 }
 
-/// A PING's reply: LOADING, MASTERDOWN … are errors (not serving yet; the
-/// connection itself is fine).
-fn serving(reply: slotway_resp::Value) -> Result<(), String> {
+/// A PING's reply: LOADING, MASTERDOWN, NOAUTH … are errors (not serving
+/// yet). The connection is kept only while the server serves: the next
+/// probe of a failing server connects and authenticates afresh.
+fn keep_if_serving(
+    reply: slotway_resp::Value,
+    conn: ControlConn,
+) -> (Result<(), String>, Option<ControlConn>) {
     match reply {
-        slotway_resp::Value::Error(e) => Err(String::from_utf8_lossy(&e).into_owned()),
-        _ => Ok(()),
+        slotway_resp::Value::Error(e) => (Err(String::from_utf8_lossy(&e).into_owned()), None),
+        _ => (Ok(()), Some(conn)),
     }
 }
 

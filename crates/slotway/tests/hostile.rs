@@ -196,11 +196,14 @@ fn malformed_input_gets_redis_errors_and_others_keep_working() {
     assert!(during < before + 200 * MB, "RSS grew to {during}");
 }
 
+/// Clients that pipeline without reading are held back, not buffered: at
+/// the 4 MiB back-pressure mark, and once they read nothing for a tick, at
+/// their soft output limit (16 MiB here), never at their whole pipeline.
 #[test]
 fn client_that_never_reads_is_held_back_not_buffered() {
     slotway_fixture::require_binaries(&["redis-server", "redis-cli"]);
     let cluster = Cluster::start(3, 0).unwrap();
-    let mut proxy = Binary::start(&cluster, "", "");
+    let mut proxy = Binary::start(&cluster, "", "client_output_buffer_soft_limit = 16777216");
     let before = proxy.rss();
     let witness = Witness::start(proxy.port);
 
@@ -299,6 +302,43 @@ fn client_that_never_reads_is_held_back_not_buffered() {
     let want = b"+OK\r\n".repeat(requests as usize);
     let rest = read_n(&mut flood, want.len() - early_replies.len());
     assert!([early_replies, rest].concat() == want, "flood replies");
+}
+
+/// A client that writes its whole pipeline before reading any reply
+/// (redis-py's `execute()`, Jedis's `sync()`), with more replies than the
+/// back-pressure mark and more requests than the sockets' buffers hold,
+/// finishes, as it does against Redis or nutcracker: once its output has
+/// not moved for a clock tick, the proxy reads on (up to the soft output
+/// limit) instead of both waiting on each other for ever.
+#[test]
+fn a_client_that_writes_its_whole_pipeline_before_reading_finishes() {
+    slotway_fixture::require_binaries(&["redis-server", "redis-cli"]);
+    let cluster = Cluster::start(3, 0).unwrap();
+    let proxy = Binary::start(&cluster, "", "");
+    let key = "k".repeat(1000);
+    let value = vec![b'p'; 1000];
+    let mut c = proxy.client();
+    assert!(is_ok(&c.cmd(&[b"SET".as_slice(), key.as_bytes(), &value])));
+    // 30,000 GETs: 30 MB of requests and 30 MB of replies.
+    let n = 30_000;
+    let mut one = bytes::BytesMut::new();
+    slotway_resp::encode::command(&mut one, &["GET", &key]);
+    let batch = one.repeat(n);
+    let mut s = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+    let started = Instant::now();
+    s.write_all(&batch)
+        .expect("the proxy stopped reading: the pipeline waits on itself");
+    let mut reply = bytes::BytesMut::new();
+    slotway_resp::encode::bulk(&mut reply, &value);
+    let got = read_n(&mut s, reply.len() * n);
+    assert!(got == reply.repeat(n), "every reply, in order");
+    eprintln!(
+        "whole pipeline then read: {n} GETs of 1000 bytes in {:?}; proxy alive",
+        started.elapsed()
+    );
+    let mut w = proxy.client();
+    assert!(matches!(w.cmd(&["PING"]), Value::Simple(_)));
 }
 
 #[test]

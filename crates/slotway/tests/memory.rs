@@ -17,7 +17,7 @@ mod common;
 mod support;
 
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use common::{Raw, bulk, is_ok};
@@ -130,8 +130,7 @@ fn long_lived_client_state_keeps_no_read_buffer() {
         }
         held.push(c);
         if (i + 1) % per_round == 0 {
-            // Idle sessions give back the buffers they grew after a tick.
-            thread::sleep(Duration::from_millis(2500));
+            wait_until_idle_buffers_released(&proxy);
             rss.push(proxy.rss());
         }
     }
@@ -146,4 +145,29 @@ fn long_lived_client_state_keeps_no_read_buffer() {
         "RSS grew from {first} to {second}"
     );
     assert_eq!(bulk(&held[0].cmd(&["CLIENT", "GETNAME"])), b"app-0");
+}
+
+/// Waits until every session gave back the read buffer it grew (`rbs` in
+/// CLIENT LIST back to a new connection's 1 KiB; the queue's room is given
+/// back in the same tick), which takes one to two ticks of the sessions'
+/// one-second clock once they are idle.
+fn wait_until_idle_buffers_released(proxy: &Binary) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut c = proxy.client();
+    loop {
+        let list = common::text(&c.cmd(&["CLIENT", "LIST"]));
+        let grown = list
+            .split_whitespace()
+            .filter_map(|f| f.strip_prefix("rbs="))
+            .filter(|n| n.parse::<u64>().is_ok_and(|n| n > 1024))
+            .count();
+        if grown == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{grown} sessions still hold a grown read buffer"
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
 }

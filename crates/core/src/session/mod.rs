@@ -13,7 +13,10 @@
 //!   also patches the shared slot table), at most `max_redirects` times.
 //! - Back-pressure, not errors: with `max_inflight` requests outstanding, 64
 //!   MiB of requests outstanding, a large unwritten output, or the proxy-wide
-//!   buffer budget spent, the session stops reading its client.
+//!   buffer budget spent, the session stops reading its client. The output
+//!   mark holds only a client that reads: one that read none of its output
+//!   for a clock tick is read on up to its output limit ([`stall`]), so a
+//!   whole-pipeline-then-read client never waits on itself.
 //! - After a protocol error or QUIT the session reads nothing more, writes
 //!   every reply owed (the error last) and closes, as Redis does.
 //! - Client limits ([`limits`]) are checked once per event of the loop, not
@@ -46,6 +49,7 @@ mod proxy_config;
 mod pubsub;
 mod queue;
 mod resubscribe;
+mod stall;
 mod subframes;
 mod track;
 mod txn;
@@ -63,15 +67,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::backend::{ReplySink, ring};
 use crate::cluster::Topology;
 use local::ClientState;
 use queue::Queue;
 
-/// Stop reading a client whose unwritten replies exceed this.
-const OUT_HIGH_WATER: usize = 4 << 20;
 /// Free space offered to each read of the client socket, at most; a session
 /// starts with [`MIN_READ_CHUNK`] and doubles it each time a read fills all
 /// the space offered, so an idle client costs about a kilobyte. A client
@@ -281,6 +283,8 @@ async fn serve_client<R, W>(
     let mut clock = tokio::time::interval_at(Instant::now() + limits::CLOCK, limits::CLOCK);
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut meter = limits::Meter::new(shared.settings.client_limits, &shared.budget);
+    // The output back-pressure mark, lifted for a client that reads nothing.
+    let mut stall = stall::Stall::new(&shared.settings.client_limits);
     // Bytes read since the queue was last empty: the requests they hold
     // (their bytes shared zero-copy) live until answered.
     let mut pending_input = 0usize;
@@ -294,7 +298,8 @@ async fn serve_client<R, W>(
             break;
         }
         let busy = queue.is_waiting() || queue.has_output();
-        let can_read = queue.accepts_more(OUT_HIGH_WATER) && meter.may_read(busy);
+        let out_limit = stall.out_limit();
+        let can_read = queue.accepts_more(out_limit) && meter.may_read(busy);
         let offered = if can_read {
             let want = parser.needed().saturating_sub(input.len()).min(MAX_RESERVE);
             space.prepare(&mut input, want)
@@ -314,7 +319,8 @@ async fn serve_client<R, W>(
             () = sleep_until(resume_at), if resume_at.is_some() => Event::Resume,
             r = rd.read_buf(&mut input), if can_read => Event::Read(r),
             _ = ticker.tick(), if deadline.is_some() && queue.is_waiting() => Event::Tick,
-            _ = clock.tick(), if meter.clock_needed(busy) || releasable => Event::Clock,
+            _ = clock.tick(), if meter.clock_needed(busy) || releasable
+                || stall.watching(queue.out_len()) => Event::Clock,
         };
         let mut exceeded = None;
         match event {
@@ -336,27 +342,27 @@ async fn serve_client<R, W>(
                     // a request read — parsing finds nothing and the flush
                     // was just done: skipping it saves a table load and a
                     // flush per reply.)
-                    if queue.resume_at().is_some() || queue.parse_held_back(OUT_HIGH_WATER) {
-                        queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);
+                    if queue.resume_at().is_some() || queue.parse_held_back(out_limit) {
+                        queue.on_input(&mut parser, &mut input, out_limit);
                     }
                     // Write the replies now, not on the next turn of the
                     // loop: at `-P 1` that turn (every branch polled again)
                     // was a third of the session's work per request.
                     if queue.has_output()
                         && let Some(w) = queue.out_mut().try_write_to(&mut wr).await
-                        && !wrote(w, &shared, &mut meter, id)
+                        && !wrote(w, &shared, &mut meter, &mut stall, id)
                     {
                         break;
                     }
                 }
             }
             Event::Wrote(w) => {
-                if !wrote(w, &shared, &mut meter, id) {
+                if !wrote(w, &shared, &mut meter, &mut stall, id) {
                     break;
                 }
             }
             Event::RetryDue => queue.on_retry_due(),
-            Event::Resume => queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER),
+            Event::Resume => queue.on_input(&mut parser, &mut input, out_limit),
             // End of the client's input: like Redis, answer what was read
             // before it (a half-closed client still reads), then close.
             Event::Read(Ok(0)) => {
@@ -372,7 +378,7 @@ async fn serve_client<R, W>(
                 me.touch_at(now);
                 meter.activity();
                 pending_input = pending_input.saturating_add(n);
-                queue.on_input_at(&mut parser, &mut input, OUT_HIGH_WATER, Some(now));
+                queue.on_input_at(&mut parser, &mut input, out_limit, Some(now));
                 read_since_tick = true;
                 let size = space.offer().max(input.capacity());
                 read_peak = read_peak.max(size);
@@ -386,6 +392,15 @@ async fn serve_client<R, W>(
             Event::Clock => {
                 let subscribed = queue.subs.counts() != (0, 0, 0);
                 exceeded = meter.on_tick(usage(&queue, &input, pending_input, subscribed));
+                if stall.on_tick(queue.out_len()) {
+                    info!(
+                        event = "pipeline_stall",
+                        client = id,
+                        peer = ?me.addr,
+                        output = queue.out_len(),
+                        "client writes its pipeline without reading the replies: reading on up to its output limit"
+                    );
+                }
                 if !busy && !read_since_tick {
                     queue.release_idle();
                     if space.release(&mut input) {
@@ -400,8 +415,9 @@ async fn serve_client<R, W>(
         // `max_inflight`) goes on once this event lifted it, whatever the
         // event: the rest of a pipeline may already be in `input`, with
         // nothing left on the socket to wake a read.
-        if queue.parse_held_back(OUT_HIGH_WATER) {
-            queue.on_input(&mut parser, &mut input, OUT_HIGH_WATER);
+        let out_limit = stall.out_limit();
+        if queue.parse_held_back(out_limit) {
+            queue.on_input(&mut parser, &mut input, out_limit);
         }
         if !queue.is_waiting() {
             pending_input = input.len();
@@ -439,12 +455,16 @@ fn wrote(
     result: std::io::Result<usize>,
     shared: &Shared,
     meter: &mut limits::Meter<'_>,
+    stall: &mut stall::Stall,
     id: u64,
 ) -> bool {
     match result {
         Ok(n) => {
             shared.metrics.bytes_out.add(n as u64);
             meter.activity();
+            if n > 0 {
+                stall.wrote();
+            }
             true
         }
         Err(e) => {

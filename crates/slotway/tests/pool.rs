@@ -82,6 +82,23 @@ fn pool_proxy(
     Proxy::start_settings(settings)
 }
 
+/// A murmur/ketama pool over `entries` with `auto_eject_hosts`: probed
+/// every `probe`, ejecting after `failure_limit` failed probes.
+fn ejecting_pool(
+    entries: &[String],
+    probe: Duration,
+    failure_limit: u32,
+    retry_timeout: Duration,
+) -> Proxy {
+    pool_proxy(entries, Hash::Murmur, None, Distribution::Ketama, 0, |p| {
+        p.probe_interval = probe;
+        p.ejection = Some(Ejection {
+            failure_limit,
+            retry_timeout,
+        });
+    })
+}
+
 fn nutcracker_yaml(
     entries: &[String],
     hash: Hash,
@@ -397,13 +414,12 @@ fn dead_server_fails_fast_and_ejection_remaps() {
     drop(proxy);
 
     // auto_eject_hosts: after 2 failed probes the keys move.
-    let proxy = pool_proxy(&entries, Hash::Murmur, None, Distribution::Ketama, 0, |p| {
-        p.probe_interval = Duration::from_millis(100);
-        p.ejection = Some(Ejection {
-            failure_limit: 2,
-            retry_timeout: Duration::from_millis(500),
-        });
-    });
+    let proxy = ejecting_pool(
+        &entries,
+        Duration::from_millis(100),
+        2,
+        Duration::from_millis(500),
+    );
     let mut c = proxy.client();
     backends[2].kill();
     eventually("ejection never remapped the key", || {
@@ -431,13 +447,12 @@ fn dead_server_fails_fast_and_ejection_remaps() {
 fn probes_keep_one_connection_per_server() {
     let backends = servers(2);
     let entries = entries(&backends, false);
-    let proxy = pool_proxy(&entries, Hash::Murmur, None, Distribution::Ketama, 0, |p| {
-        p.probe_interval = Duration::from_millis(50);
-        p.ejection = Some(Ejection {
-            failure_limit: 1,
-            retry_timeout: Duration::from_secs(60),
-        });
-    });
+    let proxy = ejecting_pool(
+        &entries,
+        Duration::from_millis(50),
+        1,
+        Duration::from_secs(60),
+    );
     let mut c = proxy.client();
     let key = (0..100)
         .map(|i| format!("p{i}"))

@@ -315,28 +315,10 @@ fn a_client_that_writes_its_whole_pipeline_before_reading_finishes() {
     slotway_fixture::require_binaries(&["redis-server", "redis-cli"]);
     let cluster = Cluster::start(3, 0).unwrap();
     let proxy = Binary::start(&cluster, "", "");
-    let key = "k".repeat(1000);
-    let value = vec![b'p'; 1000];
-    let mut c = proxy.client();
-    assert!(is_ok(&c.cmd(&[b"SET".as_slice(), key.as_bytes(), &value])));
     // 30,000 GETs: 30 MB of requests and 30 MB of replies.
     let n = 30_000;
-    let mut one = bytes::BytesMut::new();
-    slotway_resp::encode::command(&mut one, &["GET", &key]);
-    let batch = one.repeat(n);
-    let mut s = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
-    s.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
-    let started = Instant::now();
-    s.write_all(&batch)
-        .expect("the proxy stopped reading: the pipeline waits on itself");
-    let mut reply = bytes::BytesMut::new();
-    slotway_resp::encode::bulk(&mut reply, &value);
-    let got = read_n(&mut s, reply.len() * n);
-    assert!(got == reply.repeat(n), "every reply, in order");
-    eprintln!(
-        "whole pipeline then read: {n} GETs of 1000 bytes in {:?}; proxy alive",
-        started.elapsed()
-    );
+    let took = common::whole_pipeline_then_read(("127.0.0.1", proxy.port), n);
+    eprintln!("whole pipeline then read: {n} GETs of 1000 bytes in {took:?}; proxy alive");
     let mut w = proxy.client();
     assert!(matches!(w.cmd(&["PING"]), Value::Simple(_)));
 }

@@ -16,6 +16,21 @@ use common::admin::{Admin, parse_metrics, start_cluster};
 use common::{Raw, is_ok, master_ranges, text};
 use slotway_resp::Value;
 
+/// A client read past the output mark because it writes its whole pipeline
+/// before reading (`session::stall`) is counted, in `/metrics` and in the
+/// stats.
+#[test]
+fn pipeline_stalls_are_counted() {
+    let cluster = start_cluster(3, 0);
+    let admin = Admin::start(&cluster.seeds(), |_| {});
+    admin.wait_ready();
+    let stalls = "slotway_pipeline_stalls_total";
+    assert_eq!(parse_metrics(&admin.get("/metrics").body)[stalls], 0.0);
+    common::whole_pipeline_then_read(admin.proxy, 30_000);
+    assert_eq!(parse_metrics(&admin.get("/metrics").body)[stalls], 1.0);
+    assert_eq!(admin.json("/api/v1/stats/backends")["pipeline_stalls"], 1);
+}
+
 #[test]
 fn metrics_are_prometheus_text_and_counters_move() {
     let cluster = start_cluster(3, 0);

@@ -232,7 +232,7 @@ fn per_call(usec: u64, calls: u64) -> f64 {
 }
 
 /// `GET /api/v1/stats/backends`: per node of the topology, and the
-/// redirect, retry and refresh counters.
+/// redirect, retry, refresh and pipeline-stall counters.
 #[must_use]
 pub fn backends(engine: &Engine) -> Value {
     let table = engine.topology().load();
@@ -254,6 +254,7 @@ pub fn backends(engine: &Engine) -> Value {
         },
         "retries": c(&m.retries),
         "parked_retries": c(&m.parked),
+        "pipeline_stalls": c(&m.pipeline_stalls),
         "topology_refreshes": c(&m.refreshes_ok),
         "topology_refresh_failures": c(&m.refreshes_failed),
     })

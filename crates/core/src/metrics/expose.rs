@@ -180,6 +180,11 @@ fn scrape(engine: &Engine, labelled: bool) -> Scrape {
                 count(&m.parked),
             ),
             (
+                "pipeline_stalls",
+                "Clients read past the 4 MiB output mark after reading none of their replies for a second (whole-pipeline-then-read clients, or clients that never read).",
+                count(&m.pipeline_stalls),
+            ),
+            (
                 "topology_refreshes",
                 "Topology refreshes that installed a view.",
                 count(&m.refreshes_ok),

@@ -82,6 +82,9 @@ pub struct Metrics {
     pub refreshes_ok: Count,
     /// Topology refreshes where no node answered.
     pub refreshes_failed: Count,
+    /// Clients read past the output back-pressure mark after reading none
+    /// of their output for a clock tick (`session::stall`).
+    pub pipeline_stalls: Count,
 }
 
 impl Metrics {

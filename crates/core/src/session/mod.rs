@@ -392,7 +392,11 @@ async fn serve_client<R, W>(
             Event::Clock => {
                 let subscribed = queue.subs.counts() != (0, 0, 0);
                 exceeded = meter.on_tick(usage(&queue, &input, pending_input, subscribed));
-                if stall.on_tick(queue.out_len()) {
+                let relief = stall.on_tick(queue.out_len());
+                if relief != stall::Relief::None {
+                    shared.metrics.pipeline_stalls.inc();
+                }
+                if relief == stall::Relief::First {
                     info!(
                         event = "pipeline_stall",
                         client = id,

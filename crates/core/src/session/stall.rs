@@ -79,18 +79,32 @@ impl Stall {
         !self.relieved && output >= OUT_HIGH_WATER
     }
 
-    /// A tick of the session's clock. True the first time in the session
-    /// that a held client wrote none of its output for a whole tick (the
-    /// caller logs it); from then on it is read up to the relief mark.
-    pub fn on_tick(&mut self, output: usize) -> bool {
+    /// A tick of the session's clock: a held client that wrote none of its
+    /// output for a whole tick is read up to the relief mark from now on.
+    pub fn on_tick(&mut self, output: usize) -> Relief {
         let stalled = self.watching(output) && !self.wrote;
         self.wrote = false;
         if !stalled {
-            return false;
+            return Relief::None;
         }
         self.relieved = true;
-        !std::mem::replace(&mut self.logged, true)
+        if std::mem::replace(&mut self.logged, true) {
+            Relief::Again
+        } else {
+            Relief::First
+        }
     }
+}
+
+/// What a tick decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Relief {
+    /// Nothing changed.
+    None,
+    /// Read on from now: the first time in the session (worth a log line).
+    First,
+    /// Read on from now, again.
+    Again,
 }
 
 #[cfg(test)]
@@ -112,12 +126,12 @@ mod tests {
         // Held, but it wrote during each tick: never relieved.
         for _ in 0..5 {
             s.wrote();
-            assert!(!s.on_tick(OUT_HIGH_WATER + 1));
+            assert_eq!(s.on_tick(OUT_HIGH_WATER + 1), Relief::None);
             assert_eq!(s.out_limit(), OUT_HIGH_WATER);
         }
         // Not held: nothing to relieve.
         assert!(!s.watching(10));
-        assert!(!s.on_tick(10));
+        assert_eq!(s.on_tick(10), Relief::None);
         assert_eq!(s.out_limit(), OUT_HIGH_WATER);
     }
 
@@ -126,18 +140,16 @@ mod tests {
         let mut s = Stall::new(&limits(Some(64 << 20), Some(1 << 30)));
         s.wrote();
         // The tick in which it was held still saw a write.
-        assert!(!s.on_tick(OUT_HIGH_WATER));
-        assert!(s.on_tick(OUT_HIGH_WATER), "logged once");
+        assert_eq!(s.on_tick(OUT_HIGH_WATER), Relief::None);
+        assert_eq!(s.on_tick(OUT_HIGH_WATER), Relief::First);
         assert_eq!(s.out_limit(), 64 << 20);
         assert!(!s.watching(OUT_HIGH_WATER * 2));
         // It reads again: the mark is back.
         s.wrote();
         assert_eq!(s.out_limit(), OUT_HIGH_WATER);
-        assert!(!s.on_tick(OUT_HIGH_WATER));
-        assert!(
-            !s.on_tick(OUT_HIGH_WATER),
-            "relieved again, not logged again"
-        );
+        assert_eq!(s.on_tick(OUT_HIGH_WATER), Relief::None);
+        // Relieved again: counted, not logged again.
+        assert_eq!(s.on_tick(OUT_HIGH_WATER), Relief::Again);
         assert_eq!(s.out_limit(), 64 << 20);
     }
 

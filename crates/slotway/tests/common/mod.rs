@@ -305,3 +305,31 @@ pub fn wait_listening(port: u16, what: &str) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A client that writes its whole pipeline before reading any reply
+/// (redis-py's `execute()`, Jedis's `sync()`) through the proxy at `addr`:
+/// `n` GETs of a 1000-byte key holding a 1000-byte value (about 1 KB each
+/// way per request), written whole, then every reply read and checked.
+/// Panics if the proxy stops reading it (the write times out). Returns how
+/// long the whole exchange took.
+pub fn whole_pipeline_then_read(addr: impl std::net::ToSocketAddrs + Copy, n: usize) -> Duration {
+    let key = "k".repeat(1000);
+    let value = vec![b'p'; 1000];
+    let mut c = Raw::connect(addr);
+    assert!(is_ok(&c.cmd(&[b"SET".as_slice(), key.as_bytes(), &value])));
+    let mut one = BytesMut::new();
+    slotway_resp::encode::command(&mut one, &["GET", &key]);
+    let batch = one.repeat(n);
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let started = Instant::now();
+    s.write_all(&batch)
+        .expect("the proxy stopped reading: the pipeline waits on itself");
+    let mut reply = BytesMut::new();
+    slotway_resp::encode::bulk(&mut reply, &value);
+    let mut got = vec![0u8; reply.len() * n];
+    s.read_exact(&mut got).unwrap();
+    assert!(got == reply.repeat(n), "every reply, in order");
+    started.elapsed()
+}

@@ -303,9 +303,6 @@ impl ProbeConns {
     }
 
     fn put(&mut self, i: usize, conn: Option<ControlConn>) {
-        if self.conns.len() <= i {
-            self.conns.resize_with(i + 1, || None);
-        }
         if let Some(slot) = self.conns.get_mut(i) {
             *slot = conn;
         }
@@ -322,6 +319,7 @@ pub async fn probe_all(
     timing: PoolTiming,
     conns: &mut ProbeConns,
 ) -> Vec<Option<Result<(), String>>> {
+    conns.conns.resize_with(addrs.len(), || None);
     let mut set = tokio::task::JoinSet::new();
     for (i, addr) in addrs.iter().enumerate() {
         if !due.get(i).copied().unwrap_or(true) {

@@ -218,10 +218,12 @@ impl Queue {
     }
 
     /// Whether the queue holds memory a burst grew (the output buffer, or
-    /// room for more entries than a few): what [`Queue::release_idle`]
+    /// room for more entries or tracked requests than a few): what [`Queue::release_idle`]
     /// would give back.
     pub fn holds_more(&self) -> bool {
-        self.out.holds_more() || self.entries.capacity() > IDLE_ENTRIES
+        self.out.holds_more()
+            || self.entries.capacity() > IDLE_ENTRIES
+            || self.track.holds_more(IDLE_ENTRIES)
     }
 
     /// With nothing outstanding: gives back what a burst grew (the output

@@ -55,6 +55,13 @@ pub(super) struct Tracker {
 }
 
 impl Tracker {
+    /// Whether a pipeline grew the tracking room past `idle` entries (a
+    /// pipeline of requests answered by the proxy itself grows it without
+    /// growing the queue).
+    pub fn holds_more(&self, idle: usize) -> bool {
+        self.pending.capacity() > idle
+    }
+
     /// Frees what a pipeline grew, once nothing is tracked.
     pub fn release(&mut self) {
         if self.pending.is_empty() {

@@ -46,6 +46,9 @@ impl Binary {
         let child = Command::new(BIN)
             .arg("--config")
             .arg(&path)
+            // Freed pages go back to the system at once (jemalloc keeps them
+            // for seconds by default), so RSS is what the proxy holds.
+            .env("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

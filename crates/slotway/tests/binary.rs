@@ -14,7 +14,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Raw, text};
+use common::text;
 use slotway_fixture::Cluster;
 use slotway_resp::Value;
 
@@ -95,21 +95,6 @@ fn output_to_a_closed_pipe_is_no_panic() {
     }
 }
 
-fn wait_serving(port: u16) -> Raw {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            drop(s);
-            let mut c = Raw::connect(("127.0.0.1", port));
-            if matches!(c.cmd(&["GET", "probe"]), Value::Null) {
-                return c;
-            }
-        }
-        assert!(Instant::now() < deadline, "proxy did not start serving");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn config_file_then_sigterm_finishes_in_flight_requests() {
     let cluster = Cluster::start(3, 0).unwrap();
@@ -134,7 +119,9 @@ fn config_file_then_sigterm_finishes_in_flight_requests() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut c = wait_serving(port);
+    let mut c = common::wait_child_serving(&mut child, port, &[&["GET", "probe"]], |v| {
+        matches!(v, Value::Null)
+    });
     assert_eq!(text(&c.cmd(&["SET", "k", "v"])), "OK");
 
     // A script that keeps its node busy for a while, in flight at SIGTERM.

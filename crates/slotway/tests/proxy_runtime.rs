@@ -50,11 +50,8 @@ fn start_rcp(
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let guard = common::OwnedChild(child);
-    wait_until("the proxy to serve", || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            && is_ok(&Raw::connect(("127.0.0.1", port)).cmd(&["SET", "warm", "1"]))
-    });
+    let mut guard = common::OwnedChild(child);
+    common::wait_child_serving(&mut guard.0, port, &[&["SET", "warm", "1"]], is_ok);
     guard
 }
 

@@ -16,7 +16,6 @@
 
 mod common;
 
-use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -76,18 +75,8 @@ fn setup(prefix: &str, password: Option<&str>) -> Setup {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let proxy = common::OwnedChild(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let admin = loop {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            let mut c = Raw::connect(("127.0.0.1", port));
-            if is_ok(&c.cmd(&["SET", &keys[0], "v"])) {
-                break c;
-            }
-        }
-        assert!(Instant::now() < deadline, "proxy never served");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let mut proxy = common::OwnedChild(child);
+    let admin = common::wait_child_serving(&mut proxy.0, port, &[&["SET", &keys[0], "v"]], is_ok);
     Setup {
         cluster,
         keys,

@@ -13,9 +13,8 @@
 mod common;
 
 use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{bulk, is_ok, text};
 use slotway_fixture::{free_port, run_bounded};
@@ -55,18 +54,8 @@ fn proxy_conf_keys_tcp_and_unix_socket() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _guard = common::OwnedChild(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut c = loop {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            let mut c = common::Raw::connect(("127.0.0.1", port));
-            if is_ok(&c.cmd(&["SET", "rcp:a", "1"])) {
-                break c;
-            }
-        }
-        assert!(Instant::now() < deadline, "proxy never served");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let mut guard = common::OwnedChild(child);
+    let mut c = common::wait_child_serving(&mut guard.0, port, &[&["SET", "rcp:a", "1"]], is_ok);
     assert_eq!(bulk(&c.cmd(&["GET", "rcp:a"])), b"1");
     // Like redis-cluster-proxy without enable-cross-slot: its own refusal.
     let reply = text(&c.cmd(&["MGET", "rcp:a", "rcp:b", "rcp:c", "rcp:d"]));

@@ -205,15 +205,20 @@ impl Raw {
 
     /// Reads one reply, `None` on EOF.
     pub fn try_read(&mut self) -> Option<Value> {
+        self.read_io().expect("read reply")
+    }
+
+    /// Reads one reply: `Ok(None)` on EOF, the error on a reset or timeout.
+    pub fn read_io(&mut self) -> std::io::Result<Option<Value>> {
         loop {
             if let Some((v, n)) = Value::decode(&self.buf).unwrap() {
                 let _ = self.buf.split_to(n);
-                return Some(v);
+                return Ok(Some(v));
             }
             let mut chunk = vec![0u8; 256 * 1024];
-            let n = self.stream.read(&mut chunk).expect("read reply");
+            let n = self.stream.read(&mut chunk)?;
             if n == 0 {
-                return None;
+                return Ok(None);
             }
             self.buf.extend_from_slice(&chunk[..n]);
         }
@@ -295,6 +300,61 @@ pub fn spawn_config_admin(path: &std::path::Path, admin_port: u16) -> OwnedChild
         .spawn()
         .expect("the slotway binary starts");
     OwnedChild(child)
+}
+
+/// Waits until the proxy process `child` serves on 127.0.0.1:`port`: a new
+/// connection's replies to `probe` satisfy `ready`. Returns that connection.
+/// A refused, reset or closed connection means "not yet" (the process may be
+/// between binding and serving); the process exiting fails at once with its
+/// status, so a crash is never mistaken for slowness. Bounded by 20 s.
+pub fn wait_child_serving<A: AsRef<[u8]>>(
+    child: &mut std::process::Child,
+    port: u16,
+    probe: &[&[A]],
+    ready: impl Fn(&Value) -> bool,
+) -> Raw {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the proxy on port {port} exited before serving: {status}");
+        }
+        if let Some(c) = try_probe(port, probe, &ready) {
+            return c;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the proxy on port {port} never served"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One readiness attempt: connect, send every `probe`, `Some` if each reply
+/// satisfies `ready`; any I/O failure is `None`.
+fn try_probe<A: AsRef<[u8]>>(
+    port: u16,
+    probe: &[&[A]],
+    ready: &impl Fn(&Value) -> bool,
+) -> Option<Raw> {
+    let stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream.set_nodelay(true).ok()?;
+    let mut c = Raw {
+        stream,
+        buf: BytesMut::new(),
+    };
+    for args in probe {
+        let mut out = BytesMut::new();
+        slotway_resp::encode::command(&mut out, args);
+        c.stream.write_all(&out).ok()?;
+        if !ready(&c.read_io().ok()??) {
+            return None;
+        }
+    }
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .ok()?;
+    Some(c)
 }
 
 /// Waits until 127.0.0.1:`port` accepts connections (bounded).

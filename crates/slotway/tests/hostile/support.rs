@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use slotway_fixture::Cluster;
 use slotway_resp::Value;
@@ -54,25 +54,16 @@ impl Binary {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let b = Binary {
+        let mut b = Binary {
             child,
             port,
             _dir: dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
-                drop(s);
-                let mut c = b.client();
-                let ready =
-                    (0..16).all(|i| matches!(c.cmd(&["GET", &format!("ready:{i}")]), Value::Null));
-                if ready {
-                    return b;
-                }
-            }
-            assert!(Instant::now() < deadline, "slotway did not start serving");
-            thread::sleep(Duration::from_millis(100));
-        }
+        let keys: Vec<String> = (0..16).map(|i| format!("ready:{i}")).collect();
+        let probe: Vec<[&str; 2]> = keys.iter().map(|k| ["GET", k.as_str()]).collect();
+        let probe: Vec<&[&str]> = probe.iter().map(|p| p.as_slice()).collect();
+        crate::common::wait_child_serving(&mut b.child, port, &probe, |v| matches!(v, Value::Null));
+        b
     }
 
     pub fn client(&self) -> Raw {

@@ -2,6 +2,11 @@
 //! queries). One command at a time, every step bounded by a timeout. Not
 //! used on the data path. With `cluster.tls` it speaks TLS like the data
 //! connections ([`ControlConn::connect_tls`]).
+//!
+//! Periodic askers (the topology refresher, the pools' health probes) keep
+//! one connection per node from round to round ([`ask_kept`]): connecting,
+//! authenticating (a TLS handshake with TLS) and closing every round cost
+//! the nodes a connection per second or so per proxy, for nothing.
 
 use std::time::Duration;
 
@@ -36,6 +41,44 @@ impl std::fmt::Debug for ControlConn {
             .field("addr", &self.addr)
             .finish_non_exhaustive()
     }
+}
+
+/// What [`ask_kept`]'s question returns: boxed, because an async closure's
+/// future cannot be shown to be `Send` for every borrow of the connection
+/// (the refresher runs its questions on spawned tasks).
+pub type Asked<'c, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, BackendError>> + Send + 'c>>;
+
+/// Runs `ask` on `kept` (if it is to `addr`), else — none was kept, or the
+/// node closed it (a restart, its `timeout`, `CLIENT KILL`), which says
+/// nothing about the node yet — on a new connection, authenticated with
+/// `prelude`. Returns `ask`'s result with the connection it ran on, to keep
+/// for the next round. A failure drops the connection, so a failing node is
+/// asked on a fresh one next time; a kept connection that timed out is not
+/// retried now (a new one would only wait as long again).
+///
+/// # Errors
+/// Connecting, authenticating or `ask` failed.
+pub async fn ask_kept<T>(
+    addr: &str,
+    kept: Option<ControlConn>,
+    prelude: &crate::backend::Prelude,
+    connect_timeout: Duration,
+    query_timeout: Duration,
+    mut ask: impl FnMut(&mut ControlConn) -> Asked<'_, T>,
+) -> Result<(T, ControlConn), BackendError> {
+    if let Some(mut conn) = kept.filter(|c| c.addr == addr) {
+        match ask(&mut conn).await {
+            Ok(t) => return Ok((t, conn)),
+            Err(BackendError::Io { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let mut conn =
+        ControlConn::connect_tls(addr, prelude.tls(), connect_timeout, query_timeout).await?;
+    conn.authenticate(prelude).await?;
+    let t = ask(&mut conn).await?;
+    Ok((t, conn))
 }
 
 impl ControlConn {

@@ -13,7 +13,13 @@
 //! node answers it retries with capped exponential back-off: the proxy keeps
 //! serving what it knows (or answers `-CLUSTERDOWN` if it knows nothing) and
 //! never stops trying.
+//!
+//! Its connection to each node it asked is kept for the next refresh
+//! ([`Kept`]), as long as the node answers and stays a candidate: a refresh
+//! every 10 s would otherwise open (and authenticate, and with TLS
+//! handshake) a connection to three nodes each time.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::changes;
-use super::control::ControlConn;
+use super::control::{ControlConn, ask_kept};
 use super::epoch;
 use super::migration::{self, SlotMigration};
 use super::table::Topology;
@@ -53,10 +59,11 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let mut failures: u32 = 0;
+    let mut kept = Kept::default();
     loop {
         let before = Arc::clone(&*topology.load());
         metrics.refreshes_started.inc();
-        let ok = refresh_once(&topology, timing).await;
+        let ok = refresh_keeping(&topology, timing, &mut kept).await;
         if ok {
             metrics.refreshes_ok.inc();
             let after = Arc::clone(&*topology.load());
@@ -121,20 +128,35 @@ fn gather_window(first: Duration, query_timeout: Duration) -> Duration {
     first.max(GATHER_MIN).min(query_timeout)
 }
 
-/// One refresh: the candidates are asked a few at a time; the answers of
-/// the first batch in which some node knows a slot map are merged by config
-/// epoch and installed. Returns whether a view was installed.
+/// The refresher's connections, by node address, kept between refreshes.
+#[derive(Debug, Default)]
+pub struct Kept {
+    conns: HashMap<String, ControlConn>,
+}
+
+/// One refresh on new connections, closed after it (see [`refresh_keeping`]).
 pub async fn refresh_once(topology: &Topology, timing: RefreshTiming) -> bool {
-    let want_version = topology.backend_version().is_none();
+    refresh_keeping(topology, timing, &mut Kept::default()).await
+}
+
+/// One refresh: the candidates are asked a few at a time, each on the
+/// connection `kept` holds for it (or a new one, kept in turn when it
+/// answers); the answers of the first batch in which some node knows a slot
+/// map are merged by config epoch and installed. Connections to nodes no
+/// longer candidates are closed. Returns whether a view was installed.
+pub async fn refresh_keeping(topology: &Topology, timing: RefreshTiming, kept: &mut Kept) -> bool {
     let candidates = topology.candidates();
+    kept.conns.retain(|addr, _| candidates.contains(addr));
+    let want_version = topology.backend_version().is_none();
     for batch in candidates.chunks(PARALLEL) {
         let started = Instant::now();
         let mut asks = tokio::task::JoinSet::new();
         for addr in batch {
             let addr = addr.clone();
+            let conn = kept.conns.remove(&addr);
             let prelude = topology.prelude().clone();
             asks.spawn(async move {
-                let result = fetch(&addr, timing, want_version, &prelude).await;
+                let result = fetch(&addr, conn, timing, want_version, &prelude).await;
                 (addr, result)
             });
         }
@@ -152,6 +174,14 @@ pub async fn refresh_once(topology: &Topology, timing: RefreshTiming) -> bool {
             let Some(done) = next else {
                 break;
             };
+            // A node that answered keeps its connection, whatever it knows.
+            let done = done.map(|(addr, result)| {
+                let answer = result.map(|(answer, conn)| {
+                    kept.conns.insert(addr.clone(), conn);
+                    answer
+                });
+                (addr, answer)
+            });
             match done {
                 Ok((addr, Ok(answer))) if answer.view.covered_slots() > 0 => {
                     if let Some(v) = answer.version {
@@ -217,21 +247,37 @@ struct Answer {
     migrations: Vec<SlotMigration>,
 }
 
-/// Asks one node for its view (and, if wanted, its `redis_version`).
+/// Asks one node for its view (and, if wanted, its `redis_version`), on
+/// `kept` or a new connection; returns the answer with the connection.
 async fn fetch(
     addr: &str,
+    kept: Option<ControlConn>,
     timing: RefreshTiming,
     want_version: bool,
     prelude: &crate::backend::Prelude,
-) -> Result<Answer, BackendError> {
-    let mut conn = ControlConn::connect_tls(
+) -> Result<(Answer, ControlConn), BackendError> {
+    ask_kept(
         addr,
-        prelude.tls(),
+        kept,
+        prelude,
         timing.connect_timeout,
         timing.query_timeout,
+        |conn| {
+            let addr = addr.to_owned();
+            let tls = prelude.tls().is_some();
+            Box::pin(async move { query_view(conn, &addr, want_version, tls).await })
+        },
     )
-    .await?;
-    conn.authenticate(prelude).await?;
+    .await
+}
+
+/// The topology queries on one connection to `addr`.
+async fn query_view(
+    conn: &mut ControlConn,
+    addr: &str,
+    want_version: bool,
+    tls: bool,
+) -> Result<Answer, BackendError> {
     let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let bad = |reason: String| BackendError::Reply {
@@ -263,9 +309,7 @@ async fn fetch(
             }
             view::parse_slots(&reply, host, &epochs).map_err(bad)?
         }
-        Some(reply) => {
-            view::parse_shards(&reply, host, &epochs, prelude.tls().is_some()).map_err(bad)?
-        }
+        Some(reply) => view::parse_shards(&reply, host, &epochs, tls).map_err(bad)?,
     };
     let version = if want_version {
         let info = conn.query(&[b"INFO", b"server"]).await?;

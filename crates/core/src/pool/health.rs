@@ -26,8 +26,7 @@ use tracing::{info, warn};
 use super::status::{Action, ActionError, Board, ServerState, ServerStatus, now_ms};
 use super::{Ejection, PoolSettings, PoolTiming};
 use crate::backend::Prelude;
-use crate::cluster::control::ControlConn;
-use crate::error::BackendError;
+use crate::cluster::control::{ControlConn, ask_kept};
 
 /// Per-server health state.
 #[derive(Debug)]
@@ -355,39 +354,22 @@ async fn probe(
     prelude: &Prelude,
     timing: PoolTiming,
 ) -> (Result<(), String>, Option<ControlConn>) {
-    if let Some(mut conn) = kept {
-        match conn.query(&[b"PING"]).await {
-            Ok(reply) => return keep_if_serving(reply, conn),
-            // A hung server: a new connection would only wait as long again.
-            Err(e @ BackendError::Timeout { .. }) => return (Err(e.to_string()), None),
-            // Closed by the server (a restart, its `timeout`, CLIENT KILL):
-            // says nothing about the server yet; a new connection decides.
-            Err(_) => {}
-        }
-    }
-    let attempt = async {
-        let mut conn = ControlConn::connect_tls(
-            addr,
-            prelude.tls(),
-            timing.connect_timeout,
-            timing.query_timeout,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        conn.authenticate(prelude)
-            .await
-            .map_err(|e| e.to_string())?;
-        let reply = conn.query(&[b"PING"]).await.map_err(|e| e.to_string())?;
-        Ok(keep_if_serving(reply, conn))
-    };
+    let asked = ask_kept(
+        addr,
+        kept,
+        prelude,
+        timing.connect_timeout,
+        timing.query_timeout,
+        |conn| Box::pin(conn.query(&[b"PING"])),
+    );
     match tokio::time::timeout(
         timing.connect_timeout + timing.query_timeout + Duration::from_millis(10),
-        attempt,
+        asked,
     )
     .await
     {
-        Ok(Ok(probed)) => probed,
-        Ok(Err(reason)) => (Err(reason), None),
+        Ok(Ok((reply, conn))) => keep_if_serving(reply, conn),
+        Ok(Err(e)) => (Err(e.to_string()), None),
         Err(_) => (Err("probe timed out".to_owned()), None),
     }
 }

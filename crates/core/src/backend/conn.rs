@@ -32,16 +32,18 @@ use std::time::Duration;
 use bytes::Bytes;
 use slotway_resp::Protocol;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+mod mailbox;
 mod replies;
 
 use super::dial::{Backoff, Stream, connect};
 use super::sink::{Failure, FailureKind, Reply, ReplySink};
 use crate::stats;
+use mailbox::{Receiver, Sender};
 use replies::{Reader, dispatch_replies};
 
 /// Stop taking requests off the channel while this much is waiting to be
@@ -92,7 +94,7 @@ use super::write_ack::is_null_reply;
 /// The sending side of a connection task; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct ConnHandle {
-    tx: mpsc::UnboundedSender<BackendRequest>,
+    tx: Sender<BackendRequest>,
 }
 
 impl ConnHandle {
@@ -102,7 +104,7 @@ impl ConnHandle {
     /// The connection task is gone; the request was not sent.
     #[allow(clippy::result_large_err)]
     pub fn send(&self, req: BackendRequest) -> Result<(), BackendRequest> {
-        self.tx.send(req).map_err(|e| e.0)
+        self.tx.send(req)
     }
 }
 
@@ -149,12 +151,12 @@ pub fn spawn_on(
     workers: &crate::workers::Workers,
     worker: usize,
 ) -> ConnHandle {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mailbox::mailbox();
     workers.spawn_on(worker, run(params, rx));
     ConnHandle { tx }
 }
 
-async fn run(params: ConnParams, mut rx: mpsc::UnboundedReceiver<BackendRequest>) {
+async fn run(params: ConnParams, mut rx: Receiver<BackendRequest>) {
     let stats = crate::metrics::backend::conn_stats(&params.addr);
     let mut backoff = Backoff::new();
     loop {
@@ -254,7 +256,7 @@ fn stream_lost(params: &ConnParams, kind: FailureKind) -> bool {
 fn fail_queued(
     params: &ConnParams,
     first: BackendRequest,
-    rx: &mut mpsc::UnboundedReceiver<BackendRequest>,
+    rx: &mut Receiver<BackendRequest>,
     reason: &str,
 ) {
     let kind = FailureKind::Connect(reason.to_owned());
@@ -267,7 +269,7 @@ fn fail_queued(
                 kind: kind.clone(),
             }),
         );
-        next = rx.try_recv().ok();
+        next = rx.try_recv();
     }
 }
 
@@ -386,7 +388,7 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     mut rd: R,
     mut wr: W,
     first: BackendRequest,
-    rx: &mut mpsc::UnboundedReceiver<BackendRequest>,
+    rx: &mut Receiver<BackendRequest>,
     depth: &crate::metrics::backend::ConnDepth,
 ) -> Result<(), String> {
     let mut wire = Wire {
@@ -573,15 +575,15 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
 
 /// Moves every request already queued on the channel into the write buffer
 /// (up to the high-water mark); returns how many.
-fn drain(rx: &mut mpsc::UnboundedReceiver<BackendRequest>, wire: &mut Wire, stream: bool) -> u64 {
+fn drain(rx: &mut Receiver<BackendRequest>, wire: &mut Wire, stream: bool) -> u64 {
     let mut n = 0;
     while wire.out.len() < WRITE_HIGH_WATER {
         match rx.try_recv() {
-            Ok(req) => {
+            Some(req) => {
                 wire.push(req, stream);
                 n += 1;
             }
-            Err(_) => break,
+            None => break,
         }
     }
     n

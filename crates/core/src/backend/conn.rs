@@ -1,7 +1,7 @@
 //! One shared, pipelined connection to a Redis node, run as one task.
 //!
-//! Many clients' requests arrive on an unbounded channel; the task copies as
-//! many as are queued into one write buffer (one `write` for many requests),
+//! Many clients' requests arrive in its unbounded mailbox (`conn/mailbox.rs`);
+//! the task copies as many as are queued into one write buffer (one `write` for many requests),
 //! remembers the order in a FIFO, and matches each reply frame from the node
 //! to the oldest request still waiting — Redis answers a connection strictly
 //! in order. Out-of-band RESP3 push frames do not consume a request.
@@ -16,7 +16,7 @@
 //! Redis learns a blocked client went away.
 //!
 //! Invariants:
-//! - Every request taken off the channel gets exactly one delivery on its
+//! - Every request taken out of the mailbox gets exactly one delivery on its
 //!   sink: the node's reply, or a [`Failure`] saying whether any of its bytes
 //!   were written (only then may the node have executed it).
 //! - The connection is opened lazily, on the first request, and re-opened the
@@ -46,8 +46,8 @@ use crate::stats;
 use mailbox::{Receiver, Sender};
 use replies::{Reader, dispatch_replies};
 
-/// Stop taking requests off the channel while this much is waiting to be
-/// written: the node is slower than the clients, let the channel hold them.
+/// Stop taking requests out of the mailbox while this much is waiting to be
+/// written: the node is slower than the clients, let the mailbox hold them.
 const WRITE_HIGH_WATER: usize = 1 << 20;
 /// How a connection's end is reported, so the right counter is bumped.
 const CLOSED_BY_NODE: &str = "closed by the node";
@@ -573,7 +573,7 @@ async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     result
 }
 
-/// Moves every request already queued on the channel into the write buffer
+/// Moves every request already queued in the mailbox into the write buffer
 /// (up to the high-water mark); returns how many.
 fn drain(rx: &mut Receiver<BackendRequest>, wire: &mut Wire, stream: bool) -> u64 {
     let mut n = 0;

@@ -156,7 +156,7 @@ pub struct Forward {
 /// Commands the proxy answers itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Local {
-    /// PING [message]
+    /// PING `[message]`
     Ping,
     /// ACL WHOAMI: the proxy's user of this client.
     AclWhoami,

@@ -170,7 +170,7 @@ pub enum Local {
     Select,
     /// RESET
     Reset,
-    /// AUTH [user] pass
+    /// AUTH `[user]` pass
     Auth,
     /// CLIENT SETNAME
     ClientSetName,

@@ -4,7 +4,7 @@
 //! holds; each request is answered locally, refused, or sent to the shared
 //! connection of the node owning its slot, tagged with a sequence number.
 //! Replies come back through the session's [`ReplySink`] in any order and are
-//! written to the client strictly in request order (see [`queue`]).
+//! written to the client strictly in request order (see `queue.rs`).
 //!
 //! Invariants:
 //! - Replies reach the client in exactly the order of its requests, whatever
@@ -15,7 +15,7 @@
 //!   MiB of requests outstanding, a large unwritten output, or the proxy-wide
 //!   buffer budget spent, the session stops reading its client. The output
 //!   mark holds only a client that reads: one that read none of its output
-//!   for a clock tick is read on up to its output limit ([`stall`]), so a
+//!   for a clock tick is read on up to its output limit (`stall.rs`), so a
 //!   whole-pipeline-then-read client never waits on itself.
 //! - After a protocol error or QUIT the session reads nothing more, writes
 //!   every reply owed (the error last) and closes, as Redis does.

@@ -177,15 +177,18 @@ pub struct Raw {
 
 impl Raw {
     pub fn connect(addr: impl std::net::ToSocketAddrs) -> Raw {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        stream.set_nodelay(true).unwrap();
-        Raw {
+        Self::try_connect(addr).unwrap()
+    }
+
+    /// [`Raw::connect`], the failure returned.
+    pub fn try_connect(addr: impl std::net::ToSocketAddrs) -> std::io::Result<Raw> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+        stream.set_nodelay(true)?;
+        Ok(Raw {
             stream,
             buf: BytesMut::new(),
-        }
+        })
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
@@ -247,6 +250,14 @@ impl Raw {
     pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Value {
         self.send_cmd(args);
         self.read()
+    }
+
+    /// [`Raw::cmd`], a failure or EOF returned instead of panicking.
+    pub fn try_cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> std::io::Result<Option<Value>> {
+        let mut out = BytesMut::new();
+        slotway_resp::encode::command(&mut out, args);
+        self.stream.write_all(&out)?;
+        self.read_io()
     }
 }
 
@@ -336,18 +347,12 @@ fn try_probe<A: AsRef<[u8]>>(
     probe: &[&[A]],
     ready: &impl Fn(&Value) -> bool,
 ) -> Option<Raw> {
-    let stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream.set_nodelay(true).ok()?;
-    let mut c = Raw {
-        stream,
-        buf: BytesMut::new(),
-    };
+    let mut c = Raw::try_connect(("127.0.0.1", port)).ok()?;
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .ok()?;
     for args in probe {
-        let mut out = BytesMut::new();
-        slotway_resp::encode::command(&mut out, args);
-        c.stream.write_all(&out).ok()?;
-        if !ready(&c.read_io().ok()??) {
+        if !ready(&c.try_cmd(args).ok()??) {
             return None;
         }
     }

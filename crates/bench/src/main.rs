@@ -3,7 +3,7 @@
 //! of every process and the proxies' syscalls per request.
 //!
 //! Owns every process it starts (`fleet::Fleet`: a 3-master cluster, 3
-//! standalone servers, three proxies) and each redis-benchmark and strace
+//! standalone servers, three proxies) and each redis-benchmark, strace and perf stat
 //! run. Invariants: all are stopped by PID when `run` returns, on success
 //! and on error (Drop guards, proxies before servers); every wait and run is
 //! bounded in time; CPU is utime+stime from `/proc` before and after each
@@ -15,11 +15,13 @@
 
 mod args;
 mod cases;
+mod counter;
 mod cpu;
 mod extras;
 mod fleet;
 mod latency;
 mod mget;
+mod perfstat;
 mod poolconf;
 mod proxy;
 mod report;
@@ -40,7 +42,7 @@ use slotway_fixture::{check_binaries, find_binary};
 use crate::args::{Args, Section, USAGE};
 use crate::cases::{Case, SMALL, Sizer, Test};
 use crate::fleet::{Binaries, Fleet};
-use crate::report::{Row, StraceRow};
+use crate::report::{CountedBy, Row, SyscallRow};
 use crate::runner::Spec;
 use crate::targets::Target;
 
@@ -112,10 +114,14 @@ fn measure(
     })
 }
 
-/// Syscalls per request of each proxy at each depth (SET of 64 B). A
-/// failure is recorded in its row, not fatal: the CPU table stands alone.
-fn trace_all(fleet: &mut Fleet, args: &Args) -> Vec<StraceRow> {
-    let have_strace = find_binary("strace").is_some();
+/// Syscalls per request of each proxy at each depth (SET of 64 B), counted
+/// by strace (the issue's measure) and then by `perf stat` (undisturbed).
+/// A failure is recorded in its row, not fatal: the CPU table stands alone.
+fn trace_all(fleet: &mut Fleet, args: &Args) -> Vec<SyscallRow> {
+    let tools = [
+        (CountedBy::Strace, "strace", "apt-get install -y strace"),
+        (CountedBy::PerfStat, "perf", "apt-get install -y linux-perf"),
+    ];
     let mut rows = Vec::new();
     for target in Target::ALL.into_iter().filter(|t| t.is_proxy()) {
         for (pipeline, requests) in STRACE_REQUESTS {
@@ -124,33 +130,39 @@ fn trace_all(fleet: &mut Fleet, args: &Args) -> Vec<StraceRow> {
                 pipeline,
                 data_size: SMALL,
             };
-            let result = if have_strace {
-                let mut traced = || -> Result<strace::Syscalls> {
-                    let pid = fleet.proxy_pid(target)?.context("not a proxy")?;
-                    let endpoint = fleet.endpoint(target)?;
-                    let spec = spec(&case, requests, args.clients);
-                    strace::count(pid, || {
-                        runner::run(&endpoint, &spec, args.timeout).map(|_| ())
-                    })
+            for (by, binary, install) in tools {
+                let result = if find_binary(binary).is_some() {
+                    let mut counted = || -> Result<strace::Syscalls> {
+                        let pid = fleet.proxy_pid(target)?.context("not a proxy")?;
+                        let endpoint = fleet.endpoint(target)?;
+                        let spec = spec(&case, requests, args.clients);
+                        let work = || runner::run(&endpoint, &spec, args.timeout).map(|_| ());
+                        match by {
+                            CountedBy::Strace => strace::count(pid, work),
+                            CountedBy::PerfStat => perfstat::count(pid, work),
+                        }
+                    };
+                    counted().map_err(|e| format!("{e:#}"))
+                } else {
+                    Err(format!("{binary} not installed ({install})"))
                 };
-                traced().map_err(|e| format!("{e:#}"))
-            } else {
-                Err("strace not installed (apt-get install -y strace)".to_string())
-            };
-            eprintln!(
-                "strace: {} -P {pipeline}: {}",
-                target.name(),
-                match &result {
-                    Ok(s) => format!("{} syscalls / {requests} requests", s.total()),
-                    Err(e) => e.clone(),
-                }
-            );
-            rows.push(StraceRow {
-                target,
-                pipeline,
-                requests,
-                result,
-            });
+                eprintln!(
+                    "{}: {} -P {pipeline}: {}",
+                    by.label(),
+                    target.name(),
+                    match &result {
+                        Ok(s) => format!("{} syscalls / {requests} requests", s.total()),
+                        Err(e) => e.clone(),
+                    }
+                );
+                rows.push(SyscallRow {
+                    target,
+                    pipeline,
+                    by,
+                    requests,
+                    result,
+                });
+            }
         }
     }
     rows
@@ -284,9 +296,13 @@ fn run(args: &Args) -> Result<()> {
     }
     if !traces.is_empty() {
         println!();
-        println!("Syscalls per request (`strace -c -f -p PID`, SET -d 64, all threads):");
+        println!(
+            "Syscalls per request (SET -d 64, all threads; `strace -c -f -p PID`, then `perf \
+             stat -e raw_syscalls:sys_enter,syscalls:sys_enter_* -p PID` over as many requests: \
+             strace slows the proxy, whose batches then grow, so its counts are the lower):"
+        );
         println!();
-        for line in report::strace_table(&traces) {
+        for line in report::syscall_table(&traces) {
             println!("{line}");
         }
     }

@@ -70,11 +70,30 @@ impl Row {
     }
 }
 
-/// One traced window.
+/// What counted a window's syscalls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountedBy {
+    /// `strace -c -f`: stops the proxy at every syscall (slows it).
+    Strace,
+    /// `perf stat` of the syscall tracepoints: counts only.
+    PerfStat,
+}
+
+impl CountedBy {
+    pub fn label(self) -> &'static str {
+        match self {
+            CountedBy::Strace => "strace",
+            CountedBy::PerfStat => "perf stat",
+        }
+    }
+}
+
+/// One counted window.
 #[derive(Debug, Clone)]
-pub struct StraceRow {
+pub struct SyscallRow {
     pub target: Target,
     pub pipeline: u32,
+    pub by: CountedBy,
     pub requests: u64,
     /// The counts, or why there are none.
     pub result: Result<Syscalls, String>,
@@ -233,11 +252,12 @@ pub fn summary_table(rows: &[Row]) -> Vec<String> {
     out
 }
 
-/// Syscalls per request of each traced proxy, with the most frequent calls.
-pub fn strace_table(rows: &[StraceRow]) -> Vec<String> {
+/// Syscalls per request of each counted proxy, with the most frequent calls.
+pub fn syscall_table(rows: &[SyscallRow]) -> Vec<String> {
     let mut out = vec![
-        "| proxy | -P | requests | syscalls/req | most frequent, per request |".to_string(),
-        "|---|---:|---:|---:|---|".to_string(),
+        "| proxy | -P | counted by | requests | syscalls/req | most frequent, per request |"
+            .to_string(),
+        "|---|---:|---|---:|---:|---|".to_string(),
     ];
     for r in rows {
         let n = r.requests.max(1) as f64;
@@ -254,9 +274,10 @@ pub fn strace_table(rows: &[StraceRow]) -> Vec<String> {
             Err(e) => ("-".to_string(), format!("not measured: {e}")),
         };
         out.push(format!(
-            "| {} | {} | {} | {total} | {top} |",
+            "| {} | {} | {} | {} | {total} | {top} |",
             r.target.name(),
             r.pipeline,
+            r.by.label(),
             r.requests
         ));
     }
@@ -399,29 +420,31 @@ mod tests {
     #[test]
     fn renders_syscalls() {
         let rows = [
-            StraceRow {
+            SyscallRow {
                 target: Target::Nutcracker,
                 pipeline: 1,
+                by: CountedBy::Strace,
                 requests: 1000,
                 result: Ok(Syscalls {
                     calls: vec![("epoll_ctl".into(), 2000), ("read".into(), 1000)],
                 }),
             },
-            StraceRow {
+            SyscallRow {
                 target: Target::SlotwayPool,
                 pipeline: 16,
+                by: CountedBy::PerfStat,
                 requests: 1000,
-                result: Err("strace not installed".into()),
+                result: Err("perf not installed".into()),
             },
         ];
-        let t = strace_table(&rows);
+        let t = syscall_table(&rows);
         assert_eq!(
             t[2],
-            "| nutcracker | 1 | 1000 | 3.00 | epoll_ctl 2.00, read 1.00 |"
+            "| nutcracker | 1 | strace | 1000 | 3.00 | epoll_ctl 2.00, read 1.00 |"
         );
         assert_eq!(
             t[3],
-            "| slotway pool | 16 | 1000 | - | not measured: strace not installed |"
+            "| slotway pool | 16 | perf stat | 1000 | - | not measured: perf not installed |"
         );
     }
 }

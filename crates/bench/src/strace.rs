@@ -1,24 +1,17 @@
 //! Syscalls per request of a proxy: `strace -c -f -p PID` around one
 //! bounded redis-benchmark run.
 //!
-//! Owns the strace child. Invariants: strace is attached (its "attached"
-//! line seen) before the run starts and detached (SIGINT by its own PID,
-//! which makes it print the summary and release the tracee) right after,
-//! so the window holds the run and little else; every wait is bounded and
-//! a strace still running on any exit path is killed and reaped (`Drop`),
-//! which detaches it. Only counts are used: tracing slows every syscall,
-//! so the traced run's time and CPU mean nothing.
+//! Invariants: strace is attached (its "attached" line seen) before the run
+//! starts and detached right after (`counter::Counter`), so the window holds
+//! the run and little else. Only counts are used: tracing slows every
+//! syscall, so the traced run's time and CPU mean nothing, and a slowed
+//! proxy finds more requests waiting at each wake-up than an untraced one:
+//! its batches grow, and the counts come out lower than without tracing
+//! (`perfstat` counts the same without slowing the proxy).
 
-use std::fs::File;
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use anyhow::{Result, bail};
 
-use anyhow::{Context, Result, bail};
-use slotway_fixture::run_bounded;
-
-/// How long attaching or detaching may take.
-const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::counter::Counter;
 
 /// Syscall counts of one traced window.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,79 +26,17 @@ impl Syscalls {
     }
 }
 
-/// A running strace; dropping it kills it.
-struct Tracer(Child);
-
-impl Drop for Tracer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_exit(child: &mut Child, timeout: Duration) -> Result<bool> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if child.try_wait().context("try_wait strace")?.is_some() {
-            return Ok(true);
-        }
-        if Instant::now() >= deadline {
-            return Ok(false);
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Counts the syscalls of `pid` (all threads) while `work` runs.
 pub fn count(pid: u32, work: impl FnOnce() -> Result<()>) -> Result<Syscalls> {
-    let dir = tempfile::Builder::new()
-        .prefix("slotway-bench-strace-")
-        .tempdir()
-        .context("create temp dir for strace")?;
-    let summary = dir.path().join("summary.txt");
-    let errors = dir.path().join("stderr.txt");
-    let err = File::create(&errors).context("create strace stderr file")?;
-    let child = Command::new("strace")
-        .args(["-c", "-f", "-o"])
-        .arg(&summary)
-        .args(["-p", &pid.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(err)
-        .spawn()
-        .context("spawn strace")?;
-    let mut tracer = Tracer(child);
-    let read_errors = || std::fs::read_to_string(&errors).unwrap_or_default();
-
-    let deadline = Instant::now() + STEP_TIMEOUT;
-    while !read_errors().contains("attached") {
-        if tracer.0.try_wait().context("try_wait strace")?.is_some() {
-            bail!("strace -p {pid} exited: {}", read_errors().trim());
-        }
-        if Instant::now() >= deadline {
-            bail!("strace -p {pid} not attached after {STEP_TIMEOUT:?}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-
+    let pid = pid.to_string();
+    let mut tracer = Counter::spawn("strace", "strace", &["-c", "-f", "-o", "{out}", "-p", &pid])?;
+    tracer.wait_ready(|err| err.contains("attached"))?;
     work()?;
-
-    let tracer_pid = tracer.0.id().to_string();
-    let out = run_bounded(
-        Command::new("kill").args(["-INT", &tracer_pid]),
-        STEP_TIMEOUT,
-    )?;
-    if !out.status.success() {
-        bail!("kill -INT {tracer_pid} (strace) failed: {}", out.status);
-    }
-    if !wait_exit(&mut tracer.0, STEP_TIMEOUT)? {
-        bail!("strace did not detach within {STEP_TIMEOUT:?}");
-    }
-    let text = std::fs::read_to_string(&summary)
-        .with_context(|| format!("read strace summary {}", summary.display()))?;
+    let errors = tracer.errors();
+    let text = tracer.finish()?;
     let calls = parse_summary(&text);
     if calls.is_empty() {
-        bail!("empty strace summary:\n{text}\n{}", read_errors());
+        bail!("empty strace summary:\n{text}\n{errors}");
     }
     Ok(Syscalls { calls })
 }

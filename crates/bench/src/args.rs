@@ -12,7 +12,7 @@ pub const USAGE: &str = "\
 usage: slotway-bench [--secs S] [--requests N] [--clients C] [--timeout-secs S]
                      [--slotway-bin PATH] [--nutcracker-bin PATH] [--quick] [--no-strace]
                      [--only LIST] [--svg PATH] [--idle-clients N] [--rate R]
-                     [--latency-secs S] [--latency-conns C]
+                     [--latency-secs S] [--latency-conns C] [--pin]
 
 Starts a 3-master Redis Cluster, 3 standalone redis-servers, Slotway in cluster
 mode over the cluster, and nutcracker (-v 4) and Slotway in pool mode
@@ -48,7 +48,11 @@ Prints Markdown: CPU µs per request of the proxy and of Redis, and the ratios.
   --rate R            requests/s of the latency section, all connections
                       together (default 20000)
   --latency-secs S    length of each latency run (default 5; 2 with --quick)
-  --latency-conns C   connections of the latency section (default 20)";
+  --latency-conns C   connections of the latency section (default 20)
+  --pin               fixed CPU placement (taskset): redis-benchmark and the
+                      proxies on CPU 0, the redis-servers on the others, so a
+                      -P 1 ratio does not depend on where the scheduler put
+                      each process (use with --slotway-threads 1)";
 
 /// The measurements a run can select.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +114,8 @@ pub struct Args {
     pub slotway_scheduler: Option<String>,
     /// Times the CPU matrix is run (summaries take medians).
     pub rounds: u32,
+    /// Fixed CPU placement (`pin`).
+    pub pin: bool,
 }
 
 impl Args {
@@ -143,6 +149,7 @@ impl Args {
             slotway_threads: None,
             slotway_scheduler: None,
             rounds: 1,
+            pin: false,
         };
         let mut no_strace = false;
         while let Some(flag) = it.next() {
@@ -177,6 +184,7 @@ impl Args {
                 }
                 "--nutcracker-bin" => args.nutcracker_bin = Some(PathBuf::from(value()?)),
                 "--quick" => args.quick = true,
+                "--pin" => args.pin = true,
                 "--no-strace" => no_strace = true,
                 "--only" => {
                     args.sections = value()?
@@ -246,10 +254,12 @@ mod tests {
             "/x/slotway",
             "--secs",
             "1.5",
+            "--pin",
         ])
         .unwrap()
         .unwrap();
         assert_eq!(a.requests, Some(10));
+        assert!(a.pin);
         assert!(a.quick && !a.has(Section::Strace) && a.has(Section::Cpu));
         assert_eq!(a.latency_secs(), 2.0);
         assert_eq!(a.secs, 1.5);
@@ -261,7 +271,7 @@ mod tests {
             (d.idle_clients, d.rate, d.latency_conns, d.latency_secs()),
             (10_000, 20_000, 20, 5.0)
         );
-        assert!(d.svg.is_none());
+        assert!(d.svg.is_none() && !d.pin);
         let o = parse(&[
             "--only",
             "rss,latency",

@@ -140,6 +140,13 @@ impl Fleet {
         }
     }
 
+    /// Every redis-server of the run: the cluster's and the standalone ones.
+    pub fn all_redis_pids(&self) -> Vec<u32> {
+        let mut pids = self.redis_pids(Target::ClusterDirect);
+        pids.extend(self.redis_pids(Target::StandaloneDirect));
+        pids
+    }
+
     /// Where redis-benchmark connects for `target`.
     pub fn endpoint(&self, target: Target) -> Result<Endpoint> {
         Ok(match target {

@@ -22,6 +22,7 @@ mod fleet;
 mod latency;
 mod mget;
 mod perfstat;
+mod pin;
 mod poolconf;
 mod proxy;
 mod report;
@@ -188,9 +189,22 @@ fn run(args: &Args) -> Result<()> {
         Some(s) => format!("- slotway scheduler: {s} (--slotway-scheduler)"),
         None => "- slotway scheduler: per-core (default)".to_owned(),
     });
+    let placement = if args.pin {
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let placement = pin::Placement::for_cpus(cpus)?;
+        // Before any child is spawned: they inherit the mask.
+        pin::pin_self(&placement.front)?;
+        header.push(placement.describe());
+        Some(placement)
+    } else {
+        None
+    };
     // Before any proxy is spawned: they inherit it (10,000 idle clients).
     let nofile = rss::raise_nofile()?;
     let mut fleet = Fleet::start(&bins)?;
+    if let Some(placement) = &placement {
+        pin::pin_pids(&fleet.all_redis_pids(), &placement.servers)?;
+    }
     eprintln!(
         "[{:>4.0}s] all processes serving",
         started.elapsed().as_secs_f64()

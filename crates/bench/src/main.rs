@@ -3,9 +3,9 @@
 //! of every process and the proxies' syscalls per request.
 //!
 //! Owns every process it starts (`fleet::Fleet`: a 3-master cluster, 3
-//! standalone servers, three proxies) and each redis-benchmark, strace and perf stat
-//! run. Invariants: all are stopped by PID when `run` returns, on success
-//! and on error (Drop guards, proxies before servers); every wait and run is
+//! standalone servers, three proxies) and each redis-benchmark, strace and
+//! perf stat run. Invariants: all are stopped by PID when `run` returns, on
+//! success and on error (Drop guards, proxies before servers); every wait and run is
 //! bounded in time; CPU is utime+stime from `/proc` before and after each
 //! run, divided by `CLK_TCK` and by the run's request count; every target of
 //! a case runs back to back in the same benchmark run, so ratios compare

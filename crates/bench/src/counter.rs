@@ -1,7 +1,8 @@
 //! A counting tool attached to a running proxy (`strace -c`, `perf stat`)
 //! around one bounded piece of work.
 //!
-//! Owns the tool's child process and its temporary output files.
+//! Owns the tool's child process, its temporary output files, and the counts
+//! either tool yields ([`Syscalls`]).
 //! Invariants: the tool is stopped by SIGINT to its own PID (both tools then
 //! write their summary and detach from the tracee); every wait is bounded;
 //! a tool still running on any exit path is killed and reaped (`Drop`),
@@ -20,6 +21,19 @@ use slotway_fixture::run_bounded;
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a wait looks again.
 const POLL: Duration = Duration::from_millis(20);
+
+/// Syscall counts of one counted window (what either tool yields).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Syscalls {
+    /// (name, calls), most frequent first.
+    pub calls: Vec<(String, u64)>,
+}
+
+impl Syscalls {
+    pub fn total(&self) -> u64 {
+        self.calls.iter().map(|(_, n)| n).sum()
+    }
+}
 
 /// A running counting tool; dropping it kills it.
 pub struct Counter {

@@ -133,7 +133,7 @@ fn trace_all(fleet: &mut Fleet, args: &Args) -> Vec<SyscallRow> {
             };
             for (by, binary, install) in tools {
                 let result = if find_binary(binary).is_some() {
-                    let mut counted = || -> Result<strace::Syscalls> {
+                    let mut counted = || -> Result<counter::Syscalls> {
                         let pid = fleet.proxy_pid(target)?.context("not a proxy")?;
                         let endpoint = fleet.endpoint(target)?;
                         let spec = spec(&case, requests, args.clients);

@@ -15,9 +15,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use slotway_fixture::run_bounded;
 
+use crate::counter::Syscalls;
 use crate::cpu::Usage;
 use crate::runner::parse_csv_rps_of;
-use crate::strace::Syscalls;
 use crate::targets::Target;
 
 /// Keys per MGET.

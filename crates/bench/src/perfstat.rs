@@ -15,8 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::counter::Counter;
-use crate::strace::Syscalls;
+use crate::counter::{Counter, Syscalls};
 
 /// The data-path syscalls counted by name (Slotway's and nutcracker's).
 const NAMED: [&str; 8] = [

@@ -9,8 +9,8 @@
 //! timer rounding under `--cluster`) are stated, not hidden.
 
 use crate::cases::Case;
+use crate::counter::Syscalls;
 use crate::cpu::Usage;
-use crate::strace::Syscalls;
 use crate::targets::Target;
 
 /// One measured run.

@@ -11,20 +11,7 @@
 
 use anyhow::{Result, bail};
 
-use crate::counter::Counter;
-
-/// Syscall counts of one traced window.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Syscalls {
-    /// (name, calls), most frequent first.
-    pub calls: Vec<(String, u64)>,
-}
-
-impl Syscalls {
-    pub fn total(&self) -> u64 {
-        self.calls.iter().map(|(_, n)| n).sum()
-    }
-}
+use crate::counter::{Counter, Syscalls};
 
 /// Counts the syscalls of `pid` (all threads) while `work` runs.
 pub fn count(pid: u32, work: impl FnOnce() -> Result<()>) -> Result<Syscalls> {

@@ -22,7 +22,10 @@ redis-benchmark (-c 50 -r 100000; SET GET INCR LPUSH MSET at -d 64, SET GET at
 directly, then counts the proxies' syscalls per request with strace and with
 perf stat (undisturbed: strace slows the proxy). Then:
 the proxies' RSS with 10,000 idle clients; latency (p50/p99/p99.9) at a fixed
-open-loop rate, directly and through each proxy; CPU per key of a 100-key MGET.
+open-loop rate, directly and through each proxy; CPU per key of a 100-key MGET;
+and the floor: the single-key cases through nutcracker, Slotway's pool and
+slotway-floor (a minimal one-thread proxy on a hand-written event loop: the
+least a proxy hop costs on this host), back to back.
 Prints Markdown: CPU µs per request of the proxy and of Redis, and the ratios.
 
   --secs S            target length of each run (default 3); -n follows the
@@ -37,12 +40,13 @@ Prints Markdown: CPU µs per request of the proxy and of Redis, and the ratios.
                       1 = tokio's current-thread scheduler)
   --slotway-scheduler S  pass --scheduler S (per-core or work-stealing) to both
                       Slotway proxies (default: theirs, per-core)
-  --rounds N          run the CPU matrix N times, interleaved (round after
-                      round), and summarise each case by its medians
-                      (default 1); the noise of a shared machine shrinks
+  --rounds N          run the CPU matrix (and the floor section) N times,
+                      interleaved (round after round), and summarise each
+                      case by its medians (default 1); the noise of a
+                      shared machine shrinks
   --no-strace         skip the syscall counts
   --only LIST         comma-separated sections to run, of: cpu, strace, rss,
-                      latency, mget (default: all)
+                      latency, mget, floor (default: all)
   --svg PATH          also write the CPU-per-request chart (SVG) to PATH
   --idle-clients N    idle connections of the rss section (default 10000)
   --rate R            requests/s of the latency section, all connections
@@ -67,15 +71,19 @@ pub enum Section {
     Latency,
     /// CPU per key of MGET.
     Mget,
+    /// The single-key cases through nutcracker, Slotway's pool and the
+    /// minimal floor proxy, back to back.
+    Floor,
 }
 
 impl Section {
-    pub const ALL: [Section; 5] = [
+    pub const ALL: [Section; 6] = [
         Section::Cpu,
         Section::Strace,
         Section::Rss,
         Section::Latency,
         Section::Mget,
+        Section::Floor,
     ];
 
     pub fn parse(s: &str) -> Result<Section> {
@@ -85,7 +93,8 @@ impl Section {
             "rss" => Section::Rss,
             "latency" => Section::Latency,
             "mget" => Section::Mget,
-            other => bail!("unknown section `{other}` (cpu, strace, rss, latency, mget)"),
+            "floor" => Section::Floor,
+            other => bail!("unknown section `{other}` (cpu, strace, rss, latency, mget, floor)"),
         })
     }
 }

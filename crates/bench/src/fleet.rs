@@ -2,7 +2,8 @@
 //! redis-servers, and the proxies in front of them (Slotway in cluster mode
 //! over the cluster; nutcracker and Slotway in pool mode over the
 //! standalone servers, from the same YAML but different ports and
-//! `redis_db`).
+//! `redis_db`; with the `floor` section, the floor proxy too, in db 0: it
+//! sends no `SELECT`).
 //!
 //! Invariants: all are started here and stopped by PID on `Drop`, proxies
 //! before the servers they talk to (field order); a target is only handed
@@ -34,6 +35,8 @@ pub struct Binaries {
     pub slotway_threads: Option<usize>,
     /// `--scheduler` for both Slotway proxies (`None`: their default).
     pub slotway_scheduler: Option<String>,
+    /// `slotway-floor`, started only when the `floor` section runs.
+    pub floor: Option<PathBuf>,
 }
 
 /// The running processes. Fields drop in order: proxies, then servers.
@@ -41,6 +44,8 @@ pub struct Fleet {
     slotway_cluster: Proxy,
     nutcracker: Proxy,
     slotway_pool: Proxy,
+    floor: Option<Proxy>,
+    floor_tasks: Option<Proxy>,
     cluster: Cluster,
     standalone: Vec<RedisServer>,
 }
@@ -102,10 +107,24 @@ impl Fleet {
             &bins.slotway,
             pool_args(SLOTWAY_POOL_DB, Some("nutcracker")),
         )?;
+        let floor_proxy = |name: &'static str, tasks: bool| {
+            bins.floor
+                .as_ref()
+                .map(|bin| {
+                    Proxy::start(name, bin, |port, _| {
+                        Ok(proxy::floor_args(port, &addrs, tasks))
+                    })
+                })
+                .transpose()
+        };
+        let floor = floor_proxy("slotway-floor", false)?;
+        let floor_tasks = floor_proxy("slotway-floor --tasks", true)?;
         Ok(Fleet {
             slotway_cluster,
             nutcracker,
             slotway_pool,
+            floor,
+            floor_tasks,
             cluster,
             standalone,
         })
@@ -116,8 +135,22 @@ impl Fleet {
             Target::SlotwayCluster => Some(&mut self.slotway_cluster),
             Target::Nutcracker => Some(&mut self.nutcracker),
             Target::SlotwayPool => Some(&mut self.slotway_pool),
+            Target::Floor => self.floor.as_mut(),
+            Target::FloorTasks => self.floor_tasks.as_mut(),
             Target::ClusterDirect | Target::StandaloneDirect => None,
         }
+    }
+
+    /// A floor proxy's port; an error when it was not started.
+    fn floor_port(&self, target: Target) -> Result<u16> {
+        let proxy = match target {
+            Target::Floor => self.floor.as_ref(),
+            Target::FloorTasks => self.floor_tasks.as_ref(),
+            _ => None,
+        };
+        proxy
+            .map(Proxy::port)
+            .context("the floor proxies run only with the `floor` section")
     }
 
     /// The proxy's PID (`None` for a direct target), after checking that
@@ -127,6 +160,10 @@ impl Fleet {
             Some(p) => {
                 p.check_alive()?;
                 Ok(Some(p.pid()))
+            }
+            // Not started: measuring it as a direct run would be a lie.
+            None if target.is_proxy() => {
+                anyhow::bail!("{} was not started", target.name())
             }
             None => Ok(None),
         }
@@ -163,6 +200,7 @@ impl Fleet {
             Target::SlotwayCluster => Endpoint::Single(self.slotway_cluster.port()),
             Target::Nutcracker => Endpoint::Single(self.nutcracker.port()),
             Target::SlotwayPool => Endpoint::Single(self.slotway_pool.port()),
+            Target::Floor | Target::FloorTasks => Endpoint::Single(self.floor_port(target)?),
         })
     }
 
@@ -185,6 +223,7 @@ impl Fleet {
             Target::SlotwayCluster => self.slotway_cluster.port(),
             Target::Nutcracker => self.nutcracker.port(),
             Target::SlotwayPool => self.slotway_pool.port(),
+            Target::Floor | Target::FloorTasks => self.floor_port(target)?,
         })
     }
 

@@ -11,7 +11,8 @@
 //! a case runs back to back in the same benchmark run, so ratios compare
 //! like with like on a noisy shared host. After the CPU matrix come the
 //! optional sections (`extras`): idle-client RSS, open-loop latency, MGET
-//! CPU per key; and the CPU chart as SVG (`svg`).
+//! CPU per key; the floor, Slotway against a minimal proxy in two shapes
+//! (`floor`); and the CPU chart as SVG (`svg`).
 
 mod args;
 mod cases;
@@ -19,6 +20,7 @@ mod counter;
 mod cpu;
 mod extras;
 mod fleet;
+mod floor;
 mod latency;
 mod mget;
 mod perfstat;
@@ -75,6 +77,10 @@ fn binaries(args: &Args) -> Result<Binaries> {
         nutcracker,
         slotway_threads: args.slotway_threads,
         slotway_scheduler: args.slotway_scheduler.clone(),
+        floor: args
+            .has(Section::Floor)
+            .then(|| proxy::sibling_bin("slotway-floor"))
+            .transpose()?,
     })
 }
 
@@ -113,6 +119,20 @@ fn measure(
         rps,
         usage: cpu::usage(&before, &after, tck, proxy.is_some()),
     })
+}
+
+/// One line on stderr per measured run, so a long run shows where it is.
+fn progress(started: Instant, row: &Row) {
+    eprintln!(
+        "[{:>4.0}s] {} {}: -n {}, {:.0} req/s, proxy {} µs/req, redis {:.2} µs/req",
+        started.elapsed().as_secs_f64(),
+        row.case.label(),
+        row.target.name(),
+        row.requests,
+        row.rps,
+        row.proxy_us().map_or("-".into(), |p| format!("{p:.2}")),
+        row.redis_us(),
+    );
 }
 
 /// Syscalls per request of each proxy at each depth (SET of 64 B), counted
@@ -230,18 +250,15 @@ fn run(args: &Args) -> Result<()> {
             let requests = sizer.requests(target, &case);
             let row = measure(&mut fleet, args, tck, &case, target, requests)?;
             sizer.record(target, &case, row.rps);
-            eprintln!(
-                "[{:>4.0}s] {} {}: -n {requests}, {:.0} req/s, proxy {} µs/req, redis {:.2} µs/req",
-                started.elapsed().as_secs_f64(),
-                case.label(),
-                target.name(),
-                row.rps,
-                row.proxy_us().map_or("-".into(), |p| format!("{p:.2}")),
-                row.redis_us(),
-            );
+            progress(started, &row);
             rows.push(row);
         }
     }
+    let floor_rows = if args.has(Section::Floor) {
+        floor::run_all(&mut fleet, args, tck, &mut sizer, started)?
+    } else {
+        Vec::new()
+    };
     let traces = if args.has(Section::Strace) {
         trace_all(&mut fleet, args)
     } else {
@@ -268,13 +285,13 @@ fn run(args: &Args) -> Result<()> {
         args.secs,
         args.requests
             .map_or(String::new(), |n| format!(" (fixed -n {n})")),
-        rows.len(),
+        rows.len() + floor_rows.len(),
         started.elapsed().as_secs_f64()
     );
     if args.rounds > 1 {
         println!(
-            "- CPU matrix run {} times, round after round; the summary and the chart show each \
-             case's median",
+            "- CPU runs (the matrix, the floor) {} times, round after round; the summaries and \
+             the chart show each case's median",
             args.rounds
         );
     }
@@ -306,6 +323,21 @@ fn run(args: &Args) -> Result<()> {
         if let Some(note) = report::quantization_note(&rows) {
             println!();
             println!("{note}");
+        }
+    }
+    if !floor_rows.is_empty() {
+        println!();
+        println!(
+            "The floor: proxy CPU µs per request through nutcracker, Slotway's pool and \
+             slotway-floor, a minimal proxy with Slotway's parsers and no features, in two \
+             shapes: tokio tasks as Slotway's data path has them (a task per client and per \
+             server, channels between), and one hand-written event loop (the least a proxy hop \
+             costs on this host); back to back over the same servers, medians of rounds, MSET \
+             left out (the floor does not split it):"
+        );
+        println!();
+        for line in floor::table(&floor_rows) {
+            println!("{line}");
         }
     }
     if !traces.is_empty() {

@@ -1,5 +1,5 @@
-//! A proxy (Slotway in either mode, or nutcracker) as a child process of the
-//! benchmark.
+//! A proxy (Slotway in either mode, nutcracker, or the floor proxy) as a
+//! child process of the benchmark.
 //!
 //! Owns the `Child` and a temp dir for its log and configuration file.
 //! Invariants: the process is killed and reaped on `Drop` (also on error
@@ -54,6 +54,18 @@ pub fn cluster_args(port: u16, seeds: &[String]) -> Vec<OsString> {
     .into_iter()
     .map(OsString::from)
     .collect()
+}
+
+/// The floor proxy's command line: its port and the servers, and
+/// `--tasks` for its tokio variant.
+pub fn floor_args(port: u16, servers: &[String], tasks: bool) -> Vec<OsString> {
+    let mut args: Vec<OsString> = tasks.then(|| "--tasks".into()).into_iter().collect();
+    args.extend(["--listen".into(), format!("127.0.0.1:{port}").into()]);
+    for server in servers {
+        args.push("--server".into());
+        args.push(server.into());
+    }
+    args
 }
 
 /// The nutcracker command line (also `slotway nutcracker`'s): `-v 4`, the
@@ -214,5 +226,15 @@ mod tests {
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
         assert_eq!(n.join(" "), "-c /x/p.yml -s 22222 -a 127.0.0.1 -v 4");
+        let f: Vec<String> = floor_args(7001, &["127.0.0.1:1".into(), "127.0.0.1:2".into()], false)
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            f.join(" "),
+            "--listen 127.0.0.1:7001 --server 127.0.0.1:1 --server 127.0.0.1:2"
+        );
+        let t = floor_args(7001, &["127.0.0.1:1".into()], true);
+        assert_eq!(t.first().and_then(|a| a.to_str()), Some("--tasks"));
     }
 }

@@ -40,6 +40,14 @@ impl Row {
         self.per_request(self.usage.redis)
     }
 
+    /// Proxy CPU µs per request in user space (`None` for a direct run).
+    pub fn proxy_user_us(&self) -> Option<f64> {
+        match (self.usage.proxy, self.usage.proxy_sys) {
+            (Some(all), Some(sys)) => Some(self.per_request((all - sys).max(0.0))),
+            _ => None,
+        }
+    }
+
     /// Share of the proxy's CPU spent in the kernel, %.
     pub fn proxy_sys_pct(&self) -> Option<f64> {
         match (self.usage.proxy, self.usage.proxy_sys) {
@@ -171,7 +179,7 @@ pub fn throughput_table(rows: &[Row]) -> Vec<String> {
 }
 
 /// The cases of `rows`, in run order.
-fn cases_of(rows: &[Row]) -> Vec<Case> {
+pub fn cases_of(rows: &[Row]) -> Vec<Case> {
     let mut cases: Vec<Case> = Vec::new();
     for r in rows {
         if !cases.contains(&r.case) {
@@ -181,11 +189,11 @@ fn cases_of(rows: &[Row]) -> Vec<Case> {
     cases
 }
 
-fn opt(v: Option<f64>, prec: usize) -> String {
+pub fn opt(v: Option<f64>, prec: usize) -> String {
     v.map_or_else(|| "-".to_string(), |x| format!("{x:.prec$}"))
 }
 
-fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+pub fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => Some(a / b),
         _ => None,
@@ -308,31 +316,35 @@ pub fn quantization_note(rows: &[Row]) -> Option<String> {
     ))
 }
 
+/// A measured row for the tables' tests: SET `-P 1` of 64 B, 100,000
+/// requests, half of the proxy's CPU in the kernel.
+#[cfg(test)]
+pub fn test_row(target: Target, rps: f64, proxy: Option<f64>, redis: f64) -> Row {
+    use crate::cases::{SMALL, Test};
+    Row {
+        case: Case {
+            test: Test::Set,
+            pipeline: 1,
+            data_size: SMALL,
+        },
+        target,
+        requests: 100_000,
+        rps,
+        usage: Usage {
+            proxy,
+            proxy_sys: proxy.map(|p| p / 2.0),
+            proxy_switches: proxy.map(|_| 50_000),
+            redis,
+            bench: 1.0,
+            other: 0.25,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cases::{SMALL, Test};
-
-    fn row(target: Target, rps: f64, proxy: Option<f64>, redis: f64) -> Row {
-        Row {
-            case: Case {
-                test: Test::Set,
-                pipeline: 1,
-                data_size: SMALL,
-            },
-            target,
-            requests: 100_000,
-            rps,
-            usage: Usage {
-                proxy,
-                proxy_sys: proxy.map(|p| p / 2.0),
-                proxy_switches: proxy.map(|_| 50_000),
-                redis,
-                bench: 1.0,
-                other: 0.25,
-            },
-        }
-    }
+    use test_row as row;
 
     #[test]
     fn the_summary_takes_the_median_of_rounds() {

@@ -1,4 +1,5 @@
-//! The five things a case is run against, and which backend each one loads.
+//! The things a case is run against (the matrix's five, and the `floor`
+//! section's minimal proxy), and which backend each one loads.
 //!
 //! Invariant: every target is on exactly one backend (the 3-master cluster
 //! or the 3 standalone servers), and each backend has exactly one direct
@@ -19,6 +20,14 @@ pub enum Target {
     Nutcracker,
     /// `slotway nutcracker` (pool mode) over the standalone servers.
     SlotwayPool,
+    /// `slotway-floor` over the standalone servers: a minimal one-thread
+    /// proxy on a hand-written event loop, the least a hop costs on this
+    /// host (the `floor` section only).
+    Floor,
+    /// `slotway-floor --tasks`: the same minimal proxy in the shape of
+    /// Slotway's data path (tokio, a task per client and per server,
+    /// channels between them; the `floor` section only).
+    FloorTasks,
 }
 
 /// The servers behind a target.
@@ -29,13 +38,22 @@ pub enum Backend {
 }
 
 impl Target {
-    /// Run order within a case: each backend's direct run first.
+    /// The matrix's targets, in run order within a case: each backend's
+    /// direct run first.
     pub const ALL: [Target; 5] = [
         Target::ClusterDirect,
         Target::SlotwayCluster,
         Target::StandaloneDirect,
         Target::Nutcracker,
         Target::SlotwayPool,
+    ];
+
+    /// The `floor` section's targets, in run order within a case.
+    pub const FLOOR_COMPARED: [Target; 4] = [
+        Target::Nutcracker,
+        Target::SlotwayPool,
+        Target::FloorTasks,
+        Target::Floor,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,15 +63,19 @@ impl Target {
             Target::StandaloneDirect => "standalone direct",
             Target::Nutcracker => "nutcracker",
             Target::SlotwayPool => "slotway pool",
+            Target::Floor => "floor (event loop)",
+            Target::FloorTasks => "floor (tasks)",
         }
     }
 
     pub fn backend(self) -> Backend {
         match self {
             Target::ClusterDirect | Target::SlotwayCluster => Backend::Cluster,
-            Target::StandaloneDirect | Target::Nutcracker | Target::SlotwayPool => {
-                Backend::Standalone
-            }
+            Target::StandaloneDirect
+            | Target::Nutcracker
+            | Target::SlotwayPool
+            | Target::Floor
+            | Target::FloorTasks => Backend::Standalone,
         }
     }
 

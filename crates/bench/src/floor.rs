@@ -1,0 +1,127 @@
+//! The `floor` section: the matrix's single-key cases through nutcracker,
+//! Slotway's pool and `slotway-floor` (a minimal one-thread proxy,
+//! `src/bin/slotway-floor`) in both its shapes: on a hand-written `mio`
+//! event loop, and as tokio tasks shaped like Slotway's data path.
+//!
+//! Why: the `-P 1` target (Slotway ≤ 0.8 × nutcracker) is mostly kernel
+//! time that any proxy pays (a read and a reply per request, and waking the
+//! client); the floor shows how low a proxy hop can go on this host, so a
+//! missed ratio reads as "the design costs this much more than the least a
+//! proxy can do here", not as noise; and the tasks shape splits that gap
+//! into what the runtime and task shape cost and what Slotway's own work
+//! costs.
+//!
+//! Invariants: MSET is left out (the floor sends a command whole to the
+//! server of its first key, so it would not do the same work); the four
+//! targets of a case run back to back within a round, rounds interleave as
+//! the matrix's do; the SET case of each depth and size starts from flushed
+//! servers, as in the matrix.
+
+use std::time::Instant;
+
+use anyhow::Result;
+
+use crate::args::Args;
+use crate::cases::{self, Case, Sizer, Test};
+use crate::fleet::Fleet;
+use crate::report::{Row, cases_of, median, opt, ratio};
+use crate::targets::Target;
+
+/// The cases the floor section runs.
+pub fn cases(quick: bool) -> Vec<Case> {
+    cases::matrix(quick)
+        .into_iter()
+        .filter(|c| c.test != Test::Mset)
+        .collect()
+}
+
+/// Every round of every case against each of [`Target::FLOOR_COMPARED`].
+pub fn run_all(
+    fleet: &mut Fleet,
+    args: &Args,
+    tck: u64,
+    sizer: &mut Sizer,
+    started: Instant,
+) -> Result<Vec<Row>> {
+    let cases = cases(args.quick);
+    let mut rows = Vec::new();
+    for &case in std::iter::repeat_n(&cases, args.rounds as usize).flatten() {
+        if case.test == Test::Set {
+            fleet.flush_all()?;
+        }
+        for target in Target::FLOOR_COMPARED {
+            let requests = sizer.requests(target, &case);
+            let row = crate::measure(fleet, args, tck, &case, target, requests)?;
+            sizer.record(target, &case, row.rps);
+            crate::progress(started, &row);
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+/// One line per case: each proxy's CPU per request (medians of rounds),
+/// the ratios to nutcracker, and the user-space part of each.
+pub fn table(rows: &[Row]) -> Vec<String> {
+    let mut out = vec![
+        "| case | nutcracker | slotway pool | floor (tasks) | floor (event loop) | \
+         pool / nutcracker | tasks / nutcracker | event loop / nutcracker | \
+         user: nutcracker / pool / tasks / event loop |"
+            .to_string(),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|".to_string(),
+    ];
+    for case in cases_of(rows) {
+        let proxy = |t: Target| median(rows, case, t, Row::proxy_us);
+        let nut = proxy(Target::Nutcracker);
+        let users: Vec<String> = Target::FLOOR_COMPARED
+            .iter()
+            .map(|&t| opt(median(rows, case, t, Row::proxy_user_us), 2))
+            .collect();
+        out.push(format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            case.label(),
+            opt(nut, 2),
+            opt(proxy(Target::SlotwayPool), 2),
+            opt(proxy(Target::FloorTasks), 2),
+            opt(proxy(Target::Floor), 2),
+            opt(ratio(proxy(Target::SlotwayPool), nut), 2),
+            opt(ratio(proxy(Target::FloorTasks), nut), 2),
+            opt(ratio(proxy(Target::Floor), nut), 2),
+            users.join(" / "),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leaves_out_multi_key_cases() {
+        let full = cases(false);
+        assert_eq!(full.len(), 12);
+        assert!(full.iter().all(|c| c.test != Test::Mset));
+        assert_eq!(cases(true).len(), 4);
+    }
+
+    #[test]
+    fn table_gives_each_shape_against_nutcracker() {
+        use crate::report::test_row as row;
+        let rows = [
+            row(Target::Nutcracker, 1.0, Some(0.8), 1.0),
+            row(Target::SlotwayPool, 1.0, Some(0.6), 1.0),
+            row(Target::FloorTasks, 1.0, Some(0.5), 1.0),
+            row(Target::Floor, 1.0, Some(0.4), 1.0),
+        ];
+        let table = table(&rows);
+        // 100,000 requests: 0.8 s of CPU is 8 µs per request, half of it user.
+        assert_eq!(
+            table.get(2).map(String::as_str),
+            Some(
+                "| SET -P 1 -d 64 | 8.00 | 6.00 | 5.00 | 4.00 | 0.75 | 0.62 | 0.50 | \
+                 4.00 / 3.00 / 2.50 / 2.00 |"
+            )
+        );
+    }
+}

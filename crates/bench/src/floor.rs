@@ -12,8 +12,9 @@
 //! costs.
 //!
 //! Invariants: MSET is left out (the floor sends a command whole to the
-//! server of its first key, so it would not do the same work); the four
-//! targets of a case run back to back within a round, rounds interleave as
+//! server of its first key, so it would not do the same work); the five
+//! targets of a case (the servers directly, then the four proxies) run back
+//! to back within a round, rounds interleave as
 //! the matrix's do; the SET case of each depth and size starts from flushed
 //! servers, as in the matrix.
 
@@ -24,7 +25,7 @@ use anyhow::Result;
 use crate::args::Args;
 use crate::cases::{self, Case, Sizer, Test};
 use crate::fleet::Fleet;
-use crate::report::{Row, cases_of, median, opt, ratio};
+use crate::report::{Row, cases_of, median, opt, ratio, throughput_ratio};
 use crate::targets::Target;
 
 /// The cases the floor section runs.
@@ -75,6 +76,7 @@ pub fn table(rows: &[Row]) -> Vec<String> {
         let nut = proxy(Target::Nutcracker);
         let users: Vec<String> = Target::FLOOR_COMPARED
             .iter()
+            .filter(|t| t.is_proxy())
             .map(|&t| opt(median(rows, case, t, Row::proxy_user_us), 2))
             .collect();
         out.push(format!(
@@ -93,6 +95,37 @@ pub fn table(rows: &[Row]) -> Vec<String> {
     out
 }
 
+/// One line per case: requests/s directly and through each proxy (medians
+/// of rounds), and what each proxy keeps of the direct run's (medians of
+/// each round's ratio).
+pub fn throughput_table(rows: &[Row]) -> Vec<String> {
+    let mut out = vec![
+        "| case | standalone direct | nutcracker | slotway pool | floor (tasks) | \
+         floor (event loop) | nutcracker / direct | pool / direct | tasks / direct | \
+         event loop / direct |"
+            .to_string(),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|".to_string(),
+    ];
+    for case in cases_of(rows) {
+        let rps: Vec<String> = Target::FLOOR_COMPARED
+            .iter()
+            .map(|&t| opt(median(rows, case, t, |r| Some(r.rps)), 0))
+            .collect();
+        let kept: Vec<String> = Target::FLOOR_COMPARED
+            .iter()
+            .filter(|t| t.is_proxy())
+            .map(|&t| opt(throughput_ratio(rows, case, t, Target::StandaloneDirect), 2))
+            .collect();
+        out.push(format!(
+            "| {} | {} | {} |",
+            case.label(),
+            rps.join(" | "),
+            kept.join(" | ")
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,13 +139,14 @@ mod tests {
     }
 
     #[test]
-    fn table_gives_each_shape_against_nutcracker() {
+    fn tables_give_each_shape_against_nutcracker_and_direct() {
         use crate::report::test_row as row;
         let rows = [
-            row(Target::Nutcracker, 1.0, Some(0.8), 1.0),
-            row(Target::SlotwayPool, 1.0, Some(0.6), 1.0),
-            row(Target::FloorTasks, 1.0, Some(0.5), 1.0),
-            row(Target::Floor, 1.0, Some(0.4), 1.0),
+            row(Target::StandaloneDirect, 200.0, None, 1.0),
+            row(Target::Nutcracker, 100.0, Some(0.8), 1.0),
+            row(Target::SlotwayPool, 120.0, Some(0.6), 1.0),
+            row(Target::FloorTasks, 150.0, Some(0.5), 1.0),
+            row(Target::Floor, 160.0, Some(0.4), 1.0),
         ];
         let table = table(&rows);
         // 100,000 requests: 0.8 s of CPU is 8 µs per request, half of it user.
@@ -122,6 +156,10 @@ mod tests {
                 "| SET -P 1 -d 64 | 8.00 | 6.00 | 5.00 | 4.00 | 0.75 | 0.62 | 0.50 | \
                  4.00 / 3.00 / 2.50 / 2.00 |"
             )
+        );
+        assert_eq!(
+            throughput_table(&rows).get(2).map(String::as_str),
+            Some("| SET -P 1 -d 64 | 200 | 100 | 120 | 150 | 160 | 0.50 | 0.60 | 0.75 | 0.80 |")
         );
     }
 }

@@ -339,6 +339,15 @@ fn run(args: &Args) -> Result<()> {
         for line in floor::table(&floor_rows) {
             println!("{line}");
         }
+        println!();
+        println!(
+            "Requests/s in the same runs, directly (one redis-benchmark per server) and through \
+             each proxy; the generator, the servers and the proxy share the host's CPUs:"
+        );
+        println!();
+        for line in floor::throughput_table(&floor_rows) {
+            println!("{line}");
+        }
     }
     if !traces.is_empty() {
         println!();

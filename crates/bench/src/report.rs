@@ -136,7 +136,7 @@ fn median_of(mut values: Vec<f64>) -> Option<f64> {
 /// The median over rounds of `a`'s requests/s over `b`'s, for `case`: the
 /// k-th run of one is paired with the k-th of the other (one round's runs
 /// ran back to back, under the same load from the rest of the host).
-fn throughput_ratio(rows: &[Row], case: Case, a: Target, b: Target) -> Option<f64> {
+pub fn throughput_ratio(rows: &[Row], case: Case, a: Target, b: Target) -> Option<f64> {
     let rps = |t: Target| {
         rows.iter()
             .filter(move |r| r.case == case && r.target == t)

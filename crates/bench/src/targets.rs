@@ -1,5 +1,6 @@
 //! The things a case is run against (the matrix's five, and the `floor`
-//! section's minimal proxy), and which backend each one loads.
+//! section's minimal proxy in its two shapes), and which backend each one
+//! loads.
 //!
 //! Invariant: every target is on exactly one backend (the 3-master cluster
 //! or the 3 standalone servers), and each backend has exactly one direct
@@ -48,8 +49,10 @@ impl Target {
         Target::SlotwayPool,
     ];
 
-    /// The `floor` section's targets, in run order within a case.
-    pub const FLOOR_COMPARED: [Target; 4] = [
+    /// The `floor` section's targets, in run order within a case: the
+    /// direct run first, for the requests/s each proxy keeps of it.
+    pub const FLOOR_COMPARED: [Target; 5] = [
+        Target::StandaloneDirect,
         Target::Nutcracker,
         Target::SlotwayPool,
         Target::FloorTasks,

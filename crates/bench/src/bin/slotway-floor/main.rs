@@ -145,11 +145,12 @@ fn accept_all(
             Ok((stream, _)) => clients.add(stream, registry),
             Err(err) if err.kind() == ErrorKind::WouldBlock => return Ok(()),
             Err(err) if err.kind() == ErrorKind::Interrupted => {}
-            // Out of descriptors and the like: the clients already served go on.
-            Err(err) => {
-                eprintln!("slotway-floor: accept: {err}");
-                return Ok(());
-            }
+            // A client gone before its accept is its own business.
+            Err(err) if err.kind() == ErrorKind::ConnectionAborted => {}
+            // Out of descriptors and the like: edge-triggered, the listener
+            // would not be reported again, so waiting clients would hang
+            // unseen; a measuring run ends with the reason instead.
+            Err(err) => return Err(err).context("accept"),
         }
     }
 }

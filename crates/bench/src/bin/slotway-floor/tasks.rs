@@ -71,7 +71,11 @@ async fn serve(listen: SocketAddr, addrs: &[SocketAddr]) -> Result<()> {
                     let servers = Arc::clone(&servers);
                     tokio::spawn(client(stream, servers));
                 }
-                Err(err) => eprintln!("slotway-floor: accept: {err}"),
+                // A client gone before its accept is its own business; any
+                // other failure (out of descriptors) would repeat at once,
+                // so it ends the run instead of spinning.
+                Err(err) if err.kind() == std::io::ErrorKind::ConnectionAborted => {}
+                Err(err) => return Err(err).context("accept"),
             },
             Some(err) = failed.recv() => return Err(err),
         }

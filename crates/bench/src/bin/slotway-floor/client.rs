@@ -99,11 +99,13 @@ impl Clients {
         }
     }
 
-    /// A client's socket is ready: reads and queues its requests, and has
-    /// anything it could not write yet written this turn.
+    /// A client's socket is ready: reads and queues its requests (when it
+    /// is readable), and has anything it could not write yet written this
+    /// turn.
     pub fn serve(
         &mut self,
         token: Token,
+        readable: bool,
         space: &mut [u8],
         servers: &mut Servers,
         registry: &Registry,
@@ -118,7 +120,9 @@ impl Clients {
         let Some(client) = entry.client.as_mut() else {
             return;
         };
-        if client.read(space).is_err() || client.route(index, generation, servers).is_err() {
+        let failed = readable
+            && (client.read(space).is_err() || client.route(index, generation, servers).is_err());
+        if failed {
             self.close(index, registry);
             return;
         }

@@ -12,6 +12,8 @@
 //! (`slotway_resp`) and places keys by CRC16 slot over the servers given, so
 //! what it leaves out is exactly the rest: the tokio runtime, the per-session
 //! task and the backend connection task, commands, limits, metrics.
+//! `--tasks` runs the same proxy in Slotway's task shape instead (`tasks.rs`),
+//! so the two shapes can be told apart.
 //!
 //! Invariants: a client's replies go out in its request order (each request
 //! takes a slot in the client's queue, filled when its server answers);
@@ -34,8 +36,11 @@ use mio::{Events, Interest, Poll, Token};
 use client::Clients;
 use server::Servers;
 
-const USAGE: &str =
-    "usage: slotway-floor --listen HOST:PORT --server HOST:PORT [--server HOST:PORT ...]";
+const USAGE: &str = "\
+usage: slotway-floor [--tasks] --listen HOST:PORT --server HOST:PORT [--server HOST:PORT ...]
+
+  --tasks   tokio tasks instead of the event loop: a task per client and per
+            server, channels between them (the shape of Slotway's data path)";
 /// Events taken from one `epoll_wait`.
 const EVENTS: usize = 1024;
 /// Space offered to one read; shared by every socket (one loop, one thread).
@@ -43,6 +48,10 @@ const READ_SPACE: usize = 64 * 1024;
 const LISTENER: Token = Token(0);
 
 fn main() -> ExitCode {
+    if std::env::args().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -65,17 +74,19 @@ fn parse_args() -> Result<Args> {
     let mut tasks = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        if flag == "--tasks" {
-            tasks = true;
-            continue;
-        }
-        let value = args
-            .next()
-            .with_context(|| format!("{flag} needs a value\n{USAGE}"))?;
-        let addr: SocketAddr = value.parse().with_context(|| format!("{flag} {value}"))?;
         match flag.as_str() {
-            "--listen" => listen = Some(addr),
-            "--server" => servers.push(addr),
+            "--tasks" => tasks = true,
+            "--listen" | "--server" => {
+                let value = args
+                    .next()
+                    .with_context(|| format!("{flag} needs a value\n{USAGE}"))?;
+                let addr: SocketAddr = value.parse().with_context(|| format!("{flag} {value}"))?;
+                if flag == "--listen" {
+                    listen = Some(addr);
+                } else {
+                    servers.push(addr);
+                }
+            }
             _ => bail!("unknown argument {flag}\n{USAGE}"),
         }
     }
@@ -127,7 +138,8 @@ fn run() -> Result<()> {
                     servers.flush(index)?;
                 }
             } else if event.is_readable() || event.is_writable() {
-                clients.serve(token, &mut space, &mut servers, poll.registry());
+                let readable = event.is_readable() || event.is_read_closed();
+                clients.serve(token, readable, &mut space, &mut servers, poll.registry());
             }
         }
         servers.flush_all()?;

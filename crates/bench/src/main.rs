@@ -136,7 +136,8 @@ fn progress(started: Instant, row: &Row) {
 }
 
 /// Syscalls per request of each proxy at each depth (SET of 64 B), counted
-/// by strace (the measure) and then by `perf stat` (undisturbed).
+/// by strace (the measure) and then by `perf stat` (undisturbed);
+/// with the `floor` section, of both floor proxies as well.
 /// A failure is recorded in its row, not fatal: the CPU table stands alone.
 fn trace_all(fleet: &mut Fleet, args: &Args) -> Vec<SyscallRow> {
     let tools = [
@@ -144,7 +145,15 @@ fn trace_all(fleet: &mut Fleet, args: &Args) -> Vec<SyscallRow> {
         (CountedBy::PerfStat, "perf", "apt-get install -y linux-perf"),
     ];
     let mut rows = Vec::new();
-    for target in Target::ALL.into_iter().filter(|t| t.is_proxy()) {
+    // The floors too when they run: the syscalls a bare hop makes.
+    let floors = args
+        .has(Section::Floor)
+        .then_some([Target::FloorTasks, Target::Floor]);
+    let targets = Target::ALL
+        .into_iter()
+        .filter(|t| t.is_proxy())
+        .chain(floors.into_iter().flatten());
+    for target in targets {
         for (pipeline, requests) in STRACE_REQUESTS {
             let case = Case {
                 test: Test::Set,

@@ -6,10 +6,11 @@
 # SET GET at -d 4096; -P 1 and -P 16) against each and against the servers
 # directly; CPU µs per request of every process (utime+stime from /proc),
 # and syscalls per request of each proxy (strace -c); then RSS with 10,000
-# idle clients, open-loop latency at 20,000 req/s, and CPU per key of a
-# 100-key MGET. Prints Markdown.
+# idle clients, open-loop latency at 20,000 req/s, CPU per key of a 100-key
+# MGET, and the floor (the single-key cases through slotway-floor, a minimal
+# proxy, beside nutcracker and Slotway's pool). Prints Markdown.
 # `--chart` (first argument) also writes docs/bench-cpu.svg. Other arguments
-# go to slotway-bench (--help). About 6-7 minutes on 2 cores.
+# go to slotway-bench (--help). About 10 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extra=()

@@ -10,7 +10,7 @@
 # MGET, and the floor (the single-key cases through slotway-floor, a minimal
 # proxy, beside nutcracker and Slotway's pool). Prints Markdown.
 # `--chart` (first argument) also writes docs/bench-cpu.svg. Other arguments
-# go to slotway-bench (--help). About 10 minutes on 2 cores.
+# go to slotway-bench (--help). About 8 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extra=()

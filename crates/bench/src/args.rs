@@ -23,9 +23,10 @@ directly, then counts the proxies' syscalls per request with strace and with
 perf stat (undisturbed: strace slows the proxy). Then:
 the proxies' RSS with 10,000 idle clients; latency (p50/p99/p99.9) at a fixed
 open-loop rate, directly and through each proxy; CPU per key of a 100-key MGET;
-and the floor: the single-key cases through nutcracker, Slotway's pool and
-slotway-floor (a minimal one-thread proxy on a hand-written event loop: the
-least a proxy hop costs on this host), back to back.
+and the floor: the single-key cases directly and through nutcracker, Slotway's
+pool and slotway-floor (a minimal proxy, as one hand-written event loop, the
+least a proxy hop costs on this host, and as tokio tasks shaped like
+Slotway's data path), back to back.
 Prints Markdown: CPU µs per request of the proxy and of Redis, and the ratios.
 
   --secs S            target length of each run (default 3); -n follows the
@@ -71,8 +72,8 @@ pub enum Section {
     Latency,
     /// CPU per key of MGET.
     Mget,
-    /// The single-key cases through nutcracker, Slotway's pool and the
-    /// minimal floor proxy, back to back.
+    /// The single-key cases directly and through nutcracker, Slotway's pool
+    /// and the minimal floor proxy in both its shapes, back to back.
     Floor,
 }
 

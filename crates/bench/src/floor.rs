@@ -14,9 +14,9 @@
 //! Invariants: MSET is left out (the floor sends a command whole to the
 //! server of its first key, so it would not do the same work); the five
 //! targets of a case (the servers directly, then the four proxies) run back
-//! to back within a round, rounds interleave as
-//! the matrix's do; the SET case of each depth and size starts from flushed
-//! servers, as in the matrix.
+//! to back within a round, and rounds interleave as the matrix's do; the SET
+//! case of each depth and size starts from flushed servers, as in the
+//! matrix.
 
 use std::time::Instant;
 

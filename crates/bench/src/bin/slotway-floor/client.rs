@@ -234,6 +234,8 @@ impl Client {
         }
         while let Some(rest) = self.out.get(self.written..).filter(|rest| !rest.is_empty()) {
             match self.stream.write(rest) {
+                // Nothing taken of a non-empty buffer: the client is gone.
+                Ok(0) => return Err(Gone),
                 Ok(n) => self.written += n,
                 Err(err) if err.kind() == ErrorKind::WouldBlock => return Ok(()),
                 Err(err) if err.kind() == ErrorKind::Interrupted => {}

@@ -132,6 +132,9 @@ impl Servers {
         };
         while let Some(rest) = conn.out.get(conn.written..).filter(|rest| !rest.is_empty()) {
             match conn.stream.write(rest) {
+                // A socket that takes nothing of a non-empty buffer would
+                // keep this loop going for ever.
+                Ok(0) => bail!("{}: the connection takes no more bytes", conn.addr),
                 Ok(n) => conn.written += n,
                 Err(err) if err.kind() == ErrorKind::WouldBlock => return Ok(()),
                 Err(err) if err.kind() == ErrorKind::Interrupted => {}

@@ -1,14 +1,11 @@
 //! The floor proxy's clients: a slab of connections, each with its parser,
-//! its queue of reply slots and its write buffer.
+//! its reply order (`order::ReplyOrder`) and its write buffer.
 //!
-//! Invariants: a request takes the next slot of its client's queue (`seq`)
-//! when it is parsed; replies fill slots in whatever order servers answer,
-//! and only the filled prefix of the queue is written, so a client sees its
-//! replies in its request order. A closed client's slab entry gets a new
+//! Invariants: a client's replies are written in its request order (the
+//! reply order's invariant). A closed client's slab entry gets a new
 //! generation, so replies still in flight for it are dropped, never given to
 //! the next client on that entry.
 
-use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
 
 use bytes::{Bytes, BytesMut};
@@ -16,6 +13,7 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use slotway_resp::{Limits, RequestParser};
 
+use crate::order::ReplyOrder;
 use crate::server::Servers;
 
 /// Which reply slot a request fills: client entry, its generation, its seq.
@@ -30,10 +28,7 @@ struct Client {
     stream: TcpStream,
     inbound: BytesMut,
     parser: RequestParser,
-    /// Slots of the requests sent and not yet answered in order; the front
-    /// one is `head_seq`.
-    slots: VecDeque<Option<Bytes>>,
-    head_seq: u64,
+    order: ReplyOrder,
     out: Vec<u8>,
     written: usize,
     dirty: bool,
@@ -90,8 +85,7 @@ impl Clients {
                 stream,
                 inbound: BytesMut::with_capacity(16 * 1024),
                 parser: RequestParser::new(Limits::default()),
-                slots: VecDeque::with_capacity(64),
-                head_seq: 0,
+                order: ReplyOrder::default(),
                 out: Vec::with_capacity(16 * 1024),
                 written: 0,
                 dirty: false,
@@ -143,13 +137,7 @@ impl Clients {
         let Some(client) = entry.client.as_mut() else {
             return;
         };
-        let offset = ticket.seq.wrapping_sub(client.head_seq);
-        if let Some(slot) = usize::try_from(offset)
-            .ok()
-            .and_then(|i| client.slots.get_mut(i))
-        {
-            *slot = Some(reply);
-        }
+        client.order.fill(ticket.seq, reply);
         if !client.dirty {
             client.dirty = true;
             self.dirty.push(ticket.index);
@@ -209,8 +197,7 @@ impl Client {
 
     fn route(&mut self, index: usize, generation: u32, servers: &mut Servers) -> Result<(), Gone> {
         while let Some(request) = self.parser.next(&mut self.inbound).map_err(|_| Gone)? {
-            let seq = self.head_seq.wrapping_add(self.slots.len() as u64);
-            self.slots.push_back(None);
+            let seq = self.order.reserve();
             let key = request.arg(1).unwrap_or_default();
             servers.send(
                 key,
@@ -226,12 +213,7 @@ impl Client {
     }
 
     fn flush(&mut self) -> Result<(), Gone> {
-        while let Some(Some(_)) = self.slots.front() {
-            if let Some(Some(reply)) = self.slots.pop_front() {
-                self.out.extend_from_slice(&reply);
-                self.head_seq = self.head_seq.wrapping_add(1);
-            }
-        }
+        self.order.drain_into(&mut self.out);
         while let Some(rest) = self.out.get(self.written..).filter(|rest| !rest.is_empty()) {
             match self.stream.write(rest) {
                 // Nothing taken of a non-empty buffer: the client is gone.

@@ -13,10 +13,10 @@ use anyhow::{Context, Result, bail};
 use bytes::BytesMut;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
-use slotway_hashkit::slot::key_slot;
 use slotway_resp::reply::ReplyScanner;
 
 use crate::client::{Clients, Ticket};
+use crate::order::server_for;
 
 /// One server connection.
 struct Conn {
@@ -82,8 +82,7 @@ impl Servers {
 
     /// Queues a request for the server that owns `key`'s slot.
     pub fn send(&mut self, key: &[u8], raw: &[u8], ticket: Ticket) {
-        let count = self.conns.len().max(1);
-        let index = usize::from(key_slot(key)) % count;
+        let index = server_for(key, self.conns.len());
         if let Some(conn) = self.conns.get_mut(index) {
             conn.out.extend_from_slice(raw);
             conn.tickets.push_back(ticket);

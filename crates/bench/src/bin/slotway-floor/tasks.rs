@@ -9,7 +9,7 @@
 //! and "everything Slotway does besides".
 //!
 //! Invariants as the event loop's: replies in each client's request order
-//! (slots by sequence number); a reply for a client that has gone is dropped
+//! (`order::ReplyOrder`); a reply for a client that has gone is dropped
 //! (its channel is closed); a broken server connection ends the process.
 
 use std::collections::VecDeque;
@@ -18,11 +18,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use bytes::{Bytes, BytesMut};
-use slotway_hashkit::slot::key_slot;
 use slotway_resp::{Limits, ReplyScanner, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use crate::order::{ReplyOrder, server_for};
 
 /// A request for a server: its bytes and where its reply goes.
 struct Job {
@@ -90,8 +91,7 @@ async fn client(mut stream: TcpStream, servers: Arc<[UnboundedSender<Job>]>) {
     let (reply_to, mut replies) = unbounded_channel::<(u64, Bytes)>();
     let mut inbound = BytesMut::with_capacity(16 * 1024);
     let mut parser = RequestParser::new(Limits::default());
-    let mut slots: VecDeque<Option<Bytes>> = VecDeque::with_capacity(64);
-    let mut head_seq = 0u64;
+    let mut order = ReplyOrder::default();
     let mut out = Vec::with_capacity(16 * 1024);
     loop {
         tokio::select! {
@@ -105,10 +105,8 @@ async fn client(mut stream: TcpStream, servers: Arc<[UnboundedSender<Job>]>) {
                         Ok(None) => break,
                         Err(_) => return,
                     };
-                    let seq = head_seq.wrapping_add(slots.len() as u64);
-                    slots.push_back(None);
-                    let count = servers.len().max(1);
-                    let index = usize::from(key_slot(request.arg(1).unwrap_or_default())) % count;
+                    let seq = order.reserve();
+                    let index = server_for(request.arg(1).unwrap_or_default(), servers.len());
                     let job = Job { payload: request.into_raw(), reply_to: reply_to.clone(), seq };
                     if servers.get(index).is_none_or(|server| server.send(job).is_err()) {
                         return;
@@ -118,18 +116,10 @@ async fn client(mut stream: TcpStream, servers: Arc<[UnboundedSender<Job>]>) {
             Some(first) = replies.recv() => {
                 let mut next = Some(first);
                 while let Some((seq, reply)) = next {
-                    let offset = seq.wrapping_sub(head_seq);
-                    if let Some(slot) = usize::try_from(offset).ok().and_then(|i| slots.get_mut(i)) {
-                        *slot = Some(reply);
-                    }
+                    order.fill(seq, reply);
                     next = replies.try_recv().ok();
                 }
-                while let Some(Some(_)) = slots.front() {
-                    if let Some(Some(reply)) = slots.pop_front() {
-                        out.extend_from_slice(&reply);
-                        head_seq = head_seq.wrapping_add(1);
-                    }
-                }
+                order.drain_into(&mut out);
                 if stream.write_all(&out).await.is_err() {
                     return;
                 }

@@ -1,5 +1,5 @@
-//! The `floor` section: the matrix's single-key cases through nutcracker,
-//! Slotway's pool and `slotway-floor` (a minimal one-thread proxy,
+//! The `floor` section: the matrix's single-key cases directly and through
+//! nutcracker, Slotway's pool and `slotway-floor` (a minimal one-thread proxy,
 //! `src/bin/slotway-floor`) in both its shapes: on a hand-written `mio`
 //! event loop, and as tokio tasks shaped like Slotway's data path.
 //!
@@ -14,17 +14,10 @@
 //! Invariants: MSET is left out (the floor sends a command whole to the
 //! server of its first key, so it would not do the same work); the five
 //! targets of a case (the servers directly, then the four proxies) run back
-//! to back within a round, and rounds interleave as the matrix's do; the SET
-//! case of each depth and size starts from flushed servers, as in the
-//! matrix.
+//! to back within a round, and rounds interleave, as the matrix's do (both
+//! run by the bench's `Rounds`).
 
-use std::time::Instant;
-
-use anyhow::Result;
-
-use crate::args::Args;
-use crate::cases::{self, Case, Sizer, Test};
-use crate::fleet::Fleet;
+use crate::cases::{self, Case, Test};
 use crate::report::{Row, cases_of, median, opt, ratio, throughput_ratio};
 use crate::targets::Target;
 
@@ -34,31 +27,6 @@ pub fn cases(quick: bool) -> Vec<Case> {
         .into_iter()
         .filter(|c| c.test != Test::Mset)
         .collect()
-}
-
-/// Every round of every case against each of [`Target::FLOOR_COMPARED`].
-pub fn run_all(
-    fleet: &mut Fleet,
-    args: &Args,
-    tck: u64,
-    sizer: &mut Sizer,
-    started: Instant,
-) -> Result<Vec<Row>> {
-    let cases = cases(args.quick);
-    let mut rows = Vec::new();
-    for &case in std::iter::repeat_n(&cases, args.rounds as usize).flatten() {
-        if case.test == Test::Set {
-            fleet.flush_all()?;
-        }
-        for target in Target::FLOOR_COMPARED {
-            let requests = sizer.requests(target, &case);
-            let row = crate::measure(fleet, args, tck, &case, target, requests)?;
-            sizer.record(target, &case, row.rps);
-            crate::progress(started, &row);
-            rows.push(row);
-        }
-    }
-    Ok(rows)
 }
 
 /// One line per case: each proxy's CPU per request (medians of rounds),

@@ -3,13 +3,14 @@
 //! of every process and the proxies' syscalls per request.
 //!
 //! Owns every process it starts (`fleet::Fleet`: a 3-master cluster, 3
-//! standalone servers, three proxies) and each redis-benchmark, strace and
-//! perf stat run. Invariants: all are stopped by PID when `run` returns, on
-//! success and on error (Drop guards, proxies before servers); every wait and run is
-//! bounded in time; CPU is utime+stime from `/proc` before and after each
-//! run, divided by `CLK_TCK` and by the run's request count; every target of
-//! a case runs back to back in the same benchmark run, so ratios compare
-//! like with like on a noisy shared host. After the CPU matrix come the
+//! standalone servers, three proxies, and two floor proxies with the `floor`
+//! section) and each redis-benchmark, strace and perf stat run. Invariants:
+//! all are stopped by PID when `run` returns, on success and on error (Drop
+//! guards, proxies before servers); every wait and run is bounded in time;
+//! CPU is utime+stime from `/proc` before and after each run, divided by
+//! `CLK_TCK` and by the run's request count; every target of a case runs
+//! back to back in the same benchmark run (`Rounds`), so ratios compare like
+//! with like on a noisy shared host. After the CPU matrix come the
 //! optional sections (`extras`): idle-client RSS, open-loop latency, MGET
 //! CPU per key; the floor, Slotway against a minimal proxy in two shapes
 //! (`floor`); and the CPU chart as SVG (`svg`).
@@ -119,6 +120,39 @@ fn measure(
         rps,
         usage: cpu::usage(&before, &after, tck, proxy.is_some()),
     })
+}
+
+/// What measured runs need: the processes, the options, the run sizing.
+struct Rounds<'a> {
+    fleet: &'a mut Fleet,
+    args: &'a Args,
+    tck: u64,
+    sizer: &'a mut Sizer,
+    started: Instant,
+}
+
+impl Rounds<'_> {
+    /// Every case against every target, `--rounds` times. Rounds interleave
+    /// (all the cases, then again) so that a burst of noise from the
+    /// machine's other tenants hits one run of many cases, not every run of
+    /// one case; the targets of a case run back to back.
+    fn run(&mut self, cases: &[Case], targets: &[Target]) -> Result<Vec<Row>> {
+        let mut rows = Vec::new();
+        for &case in std::iter::repeat_n(cases, self.args.rounds as usize).flatten() {
+            // GET reads what the SET case before it wrote; SET starts clean.
+            if case.test == Test::Set {
+                self.fleet.flush_all()?;
+            }
+            for &target in targets {
+                let requests = self.sizer.requests(target, &case);
+                let row = measure(self.fleet, self.args, self.tck, &case, target, requests)?;
+                self.sizer.record(target, &case, row.rps);
+                progress(self.started, &row);
+                rows.push(row);
+            }
+        }
+        Ok(rows)
+    }
 }
 
 /// One line on stderr per measured run, so a long run shows where it is.
@@ -240,31 +274,20 @@ fn run(args: &Args) -> Result<()> {
     );
 
     let mut sizer = Sizer::new(args.secs, args.requests);
-    let mut rows = Vec::new();
-    let matrix = if args.has(Section::Cpu) {
-        cases::matrix(args.quick)
+    let mut rounds = Rounds {
+        fleet: &mut fleet,
+        args,
+        tck,
+        sizer: &mut sizer,
+        started,
+    };
+    let rows = if args.has(Section::Cpu) {
+        rounds.run(&cases::matrix(args.quick), &Target::ALL)?
     } else {
         Vec::new()
     };
-    // Rounds interleave (the whole matrix, then again) so that a burst of
-    // noise from the machine's other tenants hits one run of many cases,
-    // not every run of one case.
-    let rounds = std::iter::repeat_n(&matrix, args.rounds as usize).flatten();
-    for &case in rounds {
-        // GET reads what the SET case before it wrote; SET starts clean.
-        if case.test == Test::Set {
-            fleet.flush_all()?;
-        }
-        for target in Target::ALL {
-            let requests = sizer.requests(target, &case);
-            let row = measure(&mut fleet, args, tck, &case, target, requests)?;
-            sizer.record(target, &case, row.rps);
-            progress(started, &row);
-            rows.push(row);
-        }
-    }
     let floor_rows = if args.has(Section::Floor) {
-        floor::run_all(&mut fleet, args, tck, &mut sizer, started)?
+        rounds.run(&floor::cases(args.quick), &Target::FLOOR_COMPARED)?
     } else {
         Vec::new()
     };

@@ -48,6 +48,7 @@ mod proxy_cmd;
 mod proxy_config;
 mod pubsub;
 mod queue;
+mod read_arm;
 mod resubscribe;
 mod stall;
 mod subframes;
@@ -63,7 +64,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use slotway_resp::{Limits, RequestParser};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -292,6 +293,8 @@ async fn serve_client<R, W>(
     // and the largest read buffer since it was last given back.
     let mut read_since_tick = false;
     let mut read_peak = 0usize;
+    // The client read, skipped on turns where it cannot make progress.
+    let mut arm = read_arm::ReadArm::default();
     debug!(client = id, "client connected");
     loop {
         if queue.finished() {
@@ -317,7 +320,9 @@ async fn serve_client<R, W>(
             w = queue.out_mut().write_to(&mut wr), if queue.has_output() => Event::Wrote(w),
             () = sleep_until(retry_at), if retry_at.is_some() => Event::RetryDue,
             () = sleep_until(resume_at), if resume_at.is_some() => Event::Resume,
-            r = rd.read_buf(&mut input), if can_read => Event::Read(r),
+            r = std::future::poll_fn(|cx| arm.poll_read(cx, &mut rd, &mut input)), if can_read => {
+                Event::Read(r)
+            }
             _ = ticker.tick(), if deadline.is_some() && queue.is_waiting() => Event::Tick,
             _ = clock.tick(), if meter.clock_needed(busy) || releasable
                 || stall.watching(queue.out_len()) => Event::Clock,

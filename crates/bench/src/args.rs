@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use crate::pin::Layout;
+
 pub const USAGE: &str = "\
 usage: slotway-bench [--secs S] [--requests N] [--clients C] [--timeout-secs S]
                      [--slotway-bin PATH] [--nutcracker-bin PATH] [--quick] [--no-strace]
                      [--only LIST] [--svg PATH] [--idle-clients N] [--rate R]
-                     [--latency-secs S] [--latency-conns C] [--pin]
+                     [--latency-secs S] [--latency-conns C] [--pin | --pin-apart]
 
 Starts a 3-master Redis Cluster, 3 standalone redis-servers, Slotway in cluster
 mode over the cluster, and nutcracker (-v 4) and Slotway in pool mode
@@ -57,7 +59,12 @@ Prints Markdown: CPU µs per request of the proxy and of Redis, and the ratios.
   --pin               fixed CPU placement (taskset): redis-benchmark and the
                       proxies on CPU 0, the redis-servers on the others, so a
                       -P 1 ratio does not depend on where the scheduler put
-                      each process (use with --slotway-threads 1)";
+                      each process (use with --slotway-threads 1)
+  --pin-apart         the proxies on a CPU of their own (the last), redis-
+                      benchmark and the redis-servers on the others, in the
+                      direct runs too: the requests/s ratios then say what
+                      the hop costs, not the CPU it takes from the generator
+                      (use with --slotway-threads 1)";
 
 /// The measurements a run can select.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,8 +131,8 @@ pub struct Args {
     pub slotway_scheduler: Option<String>,
     /// Times the CPU matrix is run (summaries take medians).
     pub rounds: u32,
-    /// Fixed CPU placement (`pin`).
-    pub pin: bool,
+    /// Fixed CPU placement (`--pin`, `--pin-apart`).
+    pub pin: Option<Layout>,
 }
 
 impl Args {
@@ -159,7 +166,7 @@ impl Args {
             slotway_threads: None,
             slotway_scheduler: None,
             rounds: 1,
-            pin: false,
+            pin: None,
         };
         let mut no_strace = false;
         while let Some(flag) = it.next() {
@@ -194,7 +201,17 @@ impl Args {
                 }
                 "--nutcracker-bin" => args.nutcracker_bin = Some(PathBuf::from(value()?)),
                 "--quick" => args.quick = true,
-                "--pin" => args.pin = true,
+                "--pin" | "--pin-apart" => {
+                    let layout = if flag == "--pin" {
+                        Layout::Shared
+                    } else {
+                        Layout::Apart
+                    };
+                    if args.pin.is_some_and(|l| l != layout) {
+                        bail!("--pin and --pin-apart are two placements: choose one");
+                    }
+                    args.pin = Some(layout);
+                }
                 "--no-strace" => no_strace = true,
                 "--only" => {
                     args.sections = value()?
@@ -269,7 +286,7 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(a.requests, Some(10));
-        assert!(a.pin);
+        assert_eq!(a.pin, Some(Layout::Shared));
         assert!(a.quick && !a.has(Section::Strace) && a.has(Section::Cpu));
         assert_eq!(a.latency_secs(), 2.0);
         assert_eq!(a.secs, 1.5);
@@ -281,7 +298,12 @@ mod tests {
             (d.idle_clients, d.rate, d.latency_conns, d.latency_secs()),
             (10_000, 20_000, 20, 5.0)
         );
-        assert!(d.svg.is_none() && !d.pin);
+        assert!(d.svg.is_none() && d.pin.is_none());
+        assert_eq!(
+            parse(&["--pin-apart"]).unwrap().unwrap().pin,
+            Some(Layout::Apart)
+        );
+        assert!(parse(&["--pin", "--pin-apart"]).is_err());
         let o = parse(&[
             "--only",
             "rss,latency",

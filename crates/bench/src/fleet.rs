@@ -169,6 +169,16 @@ impl Fleet {
         }
     }
 
+    /// Every proxy of the run.
+    pub fn proxy_pids(&self) -> Vec<u32> {
+        [&self.slotway_cluster, &self.nutcracker, &self.slotway_pool]
+            .into_iter()
+            .chain(self.floor.as_ref())
+            .chain(self.floor_tasks.as_ref())
+            .map(Proxy::pid)
+            .collect()
+    }
+
     /// The redis-servers a target's requests land on.
     pub fn redis_pids(&self, target: Target) -> Vec<u32> {
         match target.backend() {

@@ -252,21 +252,27 @@ fn run(args: &Args) -> Result<()> {
         Some(s) => format!("- slotway scheduler: {s} (--slotway-scheduler)"),
         None => "- slotway scheduler: per-core (default)".to_owned(),
     });
-    let placement = if args.pin {
+    let placement = if let Some(layout) = args.pin {
         let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        let placement = pin::Placement::for_cpus(cpus)?;
+        let placement = pin::Placement::for_cpus(cpus, layout)?;
         // Before any child is spawned: they inherit the mask.
-        pin::pin_self(&placement.front)?;
+        pin::pin_self(&placement.generator)?;
         header.push(placement.describe());
         Some(placement)
     } else {
         None
     };
+    let apart = placement
+        .as_ref()
+        .is_some_and(pin::Placement::proxies_apart);
     // Before any proxy is spawned: they inherit it (10,000 idle clients).
     let nofile = rss::raise_nofile()?;
     let mut fleet = Fleet::start(&bins)?;
     if let Some(placement) = &placement {
         pin::pin_pids(&fleet.all_redis_pids(), &placement.servers)?;
+        if placement.proxies_apart() {
+            pin::pin_pids(&fleet.proxy_pids(), &placement.proxies)?;
+        }
     }
     eprintln!(
         "[{:>4.0}s] all processes serving",
@@ -339,8 +345,8 @@ fn run(args: &Args) -> Result<()> {
         println!(
             "Requests/s through Slotway and directly (medians of rounds; each ratio is the \
              median of its rounds' ratios; target at `-P 16`: Slotway cluster ≥ 0.75 × cluster \
-             direct). On a host whose cores are shared by the generator, the servers and the \
-             proxy, these follow the CPU every process spends per request:"
+             direct). {}:",
+            cpu_sharing(apart)
         );
         println!();
         for line in report::throughput_table(&rows) {
@@ -374,7 +380,8 @@ fn run(args: &Args) -> Result<()> {
         println!();
         println!(
             "Requests/s in the same runs, directly (one redis-benchmark per server) and through \
-             each proxy; the generator, the servers and the proxy share the host's CPUs:"
+             each proxy. {}:",
+            cpu_sharing(apart)
         );
         println!();
         for line in floor::throughput_table(&floor_rows) {
@@ -409,6 +416,18 @@ fn run(args: &Args) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// How to read the requests/s ratios, given where the proxies ran.
+fn cpu_sharing(apart: bool) -> &'static str {
+    if apart {
+        "The proxies ran on a CPU of their own, redis-benchmark and the servers on the same \
+         CPUs in the direct and the proxied runs: a ratio is what inserting the hop costs the \
+         clients"
+    } else {
+        "The generator, the servers and the proxies shared the host's CPUs: a ratio follows the \
+         CPU each process spends per request more than the hop itself"
+    }
 }
 
 type Failures = Vec<(Target, String)>;

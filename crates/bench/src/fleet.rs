@@ -141,16 +141,20 @@ impl Fleet {
         }
     }
 
-    /// A floor proxy's port; an error when it was not started.
-    fn floor_port(&self, target: Target) -> Result<u16> {
+    /// A proxy target's port; an error for a direct target or a proxy not
+    /// started (the floors run only with the `floor` section).
+    fn proxy_port(&self, target: Target) -> Result<u16> {
         let proxy = match target {
+            Target::SlotwayCluster => Some(&self.slotway_cluster),
+            Target::Nutcracker => Some(&self.nutcracker),
+            Target::SlotwayPool => Some(&self.slotway_pool),
             Target::Floor => self.floor.as_ref(),
             Target::FloorTasks => self.floor_tasks.as_ref(),
-            _ => None,
+            Target::ClusterDirect | Target::StandaloneDirect => None,
         };
         proxy
             .map(Proxy::port)
-            .context("the floor proxies run only with the `floor` section")
+            .with_context(|| format!("{} was not started", target.name()))
     }
 
     /// The proxy's PID (`None` for a direct target), after checking that
@@ -207,10 +211,7 @@ impl Fleet {
             Target::StandaloneDirect => {
                 Endpoint::Split(self.standalone.iter().map(RedisServer::port).collect())
             }
-            Target::SlotwayCluster => Endpoint::Single(self.slotway_cluster.port()),
-            Target::Nutcracker => Endpoint::Single(self.nutcracker.port()),
-            Target::SlotwayPool => Endpoint::Single(self.slotway_pool.port()),
-            Target::Floor | Target::FloorTasks => Endpoint::Single(self.floor_port(target)?),
+            proxy => Endpoint::Single(self.proxy_port(proxy)?),
         })
     }
 
@@ -230,10 +231,7 @@ impl Fleet {
                 .first()
                 .context("no standalone server")?
                 .port(),
-            Target::SlotwayCluster => self.slotway_cluster.port(),
-            Target::Nutcracker => self.nutcracker.port(),
-            Target::SlotwayPool => self.slotway_pool.port(),
-            Target::Floor | Target::FloorTasks => self.floor_port(target)?,
+            proxy => self.proxy_port(proxy)?,
         })
     }
 

@@ -39,24 +39,23 @@ pub fn table(rows: &[Row]) -> Vec<String> {
             .to_string(),
         "|---|---:|---:|---:|---:|---:|---:|---:|---|".to_string(),
     ];
+    let proxies = || Target::FLOOR_COMPARED.into_iter().filter(|t| t.is_proxy());
     for case in cases_of(rows) {
         let proxy = |t: Target| median(rows, case, t, Row::proxy_us);
         let nut = proxy(Target::Nutcracker);
-        let users: Vec<String> = Target::FLOOR_COMPARED
-            .iter()
-            .filter(|t| t.is_proxy())
-            .map(|&t| opt(median(rows, case, t, Row::proxy_user_us), 2))
+        let cpu: Vec<String> = proxies().map(|t| opt(proxy(t), 2)).collect();
+        let vs_nut: Vec<String> = proxies()
+            .filter(|&t| t != Target::Nutcracker)
+            .map(|t| opt(ratio(proxy(t), nut), 2))
+            .collect();
+        let users: Vec<String> = proxies()
+            .map(|t| opt(median(rows, case, t, Row::proxy_user_us), 2))
             .collect();
         out.push(format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} |",
             case.label(),
-            opt(nut, 2),
-            opt(proxy(Target::SlotwayPool), 2),
-            opt(proxy(Target::FloorTasks), 2),
-            opt(proxy(Target::Floor), 2),
-            opt(ratio(proxy(Target::SlotwayPool), nut), 2),
-            opt(ratio(proxy(Target::FloorTasks), nut), 2),
-            opt(ratio(proxy(Target::Floor), nut), 2),
+            cpu.join(" | "),
+            vs_nut.join(" | "),
             users.join(" / "),
         ));
     }

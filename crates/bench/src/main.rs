@@ -270,7 +270,7 @@ fn run(args: &Args) -> Result<()> {
     let mut fleet = Fleet::start(&bins)?;
     if let Some(placement) = &placement {
         pin::pin_pids(&fleet.all_redis_pids(), &placement.servers)?;
-        if placement.proxies_apart() {
+        if apart {
             pin::pin_pids(&fleet.proxy_pids(), &placement.proxies)?;
         }
     }

@@ -6,13 +6,12 @@
 //! generation, so replies still in flight for it are dropped, never given to
 //! the next client on that entry.
 
-use std::io::{ErrorKind, Read, Write};
-
 use bytes::{Bytes, BytesMut};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use slotway_resp::{Limits, RequestParser};
 
+use crate::io::{read_available, write_pending};
 use crate::order::ReplyOrder;
 use crate::server::Servers;
 
@@ -178,20 +177,9 @@ struct Gone;
 
 impl Client {
     fn read(&mut self, space: &mut [u8]) -> Result<(), Gone> {
-        loop {
-            match self.stream.read(space) {
-                Ok(0) => return Err(Gone),
-                Ok(n) => {
-                    self.inbound
-                        .extend_from_slice(space.get(..n).unwrap_or_default());
-                    if n < space.len() {
-                        return Ok(());
-                    }
-                }
-                Err(err) if err.kind() == ErrorKind::WouldBlock => return Ok(()),
-                Err(err) if err.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return Err(Gone),
-            }
+        match read_available(&mut self.stream, space, &mut self.inbound) {
+            Ok(true) => Ok(()),
+            Ok(false) | Err(_) => Err(Gone),
         }
     }
 
@@ -214,18 +202,6 @@ impl Client {
 
     fn flush(&mut self) -> Result<(), Gone> {
         self.order.drain_into(&mut self.out);
-        while let Some(rest) = self.out.get(self.written..).filter(|rest| !rest.is_empty()) {
-            match self.stream.write(rest) {
-                // Nothing taken of a non-empty buffer: the client is gone.
-                Ok(0) => return Err(Gone),
-                Ok(n) => self.written += n,
-                Err(err) if err.kind() == ErrorKind::WouldBlock => return Ok(()),
-                Err(err) if err.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return Err(Gone),
-            }
-        }
-        self.out.clear();
-        self.written = 0;
-        Ok(())
+        write_pending(&mut self.stream, &mut self.out, &mut self.written).map_err(|_| Gone)
     }
 }

@@ -22,6 +22,7 @@
 //! (nothing is retried: a measuring run must not go on silently degraded).
 
 mod client;
+mod io;
 mod order;
 mod server;
 mod tasks;

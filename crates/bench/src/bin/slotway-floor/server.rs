@@ -6,7 +6,6 @@
 //! read buffer, scanned into whole reply frames with Slotway's scanner.
 
 use std::collections::VecDeque;
-use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
 
 use anyhow::{Context, Result, bail};
@@ -16,6 +15,7 @@ use mio::{Interest, Registry, Token};
 use slotway_resp::reply::ReplyScanner;
 
 use crate::client::{Clients, Ticket};
+use crate::io::{read_available, write_pending};
 use crate::order::server_for;
 
 /// One server connection.
@@ -94,20 +94,10 @@ impl Servers {
         let Some(conn) = self.conns.get_mut(index) else {
             return Ok(());
         };
-        loop {
-            match conn.stream.read(space) {
-                Ok(0) => bail!("{}: the server closed the connection", conn.addr),
-                Ok(n) => {
-                    conn.inbound
-                        .extend_from_slice(space.get(..n).unwrap_or_default());
-                    if n < space.len() {
-                        break;
-                    }
-                }
-                Err(err) if err.kind() == ErrorKind::WouldBlock => break,
-                Err(err) if err.kind() == ErrorKind::Interrupted => {}
-                Err(err) => return Err(err).with_context(|| format!("{}: read", conn.addr)),
-            }
+        let open = read_available(&mut conn.stream, space, &mut conn.inbound)
+            .with_context(|| format!("{}: read", conn.addr))?;
+        if !open {
+            bail!("{}: the server closed the connection", conn.addr);
         }
         while let Some(frame) = conn
             .scanner
@@ -129,20 +119,8 @@ impl Servers {
         let Some(conn) = self.conns.get_mut(index) else {
             return Ok(());
         };
-        while let Some(rest) = conn.out.get(conn.written..).filter(|rest| !rest.is_empty()) {
-            match conn.stream.write(rest) {
-                // A socket that takes nothing of a non-empty buffer would
-                // keep this loop going for ever.
-                Ok(0) => bail!("{}: the connection takes no more bytes", conn.addr),
-                Ok(n) => conn.written += n,
-                Err(err) if err.kind() == ErrorKind::WouldBlock => return Ok(()),
-                Err(err) if err.kind() == ErrorKind::Interrupted => {}
-                Err(err) => return Err(err).with_context(|| format!("{}: write", conn.addr)),
-            }
-        }
-        conn.out.clear();
-        conn.written = 0;
-        Ok(())
+        write_pending(&mut conn.stream, &mut conn.out, &mut conn.written)
+            .with_context(|| format!("{}: write", conn.addr))
     }
 
     /// [`Servers::flush`] for every server with something queued.

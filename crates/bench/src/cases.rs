@@ -39,6 +39,25 @@ impl Test {
         }
     }
 
+    /// The command `redis-benchmark --cluster` sends for this test, with
+    /// `tag` as the hash tag it puts in every key and values of
+    /// `data_size` bytes of `x` (redis-benchmark 7.0's own test commands):
+    /// run at a proxy with one tag per master, it loads the servers with
+    /// the very keys `--cluster` places, one slot per master.
+    pub fn cluster_command(self, tag: &str, data_size: u32) -> Vec<String> {
+        let key = format!("key:{{{tag}}}:__rand_int__");
+        let data = "x".repeat(data_size as usize);
+        match self {
+            Test::Set => vec!["SET".into(), key, data],
+            Test::Get => vec!["GET".into(), key],
+            Test::Incr => vec!["INCR".into(), format!("counter:{{{tag}}}:__rand_int__")],
+            Test::Lpush => vec!["LPUSH".into(), format!("mylist:{{{tag}}}"), data],
+            Test::Mset => std::iter::once("MSET".to_string())
+                .chain((0..10).flat_map(|_| [key.clone(), data.clone()]))
+                .collect(),
+        }
+    }
+
     /// Upper-case name as in the CSV (`MSET (10 keys)` starts with `MSET`).
     pub fn label(self) -> &'static str {
         match self {
@@ -210,6 +229,36 @@ impl Sizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cluster_commands_are_redis_benchmarks_own() {
+        assert_eq!(
+            Test::Set.cluster_command("06S", 3),
+            ["SET", "key:{06S}:__rand_int__", "xxx"]
+        );
+        assert_eq!(
+            Test::Get.cluster_command("8M", 3),
+            ["GET", "key:{8M}:__rand_int__"]
+        );
+        assert_eq!(
+            Test::Incr.cluster_command("8M", 3),
+            ["INCR", "counter:{8M}:__rand_int__"]
+        );
+        assert_eq!(
+            Test::Lpush.cluster_command("8M", 2),
+            ["LPUSH", "mylist:{8M}", "xx"]
+        );
+        let mset = Test::Mset.cluster_command("63n", 1);
+        assert_eq!(mset.len(), 21);
+        assert_eq!(mset.first().map(String::as_str), Some("MSET"));
+        assert!(
+            mset.iter()
+                .skip(1)
+                .step_by(2)
+                .all(|k| k == "key:{63n}:__rand_int__")
+        );
+        assert!(mset.iter().skip(2).step_by(2).all(|v| v == "x"));
+    }
 
     #[test]
     fn matrix_orders_get_after_set() {

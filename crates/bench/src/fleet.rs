@@ -16,9 +16,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use slotway_fixture::{Cluster, RedisServer, free_port};
 
+use crate::hashtag;
 use crate::poolconf::PoolYaml;
 use crate::proxy::{self, Proxy};
-use crate::runner::Endpoint;
+use crate::runner::{Endpoint, Part};
 use crate::targets::{Backend, Target};
 
 /// `redis_db` of each proxy over the shared standalone servers (the direct
@@ -47,6 +48,9 @@ pub struct Fleet {
     floor: Option<Proxy>,
     floor_tasks: Option<Proxy>,
     cluster: Cluster,
+    /// The hash tag of each master's first slot, masters in slot order:
+    /// the keys `redis-benchmark --cluster` uses (see `hashtag`).
+    cluster_tags: Vec<String>,
     standalone: Vec<RedisServer>,
 }
 
@@ -57,6 +61,7 @@ impl Fleet {
             .masters(3)
             .start()
             .context("start the 3-master cluster")?;
+        let cluster_tags = first_slot_tags(&cluster)?;
         let standalone = (0..3)
             .map(|i| RedisServer::start().with_context(|| format!("start standalone server {i}")))
             .collect::<Result<Vec<_>>>()?;
@@ -126,13 +131,16 @@ impl Fleet {
             floor,
             floor_tasks,
             cluster,
+            cluster_tags,
             standalone,
         })
     }
 
     fn proxy_mut(&mut self, target: Target) -> Option<&mut Proxy> {
         match target {
-            Target::SlotwayCluster => Some(&mut self.slotway_cluster),
+            Target::SlotwayCluster | Target::SlotwayClusterTagged => {
+                Some(&mut self.slotway_cluster)
+            }
             Target::Nutcracker => Some(&mut self.nutcracker),
             Target::SlotwayPool => Some(&mut self.slotway_pool),
             Target::Floor => self.floor.as_mut(),
@@ -145,7 +153,7 @@ impl Fleet {
     /// started (the floors run only with the `floor` section).
     fn proxy_port(&self, target: Target) -> Result<u16> {
         let proxy = match target {
-            Target::SlotwayCluster => Some(&self.slotway_cluster),
+            Target::SlotwayCluster | Target::SlotwayClusterTagged => Some(&self.slotway_cluster),
             Target::Nutcracker => Some(&self.nutcracker),
             Target::SlotwayPool => Some(&self.slotway_pool),
             Target::Floor => self.floor.as_ref(),
@@ -208,8 +216,26 @@ impl Fleet {
                     .context("cluster without nodes")?
                     .port(),
             ),
-            Target::StandaloneDirect => {
-                Endpoint::Split(self.standalone.iter().map(RedisServer::port).collect())
+            Target::StandaloneDirect => Endpoint::Split(
+                self.standalone
+                    .iter()
+                    .map(|s| Part {
+                        port: s.port(),
+                        tag: None,
+                    })
+                    .collect(),
+            ),
+            Target::SlotwayClusterTagged => {
+                let port = self.proxy_port(target)?;
+                Endpoint::Split(
+                    self.cluster_tags
+                        .iter()
+                        .map(|tag| Part {
+                            port,
+                            tag: Some(tag.clone()),
+                        })
+                        .collect(),
+                )
             }
             proxy => Endpoint::Single(self.proxy_port(proxy)?),
         })
@@ -279,4 +305,25 @@ impl Fleet {
         }
         Ok(())
     }
+}
+
+/// The hash tag of each master's first slot, masters in the order of those
+/// slots: where `redis-benchmark --cluster` puts each node's keys.
+fn first_slot_tags(cluster: &Cluster) -> Result<Vec<String>> {
+    let map = cluster.slots().context("CLUSTER SLOTS")?;
+    let mut firsts: Vec<(u16, &str)> = Vec::new();
+    for range in &map {
+        match firsts.iter_mut().find(|(_, m)| *m == range.master) {
+            Some(first) => first.0 = first.0.min(range.start),
+            None => firsts.push((range.start, &range.master)),
+        }
+    }
+    firsts.sort_unstable();
+    firsts
+        .iter()
+        .map(|&(slot, master)| {
+            hashtag::for_slot(slot)
+                .with_context(|| format!("no hash tag for slot {slot} ({master})"))
+        })
+        .collect()
 }

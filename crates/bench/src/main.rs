@@ -22,6 +22,7 @@ mod cpu;
 mod extras;
 mod fleet;
 mod floor;
+mod hashtag;
 mod latency;
 mod mget;
 mod perfstat;
@@ -183,9 +184,10 @@ fn trace_all(fleet: &mut Fleet, args: &Args) -> Vec<SyscallRow> {
     let floors = args
         .has(Section::Floor)
         .then_some([Target::FloorTasks, Target::Floor]);
+    // Each proxy process once: its syscalls do not depend on the keys.
     let targets = Target::ALL
         .into_iter()
-        .filter(|t| t.is_proxy())
+        .filter(|t| t.own_process())
         .chain(floors.into_iter().flatten());
     for target in targets {
         for (pipeline, requests) in STRACE_REQUESTS {
@@ -345,7 +347,8 @@ fn run(args: &Args) -> Result<()> {
         println!(
             "Requests/s through Slotway and directly (medians of rounds; each ratio is the \
              median of its rounds' ratios; target at `-P 16`: Slotway cluster ≥ 0.75 × cluster \
-             direct). {}:",
+             direct, read from the \"same keys\" column: `--cluster` puts each master's keys in \
+             one slot, and keys spread over all slots cost the servers more). {}:",
             cpu_sharing(apart)
         );
         println!();

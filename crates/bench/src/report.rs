@@ -156,19 +156,25 @@ pub fn throughput_ratio(rows: &[Row], case: Case, a: Target, b: Target) -> Optio
 pub fn throughput_table(rows: &[Row]) -> Vec<String> {
     let mut out = vec![
         "| case | slotway cluster req/s | cluster direct req/s | cluster / direct | \
+         slotway cluster, --cluster's keys req/s | same keys / direct | \
          slotway pool req/s | standalone direct req/s | pool / direct | pool / nutcracker |"
             .to_string(),
-        "|---|---:|---:|---:|---:|---:|---:|---:|".to_string(),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|".to_string(),
     ];
     for case in cases_of(rows) {
         let rps = |t: Target| median(rows, case, t, |r| Some(r.rps));
         let paired = |a: Target, b: Target| throughput_ratio(rows, case, a, b);
         out.push(format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             case.label(),
             opt(rps(Target::SlotwayCluster), 0),
             opt(rps(Target::ClusterDirect), 0),
             opt(paired(Target::SlotwayCluster, Target::ClusterDirect), 2),
+            opt(rps(Target::SlotwayClusterTagged), 0),
+            opt(
+                paired(Target::SlotwayClusterTagged, Target::ClusterDirect),
+                2
+            ),
             opt(rps(Target::SlotwayPool), 0),
             opt(rps(Target::StandaloneDirect), 0),
             opt(paired(Target::SlotwayPool, Target::StandaloneDirect), 2),
@@ -232,9 +238,10 @@ pub fn runs_table(rows: &[Row]) -> Vec<String> {
 pub fn summary_table(rows: &[Row]) -> Vec<String> {
     let mut out = vec![
         "| case | nutcracker | slotway pool | pool / nutcracker | redis (standalone, direct) \
-         | pool / redis | slotway cluster | redis (cluster, direct) | cluster / redis |"
+         | pool / redis | slotway cluster | redis (cluster, direct) | cluster / redis \
+         | slotway cluster, --cluster's keys | same keys / redis |"
             .to_string(),
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|".to_string(),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|".to_string(),
     ];
     for case in cases_of(rows) {
         let proxy = |t: Target| median(rows, case, t, Row::proxy_us);
@@ -244,8 +251,9 @@ pub fn summary_table(rows: &[Row]) -> Vec<String> {
         let cluster = proxy(Target::SlotwayCluster);
         let standalone_redis = redis(Target::SlotwayPool.baseline());
         let cluster_redis = redis(Target::SlotwayCluster.baseline());
+        let tagged = proxy(Target::SlotwayClusterTagged);
         out.push(format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             case.label(),
             opt(nut, 2),
             opt(pool, 2),
@@ -255,6 +263,8 @@ pub fn summary_table(rows: &[Row]) -> Vec<String> {
             opt(cluster, 2),
             opt(cluster_redis, 2),
             opt(ratio(cluster, cluster_redis), 2),
+            opt(tagged, 2),
+            opt(ratio(tagged, cluster_redis), 2),
         ));
     }
     out
@@ -392,7 +402,7 @@ mod tests {
         assert_eq!(s.len(), 3);
         assert_eq!(
             s[2],
-            "| SET -P 1 -d 64 | 10.00 | 5.00 | 0.50 | 5.00 | 1.00 | - | - | - |"
+            "| SET -P 1 -d 64 | 10.00 | 5.00 | 0.50 | 5.00 | 1.00 | - | - | - | - | - |"
         );
         assert!(quantization_note(&rows).is_none());
         let with_cluster = [row(Target::ClusterDirect, 200_000.0, None, 0.5)];
@@ -405,27 +415,30 @@ mod tests {
         let rows = [
             row(Target::ClusterDirect, 400.0, None, 1.0),
             row(Target::SlotwayCluster, 300.0, Some(1.0), 1.0),
+            row(Target::SlotwayClusterTagged, 400.0, Some(1.0), 1.0),
             row(Target::StandaloneDirect, 500.0, None, 1.0),
             row(Target::Nutcracker, 200.0, Some(1.0), 1.0),
             row(Target::SlotwayPool, 250.0, Some(1.0), 1.0),
             // A slower second round: each ratio against its own round.
             row(Target::ClusterDirect, 200.0, None, 1.0),
             row(Target::SlotwayCluster, 100.0, Some(1.0), 1.0),
+            row(Target::SlotwayClusterTagged, 300.0, Some(1.0), 1.0),
             row(Target::StandaloneDirect, 100.0, None, 1.0),
             row(Target::Nutcracker, 100.0, Some(1.0), 1.0),
             row(Target::SlotwayPool, 50.0, Some(1.0), 1.0),
         ];
         let t = throughput_table(&rows);
         assert_eq!(t.len(), 3);
-        // cluster: 0.75 and 0.5 -> 0.625; pool: 0.5 and 0.5; pool / nut: 1.25, 0.5.
+        // cluster: 0.75 and 0.5 -> 0.625; same keys: 1.0 and 1.5 -> 1.25;
+        // pool: 0.5 and 0.5; pool / nut: 1.25, 0.5.
         assert_eq!(
             t[2],
-            "| SET -P 1 -d 64 | 200 | 300 | 0.62 | 150 | 300 | 0.50 | 0.88 |"
+            "| SET -P 1 -d 64 | 200 | 300 | 0.62 | 350 | 1.25 | 150 | 300 | 0.50 | 0.88 |"
         );
         let direct_only = [row(Target::ClusterDirect, 400.0, None, 1.0)];
         assert_eq!(
             throughput_table(&direct_only)[2],
-            "| SET -P 1 -d 64 | - | 400 | - | - | - | - | - |"
+            "| SET -P 1 -d 64 | - | 400 | - | - | - | - | - | - | - |"
         );
     }
 

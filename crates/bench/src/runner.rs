@@ -21,9 +21,20 @@ pub enum Endpoint {
     Cluster(u16),
     /// Plain `redis-benchmark` at one port (a proxy).
     Single(u16),
-    /// One plain `redis-benchmark` per port, all at once, clients and
-    /// requests split between them (standalone servers, directly).
-    Split(Vec<u16>),
+    /// One plain `redis-benchmark` per part, all at once, clients and
+    /// requests split between them: the standalone servers directly (a
+    /// part per server), or a proxy loaded the way `--cluster` loads the
+    /// cluster (a part per master's hash tag).
+    Split(Vec<Part>),
+}
+
+/// One `redis-benchmark` of a split run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub port: u16,
+    /// The hash tag of every key (the test's `--cluster` command, see
+    /// `Test::cluster_command`); `None`: the plain test (`-t`).
+    pub tag: Option<String>,
 }
 
 /// One `redis-benchmark` invocation.
@@ -42,26 +53,44 @@ pub struct Spec {
     pub data_size: u32,
 }
 
+/// How one `redis-benchmark` connects and what it sends.
+#[derive(Debug, Clone, Copy)]
+enum Mode<'a> {
+    /// `--cluster`, the test's own command (`-t`).
+    Cluster,
+    /// One port, the test's own command (`-t`).
+    Plain,
+    /// One port, the test's `--cluster` command with this hash tag.
+    Tagged(&'a str),
+}
+
 /// The argument list for one `redis-benchmark` at `port`.
-pub fn benchmark_args(cluster: bool, port: u16, spec: &Spec) -> Vec<String> {
+fn benchmark_args(mode: Mode<'_>, port: u16, spec: &Spec) -> Vec<String> {
     let mut args: Vec<String> = Vec::new();
-    if cluster {
+    if matches!(mode, Mode::Cluster) {
         args.push("--cluster".into());
     }
-    for (flag, value) in [
-        ("-h", "127.0.0.1".to_string()),
-        ("-p", port.to_string()),
-        ("-t", spec.test.arg().to_string()),
+    let mut flags = vec![("-h", "127.0.0.1".to_string()), ("-p", port.to_string())];
+    if !matches!(mode, Mode::Tagged(_)) {
+        flags.push(("-t", spec.test.arg().to_string()));
+    }
+    flags.extend([
         ("-c", spec.clients.to_string()),
         ("-r", spec.keyspace.to_string()),
         ("-n", spec.requests.to_string()),
         ("-P", spec.pipeline.to_string()),
-        ("-d", spec.data_size.to_string()),
-    ] {
+    ]);
+    if !matches!(mode, Mode::Tagged(_)) {
+        flags.push(("-d", spec.data_size.to_string()));
+    }
+    for (flag, value) in flags {
         args.push(flag.into());
         args.push(value);
     }
     args.push("--csv".into());
+    if let Mode::Tagged(tag) = mode {
+        args.extend(spec.test.cluster_command(tag, spec.data_size));
+    }
     args
 }
 
@@ -83,30 +112,32 @@ pub fn split(total: u64, parts: usize) -> Vec<u64> {
 /// is the aggregate throughput, a lower bound if they end unevenly.
 pub fn run(endpoint: &Endpoint, spec: &Spec, timeout: Duration) -> Result<f64> {
     match endpoint {
-        Endpoint::Cluster(port) => run_one(true, *port, spec, timeout),
-        Endpoint::Single(port) => run_one(false, *port, spec, timeout),
-        Endpoint::Split(ports) => {
-            let requests = split(spec.requests, ports.len());
-            let clients = split(u64::from(spec.clients), ports.len());
-            let parts: Vec<(u16, Spec)> = ports
+        Endpoint::Cluster(port) => run_one(Mode::Cluster, *port, spec, timeout),
+        Endpoint::Single(port) => run_one(Mode::Plain, *port, spec, timeout),
+        Endpoint::Split(parts) => {
+            let requests = split(spec.requests, parts.len());
+            let clients = split(u64::from(spec.clients), parts.len());
+            let runs: Vec<(&Part, Spec)> = parts
                 .iter()
                 .zip(requests.iter().zip(&clients))
                 .filter(|(_, (n, c))| **n > 0 && **c > 0)
-                .map(|(port, (n, c))| {
-                    let part = Spec {
+                .map(|(part, (n, c))| {
+                    let share = Spec {
                         requests: *n,
                         clients: u32::try_from(*c).unwrap_or(u32::MAX),
                         ..spec.clone()
                     };
-                    (*port, part)
+                    (part, share)
                 })
                 .collect();
             let results: Vec<Result<(u64, f64)>> = thread::scope(|s| {
-                let handles: Vec<_> = parts
+                let handles: Vec<_> = runs
                     .iter()
-                    .map(|(port, part)| {
+                    .map(|(part, share)| {
+                        let mode = part.tag.as_deref().map_or(Mode::Plain, Mode::Tagged);
                         s.spawn(move || {
-                            run_one(false, *port, part, timeout).map(|rps| (part.requests, rps))
+                            run_one(mode, part.port, share, timeout)
+                                .map(|rps| (share.requests, rps))
                         })
                     })
                     .collect();
@@ -126,15 +157,15 @@ pub fn run(endpoint: &Endpoint, spec: &Spec, timeout: Duration) -> Result<f64> {
                 slowest = slowest.max(n as f64 / rps);
             }
             if slowest <= 0.0 {
-                bail!("split run over {ports:?} measured nothing");
+                bail!("split run over {parts:?} measured nothing");
             }
             Ok(total as f64 / slowest)
         }
     }
 }
 
-fn run_one(cluster: bool, port: u16, spec: &Spec, timeout: Duration) -> Result<f64> {
-    let args = benchmark_args(cluster, port, spec);
+fn run_one(mode: Mode<'_>, port: u16, spec: &Spec, timeout: Duration) -> Result<f64> {
+    let args = benchmark_args(mode, port, spec);
     let out = run_bounded(Command::new("redis-benchmark").args(&args), timeout)
         .with_context(|| format!("redis-benchmark {}", args.join(" ")))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -221,10 +252,19 @@ mod tests {
             data_size: 64,
         };
         assert_eq!(
-            benchmark_args(true, 7000, &spec).join(" "),
+            benchmark_args(Mode::Cluster, 7000, &spec).join(" "),
             "--cluster -h 127.0.0.1 -p 7000 -t lpush -c 50 -r 100000 -n 1000 -P 16 -d 64 --csv"
         );
-        assert!(!benchmark_args(false, 7000, &spec).contains(&"--cluster".to_string()));
+        assert!(!benchmark_args(Mode::Plain, 7000, &spec).contains(&"--cluster".to_string()));
+        let spec = Spec {
+            test: Test::Get,
+            ..spec
+        };
+        // The test's `--cluster` command at one port: no `-t`, no `-d`.
+        assert_eq!(
+            benchmark_args(Mode::Tagged("8M"), 7777, &spec).join(" "),
+            "-h 127.0.0.1 -p 7777 -c 50 -r 100000 -n 1000 -P 16 --csv GET key:{8M}:__rand_int__"
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The things a case is run against (the matrix's five, and the `floor`
+//! The things a case is run against (the matrix's six, and the `floor`
 //! section's minimal proxy in its two shapes), and which backend each one
 //! loads.
 //!
@@ -12,8 +12,16 @@
 pub enum Target {
     /// `redis-benchmark --cluster` straight at the cluster.
     ClusterDirect,
-    /// Slotway in cluster mode in front of the cluster.
+    /// Slotway in cluster mode in front of the cluster, keys spread over
+    /// all slots (redis-benchmark's plain keys).
     SlotwayCluster,
+    /// The same proxy loaded with `--cluster`'s keys: one redis-benchmark
+    /// per master at the proxy, each sending the test's `--cluster`
+    /// command with the hash tag of that master's first slot, clients and
+    /// requests split between them. Its requests/s against
+    /// `ClusterDirect` compare the hop alone: the servers get the same keys
+    /// in one slot each (spread keys cost them more per request).
+    SlotwayClusterTagged,
     /// One redis-benchmark per standalone server, run at the same time,
     /// clients and requests split between them.
     StandaloneDirect,
@@ -41,9 +49,10 @@ pub enum Backend {
 impl Target {
     /// The matrix's targets, in run order within a case: each backend's
     /// direct run first.
-    pub const ALL: [Target; 5] = [
+    pub const ALL: [Target; 6] = [
         Target::ClusterDirect,
         Target::SlotwayCluster,
+        Target::SlotwayClusterTagged,
         Target::StandaloneDirect,
         Target::Nutcracker,
         Target::SlotwayPool,
@@ -63,6 +72,7 @@ impl Target {
         match self {
             Target::ClusterDirect => "cluster direct",
             Target::SlotwayCluster => "slotway cluster",
+            Target::SlotwayClusterTagged => "slotway cluster, --cluster's keys",
             Target::StandaloneDirect => "standalone direct",
             Target::Nutcracker => "nutcracker",
             Target::SlotwayPool => "slotway pool",
@@ -73,7 +83,9 @@ impl Target {
 
     pub fn backend(self) -> Backend {
         match self {
-            Target::ClusterDirect | Target::SlotwayCluster => Backend::Cluster,
+            Target::ClusterDirect | Target::SlotwayCluster | Target::SlotwayClusterTagged => {
+                Backend::Cluster
+            }
             Target::StandaloneDirect
             | Target::Nutcracker
             | Target::SlotwayPool
@@ -85,6 +97,12 @@ impl Target {
     /// Whether a proxy process serves this target.
     pub fn is_proxy(self) -> bool {
         !matches!(self, Target::ClusterDirect | Target::StandaloneDirect)
+    }
+
+    /// Whether this target has a proxy process of its own (another target
+    /// can load the same process differently).
+    pub fn own_process(self) -> bool {
+        self.is_proxy() && self != Target::SlotwayClusterTagged
     }
 
     /// The direct target on the same servers.

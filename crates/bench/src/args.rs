@@ -23,8 +23,8 @@ redis-benchmark (-c 50 -r 100000; SET GET INCR LPUSH MSET at -d 64, SET GET at
 -d 4096; -P 1 and -P 16) against each of them and against the servers
 directly (the cluster proxy twice: with plain keys over all slots, and with
 `--cluster`'s keys, one hash tag per master, the same load the direct run
-puts on the servers), then counts the proxies' syscalls per request with strace and with
-perf stat (undisturbed: strace slows the proxy). Then:
+puts on the servers), then counts the proxies' syscalls per request with
+strace and with perf stat (undisturbed: strace slows the proxy). Then:
 the proxies' RSS with 10,000 idle clients; latency (p50/p99/p99.9) at a fixed
 open-loop rate, directly and through each proxy; CPU per key of a 100-key MGET;
 and the floor: the single-key cases directly and through nutcracker, Slotway's

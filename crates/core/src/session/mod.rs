@@ -32,6 +32,7 @@
 
 mod acl_check;
 mod admit;
+mod batch;
 pub mod clients;
 mod cluster_view;
 mod deadline;
@@ -314,10 +315,11 @@ async fn serve_client<R, W>(
             !busy && ((input.is_empty() && space.holds_more(&input)) || queue.holds_more());
         let retry_at = queue.retry_at();
         let resume_at = queue.resume_at();
+        let writable = queue.may_write();
         let event = tokio::select! {
             biased;
             why = sink.rung() => Event::Rung(why),
-            w = queue.out_mut().write_to(&mut wr), if queue.has_output() => Event::Wrote(w),
+            w = queue.out_mut().write_to(&mut wr), if writable => Event::Wrote(w),
             () = sleep_until(retry_at), if retry_at.is_some() => Event::RetryDue,
             () = sleep_until(resume_at), if resume_at.is_some() => Event::Resume,
             r = std::future::poll_fn(|cx| arm.poll_read(cx, &mut rd, &mut input)), if can_read => {
@@ -353,7 +355,7 @@ async fn serve_client<R, W>(
                     // Write the replies now, not on the next turn of the
                     // loop: at `-P 1` that turn (every branch polled again)
                     // was a third of the session's work per request.
-                    if queue.has_output()
+                    if queue.may_write()
                         && let Some(w) = queue.out_mut().try_write_to(&mut wr).await
                         && !wrote(w, &shared, &mut meter, &mut stall, id)
                     {

@@ -89,6 +89,9 @@ pub struct Queue {
     pub(super) client: ClientState,
     pub(super) entries: VecDeque<Entry>,
     pub(super) head_seq: u64,
+    /// The first sequence number of the latest read's requests (see
+    /// `batch`).
+    pub(super) batch_first: u64,
     pub(super) out: crate::outbox::Outbox,
     pub(super) arrivals: Vec<(u64, Reply)>,
     pub(super) retries: Vec<u64>,
@@ -143,6 +146,7 @@ impl Queue {
             client,
             entries: VecDeque::new(),
             head_seq: 0,
+            batch_first: 0,
             // Grows with the replies: an idle client holds no buffer.
             out: crate::outbox::Outbox::default(),
             arrivals: Vec::new(),
@@ -273,6 +277,9 @@ impl Queue {
         // (A guard, not a borrow of `self`: no reference count touched.)
         let table = self.shared.topology.load();
         self.track.new_batch(read_at);
+        if read_at.is_some() {
+            self.start_batch();
+        }
         // A request held by CLIENT PAUSE goes first, once the pause is over.
         // (Still held: its box is kept, with the new time to look again.)
         if let Some(mut held) = self.held.take() {

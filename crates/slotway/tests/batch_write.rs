@@ -62,6 +62,19 @@ fn first_write(stream: &mut std::net::TcpStream) -> Vec<u8> {
     got
 }
 
+/// Sends `commands` in one write; returns how long the first write of
+/// replies took to arrive, and what it held.
+fn pipeline(c: &mut common::Raw, commands: &[&[&str]]) -> (Duration, String) {
+    let mut out = bytes::BytesMut::new();
+    for args in commands {
+        slotway_resp::encode::command(&mut out, args);
+    }
+    let sent = Instant::now();
+    c.send(&out);
+    let got = first_write(&mut c.stream);
+    (sent.elapsed(), String::from_utf8_lossy(&got).into_owned())
+}
+
 #[test]
 fn a_pipeline_over_two_masters_is_answered_in_one_write() {
     let (cluster, proxy) = cluster_and_proxy();
@@ -73,21 +86,12 @@ fn a_pipeline_over_two_masters_is_answered_in_one_write() {
 
     // The second master answers 400 ms late; the first at once.
     pause(&cluster, &slow_addr, 400);
-    let mut out = bytes::BytesMut::new();
-    slotway_resp::encode::command(&mut out, &["GET", &fast]);
-    slotway_resp::encode::command(&mut out, &["GET", &slow]);
-    let sent = Instant::now();
-    c.send(&out);
-    let got = first_write(&mut c.stream);
+    let (took, got) = pipeline(&mut c, &[&["GET", &fast], &["GET", &slow]]);
     assert_eq!(
-        String::from_utf8_lossy(&got),
-        "$1\r\na\r\n$1\r\nb\r\n",
+        got, "$1\r\na\r\n$1\r\nb\r\n",
         "both replies in the first write"
     );
-    assert!(
-        sent.elapsed() >= Duration::from_millis(300),
-        "the pause held"
-    );
+    assert!(took >= Duration::from_millis(300), "the pause held");
 }
 
 #[test]
@@ -98,15 +102,10 @@ fn a_blocking_command_does_not_hold_the_replies_before_it() {
     let mut c = proxy.client();
     assert!(is_ok(&c.cmd(&["SET", &fast, "a"])));
 
-    let mut out = bytes::BytesMut::new();
-    slotway_resp::encode::command(&mut out, &["GET", &fast]);
-    slotway_resp::encode::command(&mut out, &["BLPOP", &list, "2"]);
-    let sent = Instant::now();
-    c.send(&out);
-    let got = first_write(&mut c.stream);
-    assert_eq!(String::from_utf8_lossy(&got), "$1\r\na\r\n");
+    let (took, got) = pipeline(&mut c, &[&["GET", &fast], &["BLPOP", &list, "2"]]);
+    assert_eq!(got, "$1\r\na\r\n");
     assert!(
-        sent.elapsed() < Duration::from_millis(1500),
+        took < Duration::from_millis(1500),
         "not held until BLPOP's timeout"
     );
     // BLPOP times out with a null array.

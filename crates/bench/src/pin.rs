@@ -54,6 +54,15 @@ pub struct Placement {
     pub servers: String,
 }
 
+/// CPUs `first..=last` as a `taskset -c` list (`"1"` or `"1-7"`).
+fn cpu_list(first: usize, last: usize) -> String {
+    if first == last {
+        first.to_string()
+    } else {
+        format!("{first}-{last}")
+    }
+}
+
 impl Placement {
     /// The placement `layout` on a machine of `cpus` CPUs.
     pub fn for_cpus(cpus: usize, layout: Layout) -> Result<Placement> {
@@ -61,21 +70,12 @@ impl Placement {
             bail!("CPU placement needs at least 2 CPUs (this machine has {cpus})");
         }
         let last = cpus - 1;
-        let but_first = if cpus == 2 {
-            "1".to_string()
-        } else {
-            format!("1-{last}")
-        };
-        let but_last = if cpus == 2 {
-            "0".to_string()
-        } else {
-            format!("0-{}", last - 1)
-        };
+        let but_last = cpu_list(0, last - 1);
         Ok(match layout {
             Layout::Shared => Placement {
                 generator: "0".to_string(),
                 proxies: "0".to_string(),
-                servers: but_first,
+                servers: cpu_list(1, last),
             },
             Layout::Apart => Placement {
                 generator: but_last.clone(),
@@ -138,19 +138,17 @@ fn taskset(args: &[&str]) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// (generator, proxies, servers).
+    fn lists(p: &Placement) -> (&str, &str, &str) {
+        (p.generator.as_str(), p.proxies.as_str(), p.servers.as_str())
+    }
+
     #[test]
     fn placement_splits_the_cpus() {
         assert!(Placement::for_cpus(1, Layout::Shared).is_err());
         assert!(Placement::for_cpus(1, Layout::Apart).is_err());
         let two = Placement::for_cpus(2, Layout::Shared).expect("2 CPUs");
-        assert_eq!(
-            (
-                two.generator.as_str(),
-                two.proxies.as_str(),
-                two.servers.as_str()
-            ),
-            ("0", "0", "1")
-        );
+        assert_eq!(lists(&two), ("0", "0", "1"));
         assert!(!two.proxies_apart());
         let eight = Placement::for_cpus(8, Layout::Shared).expect("8 CPUs");
         assert_eq!(eight.servers, "1-7");
@@ -164,24 +162,10 @@ mod tests {
     #[test]
     fn apart_gives_the_proxies_the_last_cpu() {
         let two = Placement::for_cpus(2, Layout::Apart).expect("2 CPUs");
-        assert_eq!(
-            (
-                two.generator.as_str(),
-                two.proxies.as_str(),
-                two.servers.as_str()
-            ),
-            ("0", "1", "0")
-        );
+        assert_eq!(lists(&two), ("0", "1", "0"));
         assert!(two.proxies_apart());
         let eight = Placement::for_cpus(8, Layout::Apart).expect("8 CPUs");
-        assert_eq!(
-            (
-                eight.generator.as_str(),
-                eight.proxies.as_str(),
-                eight.servers.as_str()
-            ),
-            ("0-6", "7", "0-6")
-        );
+        assert_eq!(lists(&eight), ("0-6", "7", "0-6"));
         assert!(
             eight
                 .describe()

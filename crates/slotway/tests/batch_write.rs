@@ -75,13 +75,20 @@ fn pipeline(c: &mut common::Raw, commands: &[&[&str]]) -> (Duration, String) {
     (sent.elapsed(), String::from_utf8_lossy(&got).into_owned())
 }
 
-#[test]
-fn a_pipeline_over_two_masters_is_answered_in_one_write() {
+/// A cluster, a proxy, a client, and a key on the first master set to `a`
+/// (the cluster and proxy live as long as the test holds them).
+fn setup() -> (Cluster, common::Proxy, common::Raw, String) {
     let (cluster, proxy) = cluster_and_proxy();
     let (fast, _) = key_on(&cluster, 0, "fast:");
-    let (slow, slow_addr) = key_on(&cluster, 1, "slow:");
     let mut c = proxy.client();
     assert!(is_ok(&c.cmd(&["SET", &fast, "a"])));
+    (cluster, proxy, c, fast)
+}
+
+#[test]
+fn a_pipeline_over_two_masters_is_answered_in_one_write() {
+    let (cluster, _proxy, mut c, fast) = setup();
+    let (slow, slow_addr) = key_on(&cluster, 1, "slow:");
     assert!(is_ok(&c.cmd(&["SET", &slow, "b"])));
 
     // The second master answers 400 ms late; the first at once.
@@ -96,11 +103,8 @@ fn a_pipeline_over_two_masters_is_answered_in_one_write() {
 
 #[test]
 fn a_blocking_command_does_not_hold_the_replies_before_it() {
-    let (cluster, proxy) = cluster_and_proxy();
-    let (fast, _) = key_on(&cluster, 0, "fast:");
+    let (cluster, _proxy, mut c, fast) = setup();
     let (list, _) = key_on(&cluster, 1, "list:");
-    let mut c = proxy.client();
-    assert!(is_ok(&c.cmd(&["SET", &fast, "a"])));
 
     let (took, got) = pipeline(&mut c, &[&["GET", &fast], &["BLPOP", &list, "2"]]);
     assert_eq!(got, "$1\r\na\r\n");

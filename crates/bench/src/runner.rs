@@ -66,29 +66,33 @@ enum Mode<'a> {
 
 /// The argument list for one `redis-benchmark` at `port`.
 fn benchmark_args(mode: Mode<'_>, port: u16, spec: &Spec) -> Vec<String> {
+    // A tagged run sends its own command: no `-t`, and its values carry
+    // the data size themselves (no `-d`).
+    let tag = match mode {
+        Mode::Tagged(tag) => Some(tag),
+        Mode::Cluster | Mode::Plain => None,
+    };
     let mut args: Vec<String> = Vec::new();
     if matches!(mode, Mode::Cluster) {
         args.push("--cluster".into());
     }
-    let mut flags = vec![("-h", "127.0.0.1".to_string()), ("-p", port.to_string())];
-    if !matches!(mode, Mode::Tagged(_)) {
-        flags.push(("-t", spec.test.arg().to_string()));
-    }
-    flags.extend([
-        ("-c", spec.clients.to_string()),
-        ("-r", spec.keyspace.to_string()),
-        ("-n", spec.requests.to_string()),
-        ("-P", spec.pipeline.to_string()),
-    ]);
-    if !matches!(mode, Mode::Tagged(_)) {
-        flags.push(("-d", spec.data_size.to_string()));
-    }
-    for (flag, value) in flags {
-        args.push(flag.into());
-        args.push(value);
+    for (flag, value) in [
+        ("-h", Some("127.0.0.1".to_string())),
+        ("-p", Some(port.to_string())),
+        ("-t", tag.is_none().then(|| spec.test.arg().to_string())),
+        ("-c", Some(spec.clients.to_string())),
+        ("-r", Some(spec.keyspace.to_string())),
+        ("-n", Some(spec.requests.to_string())),
+        ("-P", Some(spec.pipeline.to_string())),
+        ("-d", tag.is_none().then(|| spec.data_size.to_string())),
+    ] {
+        if let Some(value) = value {
+            args.push(flag.into());
+            args.push(value);
+        }
     }
     args.push("--csv".into());
-    if let Mode::Tagged(tag) = mode {
+    if let Some(tag) = tag {
         args.extend(spec.test.cluster_command(tag, spec.data_size));
     }
     args

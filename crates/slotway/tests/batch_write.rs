@@ -16,18 +16,14 @@ mod common;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use common::{cluster_and_proxy, is_ok, master_ranges};
+use common::{cluster_and_proxy, is_ok, key_in_range, master_ranges};
 use slotway_fixture::Cluster;
 
 /// A key whose slot the master at `index` (in slot order) serves.
 fn key_on(cluster: &Cluster, index: usize, prefix: &str) -> (String, String) {
     let ranges = master_ranges(cluster);
     let (start, end, addr) = ranges[index].clone();
-    let key = (0..10_000)
-        .map(|i| format!("{prefix}{i}"))
-        .find(|k| (start..=end).contains(&slotway_hashkit::key_slot(k.as_bytes())))
-        .expect("a key in the range");
-    (key, addr)
+    (key_in_range(prefix, start, end), addr)
 }
 
 /// Stops `addr` from serving its clients (the proxy's connections) for
@@ -79,7 +75,7 @@ fn pipeline(c: &mut common::Raw, commands: &[&[&str]]) -> (Duration, String) {
 /// (the cluster and proxy live as long as the test holds them).
 fn setup() -> (Cluster, common::Proxy, common::Raw, String) {
     let (cluster, proxy) = cluster_and_proxy();
-    let (fast, _) = key_on(&cluster, 0, "fast:");
+    let (fast, _) = key_on(&cluster, 0, "fast");
     let mut c = proxy.client();
     assert!(is_ok(&c.cmd(&["SET", &fast, "a"])));
     (cluster, proxy, c, fast)
@@ -88,7 +84,7 @@ fn setup() -> (Cluster, common::Proxy, common::Raw, String) {
 #[test]
 fn a_pipeline_over_two_masters_is_answered_in_one_write() {
     let (cluster, _proxy, mut c, fast) = setup();
-    let (slow, slow_addr) = key_on(&cluster, 1, "slow:");
+    let (slow, slow_addr) = key_on(&cluster, 1, "slow");
     assert!(is_ok(&c.cmd(&["SET", &slow, "b"])));
 
     // The second master answers 400 ms late; the first at once.
@@ -104,7 +100,7 @@ fn a_pipeline_over_two_masters_is_answered_in_one_write() {
 #[test]
 fn a_blocking_command_does_not_hold_the_replies_before_it() {
     let (cluster, _proxy, mut c, fast) = setup();
-    let (list, _) = key_on(&cluster, 1, "list:");
+    let (list, _) = key_on(&cluster, 1, "list");
 
     let (took, got) = pipeline(&mut c, &[&["GET", &fast], &["BLPOP", &list, "2"]]);
     assert_eq!(got, "$1\r\na\r\n");
